@@ -1,0 +1,250 @@
+"""Regenerate ``src/krea_mcp/data/models.json`` from Krea's OpenAPI document.
+
+Usage::
+
+    python scripts/gen_catalog.py [path/to/krea-openapi.json]
+
+The default input is ``../shared/krea-openapi.json`` (Krea's ``https://api.krea.ai/openapi.json``).
+Everything derivable (paths, request schemas, titles, compute units, average times, camelCase
+aliases) comes from the spec; the few facts the spec lacks (Krea 2 endpoints, USD prices, sunset
+models, short aliases, duration estimates) live in the tables below, each with its source.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "src" / "krea_mcp" / "data" / "models.json"
+DEFAULT_SPEC = ROOT.parent / "shared" / "krea-openapi.json"
+PREFIX = "/generate/image/"
+
+# Short names agents reach for. Only unambiguous ones: "nano-banana" is the plain model, never Pro.
+ALIASES: dict[str, list[str]] = {
+    "bfl/flux-1-dev": ["flux", "flux-dev", "flux-1-dev"],
+    "bfl/flux-1-kontext-dev": ["flux-kontext", "kontext"],
+    "bfl/flux-1.1-pro": ["flux-pro", "flux-1.1-pro"],
+    "bfl/flux-1.1-pro-ultra": ["flux-ultra", "flux-pro-ultra"],
+    "google/nano-banana-pro": ["nano-banana-pro"],
+    "google/nano-banana-2": ["nano-banana-2"],
+    "google/nano-banana": ["nano-banana"],
+    "google/imagen-3": ["imagen-3"],
+    "google/imagen-4": ["imagen-4", "imagen"],
+    "google/imagen-4-fast": ["imagen-4-fast"],
+    "google/imagen-4-ultra": ["imagen-4-ultra"],
+    "ideogram/ideogram-2-turbo": ["ideogram-2-turbo"],
+    "ideogram/ideogram-3": ["ideogram-3", "ideogram"],
+    "runway/gen-4-image": ["gen-4", "runway"],
+    "openai/gpt-image": ["gpt-image", "gpt-image-1"],
+    "openai/gpt-image-2": ["gpt-image-2"],
+    "luma/uni-1": ["uni-1", "luma"],
+    "bytedance/seedream-4": ["seedream-4"],
+    "bytedance/seedream-5-lite": ["seedream-5-lite", "seedream"],
+    "bytedance/seededit": ["seededit"],
+    "qwen/2512": ["qwen", "qwen-2512"],
+    "z-image/z-image": ["z-image"],
+    "krea/krea-2/large": ["krea-2", "krea-2-large"],
+    "krea/krea-2/medium": ["krea-2-medium"],
+}
+
+# USD prices from docs.krea.ai pages (the spec only lists compute units).
+USD: dict[str, str] = {
+    "bfl/flux-1.1-pro": "$0.042",
+    "google/nano-banana-pro": "$0.15 (1K/2K), $0.30 (4K)",
+    "krea/krea-2/large": "$0.06 (+$0.005 style refs, +$0.01 moodboard)",
+    "krea/krea-2/medium": "$0.03 (+$0.005 style refs, +$0.01 moodboard)",
+}
+
+# The spec gives average times for 7 models only. The rest are estimates used to shape polling;
+# they are marked "typical_s_estimated" and never shown as facts.
+ESTIMATED_S: dict[str, float] = {
+    "bfl/flux-1.1-pro": 10,
+    "bfl/flux-1.1-pro-ultra": 15,
+    "google/nano-banana-pro": 25,
+    "google/nano-banana-2": 20,
+    "google/nano-banana": 12,
+    "google/imagen-3": 12,
+    "google/imagen-4": 12,
+    "google/imagen-4-fast": 8,
+    "google/imagen-4-ultra": 18,
+    "ideogram/ideogram-2-turbo": 10,
+    "ideogram/ideogram-3": 18,
+    "luma/uni-1": 30,
+    "bytedance/seedream-4": 20,
+    "bytedance/seedream-5-lite": 20,
+    "bytedance/seededit": 20,
+    "krea/krea-2/large": 15,
+    "krea/krea-2/medium": 10,
+}
+
+_STYLE_REFS = {
+    "type": "array",
+    "maxItems": 10,
+    "items": {
+        "type": "object",
+        "properties": {
+            "url": {"type": "string", "format": "uri"},
+            "strength": {"type": "number", "minimum": -2, "maximum": 2},
+        },
+        "required": ["strength"],
+    },
+    "description": "Style references to use for the generation",
+}
+_STYLES = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"id": {"type": "string"}, "strength": {"type": "number", "minimum": -2, "maximum": 2}},
+        "required": ["id", "strength"],
+    },
+    "description": "Styles (typically LoRAs) to use for the generation",
+}
+
+
+def _krea2_schema() -> dict[str, Any]:
+    """Krea 2 request schema as documented on docs.krea.ai (api-reference/krea/krea-2-large)."""
+    return {
+        "type": "object",
+        "properties": {
+            "prompt": {"type": "string", "minLength": 1},
+            "aspect_ratio": {"type": "string", "enum": ["1:1", "4:3", "3:2", "16:9", "2.35:1", "4:5", "2:3", "9:16"]},
+            "resolution": {"type": "string", "enum": ["1K"]},
+            "creativity": {"type": "string", "enum": ["raw", "low", "medium", "high"], "default": "medium"},
+            "seed": {"type": ["number", "null"]},
+            "styles": _STYLES,
+            "image_style_references": _STYLE_REFS,
+            # The item shape of moodboards is undocumented; accept objects and strings.
+            "moodboards": {"type": "array", "maxItems": 1, "items": {"type": ["object", "string"]}},
+        },
+        "required": ["prompt", "aspect_ratio", "resolution"],
+        "additionalProperties": False,
+    }
+
+
+EXTRA_MODELS: list[dict[str, Any]] = [
+    {
+        "id": "krea/krea-2/large",
+        "title": "Krea 2 Large",
+        "summary": "Krea's own flagship model: aesthetic, strong style control.",
+        "schema": _krea2_schema(),
+        "source": "docs",
+    },
+    {
+        "id": "krea/krea-2/medium",
+        "title": "Krea 2 Medium",
+        "summary": "Cheaper, faster Krea 2.",
+        "schema": _krea2_schema(),
+        "source": "docs",
+    },
+]
+
+# Models Krea has sunset (docs.krea.ai/developers/deprecations). They answer 410.
+SUNSET: list[dict[str, Any]] = [
+    {
+        "id": "bytedance/seedream-3",
+        "sunset_date": "2026-05-13",
+        "replacement": "bytedance/seedream-5-lite",
+        "migration_url": "https://docs.krea.ai/developers/deprecations",
+    }
+]
+
+
+def _compute_units(description: str) -> str | None:
+    """Summarise the compute-unit column of the description's markdown table."""
+    lines = [ln.strip() for ln in description.splitlines() if ln.strip().startswith("|")]
+    if len(lines) < 3:
+        return None
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    if "Compute Units" not in header:
+        return None
+    col = header.index("Compute Units")
+    values = []
+    for row in lines[2:]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        m = re.search(r"[\d.]+", cells[col])
+        if m:
+            values.append(float(m.group()))
+    if not values:
+        return None
+    lo, hi = min(values), max(values)
+    approx = "~" if "~" in lines[2] else ""
+    fmt = lambda v: f"{v:g}"  # noqa: E731
+    return f"{approx}{fmt(lo)} CU" if lo == hi else f"{fmt(lo)}-{fmt(hi)} CU"
+
+
+def _typical_seconds(description: str) -> float | None:
+    m = re.search(r"~?(\d+(?:\.\d+)?) seconds", description)
+    return float(m.group(1)) if m else None
+
+
+def _inputs(schema: dict[str, Any]) -> list[str]:
+    """Which kinds of image input a model takes, as the short words list_models shows."""
+    props = schema["properties"]
+    kinds = []
+    if "image_url" in props or "image_urls" in props:
+        kinds.append("edit" if "image_url" in schema.get("required", []) else "image")
+    if "reference_images" in props or "character_reference_images" in props:
+        kinds.append("refs")
+    if any(k in props for k in ("style_images", "image_style_references", "moodboards")):
+        kinds.append("style")
+    return kinds
+
+
+def build(spec: dict[str, Any]) -> dict[str, Any]:
+    models: list[dict[str, Any]] = []
+    for path, item in spec["paths"].items():
+        if not path.startswith(PREFIX) or "post" not in item:
+            continue
+        op = item["post"]
+        description = op.get("description", "")
+        schema = op["requestBody"]["content"]["application/json"]["schema"]
+        models.append(
+            {
+                "id": path.removeprefix(PREFIX),
+                "title": op.get("summary", ""),
+                "summary": description.split("\n", 1)[0].strip(),
+                "schema": schema,
+                "source": "openapi",
+                "compute_units": _compute_units(description),
+                "typical_s": _typical_seconds(description),
+                "deprecated": bool(op.get("deprecated", False)),
+                "camel_case_aliases": [a["from"] for a in op.get("x-krea-deprecated-field-aliases", [])],
+            }
+        )
+    for extra in EXTRA_MODELS:
+        models.append(
+            {"compute_units": None, "typical_s": None, "deprecated": False, "camel_case_aliases": [], **extra}
+        )
+    for m in models:
+        mid = m["id"]
+        m["aliases"] = ALIASES.get(mid, [])
+        m["usd"] = USD.get(mid)
+        m["typical_s_estimated"] = m["typical_s"] is None
+        if m["typical_s"] is None:
+            m["typical_s"] = ESTIMATED_S.get(mid, 20.0)
+        m["inputs"] = _inputs(m["schema"])
+    ids = {m["id"] for m in models}
+    missing = set(ALIASES) - ids
+    if missing:
+        raise SystemExit(f"aliases name models the spec no longer has: {sorted(missing)}")
+    return {
+        "generated_from": f"Krea OpenAPI {spec['info'].get('version', '?')} + docs.krea.ai (Krea 2, prices)",
+        "models": sorted(models, key=lambda m: m["id"]),
+        "sunset": SUNSET,
+    }
+
+
+def main() -> None:
+    src = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SPEC
+    catalog = build(json.loads(src.read_text(encoding="utf-8")))
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(catalog, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {len(catalog['models'])} models to {OUT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
