@@ -1,0 +1,107 @@
+"""``KreaClient``: the only code that talks HTTP to Krea. One pooled ``httpx.AsyncClient`` per server lifetime."""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr, ValidationError
+
+from . import __version__
+from .errors import KreaAPIError, KreaConnectionError, MissingTokenError, ServerError
+from .jobs import Job
+
+log = logging.getLogger(__name__)
+
+
+class KreaClient:
+    """Async client for the endpoints krea-mcp uses. ``transport`` replaces the network (tests, ``--sandbox``)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: SecretStr | None,
+        timeout_s: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._token = token
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
+            transport=transport,
+            headers={"User-Agent": f"krea-mcp/{__version__}", "Accept": "application/json"},
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            follow_redirects=False,
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The pooled client, for downloads that must go through the same transport (e.g. the sandbox)."""
+        return self._http
+
+    async def create_image_job(self, model_id: str, body: dict[str, Any]) -> Job:
+        """POST /generate/image/{model}: start a job. This is the only call that spends credits."""
+        response = await self._send("POST", f"/generate/image/{model_id}", json=body, model=model_id)
+        return self._job(response)
+
+    async def get_job(self, job_id: str) -> Job:
+        """GET /jobs/{id}."""
+        response = await self._send("GET", f"/jobs/{quote(job_id, safe='')}", job_id=job_id)
+        return self._job(response)
+
+    async def cancel_job(self, job_id: str) -> Job | None:
+        """DELETE /jobs/{id}. Returns the job when Krea sends it back."""
+        response = await self._send("DELETE", f"/jobs/{quote(job_id, safe='')}", job_id=job_id)
+        try:
+            return self._job(response)
+        except ServerError:
+            return None  # the spec gives DELETE no body schema
+
+    async def _send(
+        self, method: str, url: str, *, model: str | None = None, job_id: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        if self._token is None:
+            raise MissingTokenError()
+        headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"}
+        try:
+            response = await self._http.request(method, url, headers=headers, **kwargs)
+        except httpx.TimeoutException as exc:
+            sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+            raise KreaConnectionError(
+                f"Krea did not answer {method} {url} in time ({type(exc).__name__}).", sent=sent
+            ) from None
+        except httpx.TransportError as exc:
+            sent = not isinstance(exc, httpx.ConnectError)
+            raise KreaConnectionError(
+                f"Could not reach Krea at {self._http.base_url} ({type(exc).__name__}).", sent=sent
+            ) from None
+        log.debug("%s %s -> %s", method, url, response.status_code)
+        if response.is_error:
+            raise KreaAPIError.from_response(response, model=model, job_id=job_id)
+        return response
+
+    @staticmethod
+    def _job(response: httpx.Response) -> Job:
+        try:
+            return Job.model_validate_json(response.content)
+        except ValidationError:
+            raise ServerError(
+                f"Krea answered {response.status_code} with a body that is not a job: {response.text[:200]!r}",
+                status_code=response.status_code,
+                body=None,
+            ) from None

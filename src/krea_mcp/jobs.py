@@ -1,0 +1,52 @@
+"""Krea's job object as it comes over the wire, and the status vocabulary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+#: Every status Krea documents, in the order a job normally walks them.
+STATUSES = (
+    "backlogged",
+    "queued",
+    "scheduled",
+    "processing",
+    "sampling",
+    "intermediate-complete",
+    "completed",
+    "failed",
+    "cancelled",
+)
+
+
+class Job(BaseModel):
+    """A Krea job. Unknown fields are kept; ``result`` may be null, ``{}`` or hold ``urls``/``error``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    job_id: str
+    status: str
+    created_at: str | None = None
+    completed_at: str | None = None
+    result: dict[str, Any] | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def urls(self) -> list[str]:
+        urls = (self.result or {}).get("urls") or []
+        return [u for u in urls if isinstance(u, str)]
+
+    @property
+    def error(self) -> str | None:
+        """Krea's failure reason (``result.error`` may be a string or an object)."""
+        raw = (self.result or {}).get("error")
+        if raw is None:
+            return None
+        if isinstance(raw, dict):
+            return str(raw.get("message") or raw.get("error") or raw)
+        return str(raw)

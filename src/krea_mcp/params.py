@@ -1,0 +1,239 @@
+"""Turn the common parameters agents use into one model's real request body, and validate it before the POST.
+
+All model-specific knowledge comes from the catalog's JSON schemas, so this module has no per-model tables.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+
+from .catalog import Catalog, ModelInfo
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError as SchemaError
+from .errors import InvalidRequestError, ModelSunsetError, UnknownModelError
+
+_RATIO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[:x/]\s*(\d+(?:\.\d+)?)\s*$")
+_LONG_SIDE = {"1K": 1024, "2K": 2048, "4K": 4096}
+_CAMEL = re.compile(r"[a-z][A-Z]")
+
+
+@dataclass(slots=True)
+class GenerateParams:
+    """What an agent asked for, before it is mapped onto a model."""
+
+    prompt: str
+    model: str
+    width: int | None = None
+    height: int | None = None
+    aspect_ratio: str | None = None
+    resolution: str | None = None
+    seed: int | None = None
+    steps: int | None = None
+    negative_prompt: str | None = None
+    strength: float | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_model(catalog: Catalog, name: str) -> ModelInfo:
+    """Find the model or raise: sunset models and unknown names never fall back to a default."""
+    key = name.strip().lower().removeprefix("/").removeprefix("generate/image/")
+    if key in catalog.sunset:
+        s = catalog.sunset[key]
+        raise ModelSunsetError(key, replacement=s.replacement, sunset_date=s.sunset_date)
+    info = catalog.resolve(name)
+    if info is None:
+        raise UnknownModelError(name, suggest_models(catalog, name))
+    return info
+
+
+def suggest_models(catalog: Catalog, name: str, n: int = 3) -> list[str]:
+    """Closest model ids to a wrong name, matching ids, aliases and the part after the provider."""
+    key = name.strip().lower()
+    candidates: dict[str, str] = {}
+    for info in catalog.models.values():
+        candidates[info.id] = info.id
+        candidates[info.id.split("/", 1)[-1]] = info.id
+        for alias in info.aliases:
+            candidates[alias] = info.id
+    found: list[str] = []
+    for match in difflib.get_close_matches(key, candidates, n=n * 3, cutoff=0.5):
+        if candidates[match] not in found:
+            found.append(candidates[match])
+    if not found:  # substring match catches "banana" or "imagen"
+        found = sorted({mid for cand, mid in candidates.items() if key and (key in cand or cand in key)})
+    return found[:n]
+
+
+def build_body(info: ModelInfo, p: GenerateParams) -> dict[str, Any]:
+    """Map ``p`` onto ``info``'s request fields, then validate the body against the model's schema."""
+    props = info.properties
+    body: dict[str, Any] = {"prompt": p.prompt}
+    _map_size(info, p, body)
+    _put(info, body, "seed", p.seed, ("seed",))
+    _put(info, body, "steps", p.steps, ("steps", "num_inference_steps"))
+    _put(info, body, "negative_prompt", p.negative_prompt, ("negative_prompt",))
+    _put(info, body, "strength", p.strength, ("strength", "denoising_strength"))
+    for key, value in p.options.items():
+        if _CAMEL.search(key):
+            snake = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower()
+            raise InvalidRequestError(
+                f"options.{key}: Krea retired camelCase field names; use {snake!r}.", field=f"options.{key}"
+            )
+        if key not in props:
+            raise InvalidRequestError(
+                f"options.{key} is not a parameter of {info.id}. It takes: {', '.join(sorted(props))}.",
+                field=f"options.{key}",
+            )
+        body[key] = value
+    validate_body(info, body)
+    return body
+
+
+def validate_body(info: ModelInfo, body: dict[str, Any]) -> None:
+    """Raise ``InvalidRequestError`` naming the field, the model and the allowed values."""
+    errors = sorted(_validator(info).iter_errors(body), key=lambda e: (len(e.path), list(e.path)))
+    if errors:
+        raise InvalidRequestError(_describe(info, errors[0]), field=_path(errors[0]) or None)
+
+
+def _validator(info: ModelInfo) -> Draft202012Validator:
+    cached = _VALIDATORS.get(info.id)
+    if cached is None:
+        from jsonschema import Draft202012Validator  # deferred: not needed to list tools
+
+        cached = _VALIDATORS[info.id] = Draft202012Validator(info.schema)
+    return cached
+
+
+_VALIDATORS: dict[str, Draft202012Validator] = {}
+
+
+def _put(info: ModelInfo, body: dict[str, Any], name: str, value: Any, fields: tuple[str, ...]) -> None:
+    if value is None:
+        return
+    for f in fields:
+        if f in info.properties:
+            body[f] = value
+            return
+    raise InvalidRequestError(f"{name}: model {info.id} has no such parameter. {_takes(info)}", field=name)
+
+
+def _map_size(info: ModelInfo, p: GenerateParams, body: dict[str, Any]) -> None:
+    """Size in whatever form the model takes: width/height, an aspect_ratio enum, and/or a resolution enum."""
+    props = info.properties
+    takes_wh = "width" in props and "height" in props
+    ratios = _enum(props.get("aspect_ratio"))
+    resolutions = _enum(props.get("resolution"))
+    if (p.width is None) != (p.height is None):
+        raise InvalidRequestError("width and height must be given together (or use aspect_ratio).", field="width")
+    ratio = _parse_ratio(p.aspect_ratio) if p.aspect_ratio else None
+
+    if ratios:  # the model speaks aspect ratios (z-image, Krea 2, Nano Banana): width/height map to the nearest one
+        if p.aspect_ratio is not None:
+            body["aspect_ratio"] = _nearest_ratio(p.aspect_ratio, ratios, info, exact=True)
+        elif p.width is not None and p.height is not None:
+            body["aspect_ratio"] = _nearest_ratio(f"{p.width}:{p.height}", ratios, info, exact=False)
+        elif "aspect_ratio" in info.required:
+            body["aspect_ratio"] = "1:1" if "1:1" in ratios else ratios[0]
+    elif takes_wh:
+        if p.width is not None and p.height is not None:
+            body["width"], body["height"] = p.width, p.height
+        elif ratio is not None or p.resolution is not None or "width" in info.required:
+            long_side = _LONG_SIDE.get(p.resolution or "1K", 1024)
+            body["width"], body["height"] = _size_for(ratio or 1.0, long_side)
+    elif p.width is not None or p.aspect_ratio is not None:
+        raise InvalidRequestError(
+            f"model {info.id} takes no size parameters; drop width/height/aspect_ratio.", field="width"
+        )
+
+    if resolutions:
+        if p.resolution is not None:
+            body["resolution"] = p.resolution  # validated against the enum below
+        elif "resolution" in info.required:
+            body["resolution"] = resolutions[0]
+    elif p.resolution is not None and not takes_wh:
+        raise InvalidRequestError(
+            f"resolution: model {info.id} has no resolution setting. {_takes(info)}", field="resolution"
+        )
+
+
+def _enum(schema: Any) -> list[str]:
+    return list(schema.get("enum", [])) if isinstance(schema, dict) else []
+
+
+def _parse_ratio(text: str) -> float:
+    m = _RATIO.match(text)
+    if not m or float(m.group(2)) == 0 or float(m.group(1)) == 0:
+        raise InvalidRequestError(f"aspect_ratio {text!r} is not a ratio like '16:9'.", field="aspect_ratio")
+    return float(m.group(1)) / float(m.group(2))
+
+
+def _nearest_ratio(text: str, allowed: list[str], info: ModelInfo, *, exact: bool) -> str:
+    """Exact match when the agent gave a ratio the model lists; otherwise the closest one (log distance)."""
+    wanted = _parse_ratio(text)
+    best = min(allowed, key=lambda r: abs(math.log(_parse_ratio(r) / wanted)))
+    if exact and abs(math.log(_parse_ratio(best) / wanted)) > 0.01:
+        raise InvalidRequestError(
+            f"aspect_ratio {text!r} is not offered by {info.id}; allowed: {', '.join(allowed)} (closest: {best}).",
+            field="aspect_ratio",
+        )
+    return best
+
+
+def _size_for(ratio: float, long_side: int) -> tuple[int, int]:
+    """Width and height with the given ratio and long side, rounded to multiples of 16."""
+    w, h = (float(long_side), long_side / ratio) if ratio >= 1 else (long_side * ratio, float(long_side))
+    return max(16, round(w / 16) * 16), max(16, round(h / 16) * 16)
+
+
+def _takes(info: ModelInfo) -> str:
+    return f"It takes: {', '.join(sorted(info.properties))}."
+
+
+def _path(err: SchemaError) -> str:
+    return ".".join(str(x) for x in err.absolute_path)
+
+
+def _describe(info: ModelInfo, err: SchemaError) -> str:
+    """One sentence for a schema violation: field, model, what is allowed."""
+    where = _path(err)
+    instance: Any = err.instance
+    schema = err.schema if isinstance(err.schema, dict) else {}
+    v = err.validator
+    if v == "required":
+        missing = str(err.message).split("'")[1] if "'" in str(err.message) else str(err.message)
+        return f"{missing}: required by model {info.id}. {_takes(info)}"
+    if v == "additionalProperties":
+        return f"{str(err.message)} — model {info.id} rejects unknown fields. {_takes(info)}"
+    if v == "enum":
+        allowed = ", ".join(str(x) for x in schema.get("enum", []))
+        return f"{where}={instance!r} is not allowed by model {info.id}; allowed: {allowed}."
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        lo, hi = (
+            schema.get("minimum", schema.get("exclusiveMinimum")),
+            schema.get("maximum", schema.get("exclusiveMaximum")),
+        )
+        span = f"{_num(lo) if lo is not None else '…'}–{_num(hi) if hi is not None else '…'}"
+        return f"{where}={_num(instance)} is out of range for model {info.id}; allowed: {span}."
+    if v in ("maxLength", "minLength"):
+        lo, hi = schema.get("minLength", 0), schema.get("maxLength")
+        span = f"{lo}–{hi}" if hi is not None else f"at least {lo}"
+        return f"{where} has {len(instance)} characters; model {info.id} allows {span}."
+    if v in ("maxItems", "minItems"):
+        lo, hi = schema.get("minItems", 0), schema.get("maxItems")
+        span = f"{lo}–{hi}" if hi is not None else f"at least {lo}"
+        return f"{where} has {len(instance)} items; model {info.id} allows {span}."
+    if v == "type":
+        return f"{where}={instance!r} has the wrong type for model {info.id}; expected {schema.get('type')}."
+    return f"{where or 'body'}: {err.message} (model {info.id})."
+
+
+def _num(x: Any) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)

@@ -1,0 +1,171 @@
+"""The MCP layer: ``create_server`` builds an ``MCPServer`` whose tools are thin adapters over ``JobService``."""
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import httpx
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field, SecretStr
+
+from . import __version__
+from .catalog import load_catalog
+from .client import KreaClient
+from .errors import KreaError
+from .params import GenerateParams
+from .results import JobResult, job_result
+from .service import JobService
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Sandbox jobs run at this fraction of the real model's typical duration (Flux: ~2 s instead of ~7 s).
+SANDBOX_TIME_SCALE = 0.3
+SANDBOX_BASE_URL = "http://krea.sandbox"
+
+INSTRUCTIONS = (
+    "Generate images with Krea AI. generate_image validates parameters (no credits spent on a bad call), "
+    "starts the job and waits up to ~45 s; if the job is not done it returns job_id: call wait_for_job with it. "
+    "Results are image URLs."
+)
+
+JobId = Annotated[
+    str,
+    Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$", description="job_id from generate_image"),
+]
+JobToolResult = Annotated[CallToolResult, JobResult]
+
+
+@dataclass(slots=True)
+class AppState:
+    """What the lifespan hands to every tool call."""
+
+    service: JobService
+    settings: Settings
+
+
+@contextmanager
+def _tool_errors() -> Iterator[None]:
+    """The one boundary where krea-mcp errors become text the model reads; anything else stays masked."""
+    try:
+        yield
+    except KreaError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+def _state(ctx: Context[AppState, Any]) -> AppState:
+    return ctx.request_context.lifespan_context
+
+
+def _progress(ctx: Context[AppState, Any]) -> Any:
+    async def report(elapsed: float, total: float, message: str) -> None:
+        await ctx.report_progress(round(elapsed, 3), total, message)
+
+    return report
+
+
+def create_server(settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None) -> MCPServer:
+    """Build the server. ``transport`` replaces the network; ``settings.sandbox`` wires the built-in emulator."""
+    settings = settings if settings is not None else Settings()
+
+    @asynccontextmanager
+    async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
+        http_transport, base_url, token, scale = transport, settings.base_url, settings.api_token, 1.0
+        if settings.sandbox:
+            token = token or SecretStr("sandbox")
+            if http_transport is None:
+                from .fake_api import FakeKrea  # imported only when used: keeps start-up fast
+
+                fake = FakeKrea(base_url=SANDBOX_BASE_URL, time_scale=SANDBOX_TIME_SCALE)
+                http_transport, base_url, scale = fake.transport(), fake.base_url, SANDBOX_TIME_SCALE
+        async with KreaClient(
+            base_url=base_url, token=token, timeout_s=settings.request_timeout_s, transport=http_transport
+        ) as client:
+            service = JobService(client, settings, load_catalog(), duration_scale=scale)
+            yield AppState(service=service, settings=settings)
+
+    mcp = MCPServer(
+        "krea", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan, log_level=settings.log_level
+    )
+    _register_tools(mcp, settings)
+    return mcp
+
+
+def _register_tools(mcp: MCPServer, settings: Settings) -> None:
+    @mcp.tool(
+        title="Generate image",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+        ),
+    )
+    async def generate_image(
+        prompt: Annotated[str, Field(min_length=1, max_length=10_000, description="What to draw")],
+        ctx: Context[AppState, Any],
+        model: Annotated[
+            str | None, Field(max_length=100, description=f"Krea model id or alias (default {settings.default_model})")
+        ] = None,
+        width: Annotated[int | None, Field(ge=16, le=8192, description="Pixels; with height")] = None,
+        height: Annotated[int | None, Field(ge=16, le=8192)] = None,
+        aspect_ratio: Annotated[str | None, Field(max_length=12, description="e.g. 16:9")] = None,
+        resolution: Literal["1K", "2K", "4K"] | None = None,
+        seed: Annotated[int | None, Field(ge=0, le=2**32 - 1)] = None,
+        steps: Annotated[int | None, Field(ge=1, le=200)] = None,
+        negative_prompt: Annotated[str | None, Field(max_length=5_000)] = None,
+        strength: Annotated[float | None, Field(ge=-2, le=2, allow_inf_nan=False)] = None,
+        options: Annotated[dict[str, Any] | None, Field(description="Extra model-specific fields")] = None,
+        wait: Annotated[bool, Field(description="Wait for the images (up to ~45 s)")] = True,
+    ) -> JobToolResult:
+        """Generate an image with Krea. Checks parameters first (bad calls cost nothing), then waits up to ~45 s
+        and returns image URLs. A slower job returns its job_id and status: then call wait_for_job."""
+        state = _state(ctx)
+        params = GenerateParams(
+            prompt=prompt,
+            model=model or state.settings.default_model,
+            width=width,
+            height=height,
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            seed=seed,
+            steps=steps,
+            negative_prompt=negative_prompt,
+            strength=strength,
+            options=options or {},
+        )
+        with _tool_errors():
+            outcome = await state.service.generate(
+                params, wait=wait, deadline_s=state.settings.wait_s, progress=_progress(ctx)
+            )
+        return job_result(outcome)
+
+    @mcp.tool(
+        title="Get job",
+        annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True),
+    )
+    async def get_job(job_id: JobId, ctx: Context[AppState, Any]) -> JobToolResult:
+        """Check a job once, without waiting: its status, and image URLs when completed."""
+        with _tool_errors():
+            outcome = await _state(ctx).service.get(job_id)
+        return job_result(outcome)
+
+    @mcp.tool(
+        title="Wait for job",
+        annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True),
+    )
+    async def wait_for_job(
+        job_id: JobId,
+        ctx: Context[AppState, Any],
+        timeout_s: Annotated[
+            float | None, Field(gt=0, le=600, allow_inf_nan=False, description=f"Default {settings.wait_s:g}")
+        ] = None,
+    ) -> JobToolResult:
+        """Wait for a job to finish, with progress updates; returns image URLs, or the status if still running at
+        the timeout (call again). Stopping the wait never cancels the job."""
+        state = _state(ctx)
+        with _tool_errors():
+            outcome = await state.service.wait(job_id, timeout_s or state.settings.wait_s, progress=_progress(ctx))
+        return job_result(outcome)

@@ -1,0 +1,159 @@
+"""The job workflow behind the tools: validate, submit, poll within a deadline. No MCP imports."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import anyio
+
+from .catalog import Catalog
+from .client import KreaClient
+from .errors import KreaAPIError, KreaConnectionError, KreaError, RateLimitError, ServerError
+from .jobs import Job
+from .params import GenerateParams, build_body, resolve_model
+from .polling import next_poll_delay
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Called with (elapsed seconds, deadline seconds, message); the MCP layer turns it into progress notifications.
+ProgressFn = Callable[[float, float, str], Awaitable[None]]
+
+_TRANSIENT = (KreaConnectionError, ServerError, RateLimitError)
+PROGRESS_EVERY_S = 3.0
+
+
+@dataclass(slots=True)
+class JobRecord:
+    """What this server remembers about a job it created (the API does not return the model or prompt)."""
+
+    job_id: str
+    model: str
+    prompt: str
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A job as last seen, plus how the wait ended."""
+
+    job: Job
+    model: str | None
+    waited_s: float = 0.0
+    timed_out: bool = False
+    #: The last transient polling error, if the deadline passed while Krea was unreachable.
+    poll_error: str | None = None
+
+
+class JobAfterSubmitError(KreaError):
+    """A job exists but a later step failed: the message always carries the job id."""
+
+    def __init__(self, job_id: str, cause: KreaError) -> None:
+        super().__init__(
+            f"Job {job_id} was created, but {cause} Nothing is lost: call get_job or wait_for_job "
+            f'with job_id="{job_id}".'
+        )
+        self.job_id = job_id
+
+
+@dataclass
+class JobService:
+    """Generate, check and wait for jobs. One per server lifetime."""
+
+    client: KreaClient
+    settings: Settings
+    catalog: Catalog
+    #: Multiplies catalog durations (the sandbox runs jobs faster than real Krea).
+    duration_scale: float = 1.0
+    records: dict[str, JobRecord] = field(default_factory=dict)
+
+    async def submit(self, params: GenerateParams) -> tuple[Job, str]:
+        """Validate locally, then POST. Raises before the POST for anything Krea would reject."""
+        info = resolve_model(self.catalog, params.model)
+        body = build_body(info, params)
+        job = await self.client.create_image_job(info.id, body)
+        self.records[job.job_id] = JobRecord(job.job_id, info.id, params.prompt)
+        log.info("created job %s on %s", job.job_id, info.id)
+        return job, info.id
+
+    async def generate(
+        self, params: GenerateParams, *, wait: bool, deadline_s: float, progress: ProgressFn | None = None
+    ) -> Outcome:
+        job, model = await self.submit(params)
+        if not wait or job.terminal:
+            return Outcome(job, model)
+        return await self._wait(job, model, deadline_s, progress)
+
+    async def get(self, job_id: str) -> Outcome:
+        job = await self.client.get_job(job_id)
+        return Outcome(job, self.model_of(job_id))
+
+    async def wait(self, job_id: str, timeout_s: float, progress: ProgressFn | None = None) -> Outcome:
+        job = await self.client.get_job(job_id)  # unknown ids fail fast, before any waiting
+        if job.terminal:
+            return Outcome(job, self.model_of(job_id))
+        return await self._wait(job, self.model_of(job_id), timeout_s, progress)
+
+    def model_of(self, job_id: str) -> str | None:
+        record = self.records.get(job_id)
+        return record.model if record else None
+
+    def typical_s(self, model: str | None) -> float:
+        info = self.catalog.models.get(model or "")
+        return (info.typical_s if info else 20.0) * self.duration_scale
+
+    async def _wait(self, job: Job, model: str | None, deadline_s: float, progress: ProgressFn | None) -> Outcome:
+        """Poll until terminal or the deadline. Cancellation propagates; the Krea job is never cancelled here."""
+        start = time.monotonic()
+        typical = self.typical_s(model)
+        age = _age_s(job)  # a job picked up by wait_for_job is already part-way through its schedule
+        last: Job = job
+        poll_error: str | None = None
+        last_report = -PROGRESS_EVERY_S
+        last_status = ""
+
+        async def report(force: bool) -> None:
+            nonlocal last_report, last_status
+            elapsed = time.monotonic() - start
+            if progress is None or not (
+                force or last.status != last_status or elapsed - last_report >= PROGRESS_EVERY_S
+            ):
+                return
+            last_report, last_status = elapsed, last.status
+            await progress(elapsed, deadline_s, f"{last.status} · {elapsed:.0f} s (typical ~{typical:.0f} s)")
+
+        with anyio.move_on_after(deadline_s):
+            await report(force=True)
+            while not last.terminal:
+                elapsed = time.monotonic() - start
+                await anyio.sleep(next_poll_delay(age + elapsed, typical, self.settings.poll_interval_s))
+                try:
+                    last = await self.client.get_job(job.job_id)
+                    poll_error = None
+                except _TRANSIENT as exc:  # keep polling until the deadline; the job is still out there
+                    poll_error = str(exc)
+                    log.warning("polling %s failed, will retry: %s", job.job_id, exc)
+                    if isinstance(exc, RateLimitError) and exc.retry_after:
+                        await anyio.sleep(exc.retry_after)
+                except KreaAPIError as exc:
+                    raise JobAfterSubmitError(job.job_id, exc) from None
+                await report(force=False)
+        waited = time.monotonic() - start
+        return Outcome(last, model, waited_s=waited, timed_out=not last.terminal, poll_error=poll_error)
+
+
+def _age_s(job: Job) -> float:
+    """Seconds since Krea created the job, or 0 when unknown or implausible (clock skew)."""
+    if not job.created_at:
+        return 0.0
+    try:
+        created = datetime.fromisoformat(job.created_at.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    age = (datetime.now(UTC) - created).total_seconds()
+    return age if 0 <= age <= 86_400 else 0.0

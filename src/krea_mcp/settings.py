@@ -1,0 +1,65 @@
+"""Configuration from ``KREA_*`` environment variables (and an optional ``.env`` file).
+
+Nothing here runs at import time: the entry point builds ``Settings()`` once and passes it down.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_BASE_URL = "https://api.krea.ai"
+
+
+class Settings(BaseSettings):
+    """Every setting krea-mcp reads; field ``x`` is the variable ``KREA_X``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KREA_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        validate_default=True,
+    )
+
+    api_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KREA_API_TOKEN", "KREA_API_KEY", "api_token"),
+        description="Krea API token (Bearer). KREA_API_KEY is accepted as an alias.",
+    )
+    base_url: str = Field(default=DEFAULT_BASE_URL, description="Krea API base URL.")
+    request_timeout_s: float = Field(default=30.0, gt=0, le=600, description="Timeout of one HTTP request.")
+    default_model: str = Field(default="bfl/flux-1-dev", description="Model used when a call names none.")
+    wait_s: float = Field(
+        default=45.0,
+        gt=0,
+        le=3600,
+        description="How long generate_image blocks before returning the job id (hosts cut calls near 60 s).",
+    )
+    max_wait_s: float = Field(default=300.0, gt=0, le=3600, description="Upper bound for wait_for_job's timeout_s.")
+    poll_interval_s: float | None = Field(
+        default=None,
+        ge=0,
+        le=60,
+        description="Fixed polling interval; unset uses a schedule shaped by each model's typical duration.",
+    )
+    sandbox: bool = Field(default=False, description="Use the built-in Krea emulator instead of the real API.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("KREA_BASE_URL must start with http:// or https://")
+        return value
+
+    @field_validator("api_token")
+    @classmethod
+    def _empty_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return SecretStr(value.get_secret_value().strip())
