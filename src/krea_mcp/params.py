@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-
 from .catalog import Catalog, ModelInfo
 
 if TYPE_CHECKING:
@@ -211,7 +210,7 @@ def _describe(info: ModelInfo, err: SchemaError) -> str:
         missing = str(err.message).split("'")[1] if "'" in str(err.message) else str(err.message)
         return f"{missing}: required by model {info.id}. {_takes(info)}"
     if v == "additionalProperties":
-        return f"{str(err.message)} — model {info.id} rejects unknown fields. {_takes(info)}"
+        return f"{err.message!s} — model {info.id} rejects unknown fields. {_takes(info)}"
     if v == "enum":
         allowed = ", ".join(str(x) for x in schema.get("enum", []))
         return f"{where}={instance!r} is not allowed by model {info.id}; allowed: {allowed}."

@@ -6,22 +6,25 @@ import mimetypes
 from typing import Any
 
 from mcp.types import CallToolResult, ResourceLink, TextContent
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from ._schema import compact_in_place
 from .service import Outcome
 
 
 class JobResult(BaseModel):
-    """The ``structuredContent`` of every job result (the tools' outputSchema)."""
+    """A Krea image job."""
+
+    model_config = ConfigDict(json_schema_extra=compact_in_place)
 
     job_id: str
-    status: str = Field(description="completed, failed, cancelled, or a pending status")
-    urls: list[str] = Field(default_factory=list, description="Image URLs once completed")
+    status: str = Field(description="completed|failed|cancelled, else still running")
+    urls: list[str] = Field(default_factory=list)
     model: str | None = None
     created_at: str | None = None
     completed_at: str | None = None
     error: str | None = Field(default=None, description="Krea's reason when failed")
-    next_step: str | None = Field(default=None, description="What to call next when not finished")
+    next_step: str | None = None
 
 
 def job_result(outcome: Outcome) -> CallToolResult:
@@ -52,6 +55,7 @@ def job_result(outcome: Outcome) -> CallToolResult:
 
 def _text(outcome: Outcome, data: JobResult) -> str:
     model = f" ({data.model})" if data.model else ""
+    next_step = data.next_step or ""
     if data.status == "completed":
         n = len(data.urls)
         took = f" in {outcome.waited_s:.0f} s" if outcome.waited_s else ""
@@ -62,8 +66,6 @@ def _text(outcome: Outcome, data: JobResult) -> str:
         return f"Job {data.job_id}{model} was cancelled. Cancelled jobs are not charged."
     if outcome.timed_out:
         trouble = f" Krea could not be reached on the last check ({outcome.poll_error})" if outcome.poll_error else ""
-        return (
-            f"Job {data.job_id}{model} is still {data.status} after {outcome.waited_s:.0f} s and keeps running.{trouble} "
-            + (data.next_step or "")
-        )
-    return f"Job {data.job_id}{model} is {data.status}. {data.next_step}"
+        waited = f"{outcome.waited_s:.0f} s"
+        return f"Job {data.job_id}{model} is still {data.status} after {waited}; it keeps running.{trouble} {next_step}"
+    return f"Job {data.job_id}{model} is {data.status}. {next_step}"

@@ -1,7 +1,7 @@
 """The MCP layer: ``create_server`` builds an ``MCPServer`` whose tools are thin adapters over ``JobService``."""
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -10,10 +10,12 @@ import httpx
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field, SecretStr
 
 from . import __version__
+from ._schema import compact_schema
 from .catalog import load_catalog
 from .client import KreaClient
 from .errors import KreaError
@@ -89,20 +91,28 @@ def create_server(settings: Settings | None = None, *, transport: httpx.AsyncBas
             service = JobService(client, settings, load_catalog(), duration_scale=scale)
             yield AppState(service=service, settings=settings)
 
-    mcp = MCPServer(
-        "krea", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan, log_level=settings.log_level
+    return MCPServer(
+        "krea",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        log_level=settings.log_level,
+        tools=_tools(settings),
     )
-    _register_tools(mcp, settings)
-    return mcp
 
 
-def _register_tools(mcp: MCPServer, settings: Settings) -> None:
-    @mcp.tool(
-        title="Generate image",
-        annotations=ToolAnnotations(
-            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-        ),
+def _tool(fn: Callable[..., Any], title: str, description: str, *, read_only: bool) -> Tool:
+    """Register ``fn`` with a compact input schema and explicit annotations."""
+    hints = (
+        ToolAnnotations(read_only_hint=True, open_world_hint=True)
+        if read_only
+        else ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
     )
+    tool = Tool.from_function(fn, title=title, description=description, annotations=hints)
+    return tool.model_copy(update={"parameters": compact_schema(tool.parameters)})
+
+
+def _tools(settings: Settings) -> list[Tool]:
     async def generate_image(
         prompt: Annotated[str, Field(min_length=1, max_length=10_000, description="What to draw")],
         ctx: Context[AppState, Any],
@@ -118,10 +128,8 @@ def _register_tools(mcp: MCPServer, settings: Settings) -> None:
         negative_prompt: Annotated[str | None, Field(max_length=5_000)] = None,
         strength: Annotated[float | None, Field(ge=-2, le=2, allow_inf_nan=False)] = None,
         options: Annotated[dict[str, Any] | None, Field(description="Extra model-specific fields")] = None,
-        wait: Annotated[bool, Field(description="Wait for the images (up to ~45 s)")] = True,
+        wait: Annotated[bool, Field(description="false: return job_id at once")] = True,
     ) -> JobToolResult:
-        """Generate an image with Krea. Checks parameters first (bad calls cost nothing), then waits up to ~45 s
-        and returns image URLs. A slower job returns its job_id and status: then call wait_for_job."""
         state = _state(ctx)
         params = GenerateParams(
             prompt=prompt,
@@ -142,20 +150,11 @@ def _register_tools(mcp: MCPServer, settings: Settings) -> None:
             )
         return job_result(outcome)
 
-    @mcp.tool(
-        title="Get job",
-        annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True),
-    )
     async def get_job(job_id: JobId, ctx: Context[AppState, Any]) -> JobToolResult:
-        """Check a job once, without waiting: its status, and image URLs when completed."""
         with _tool_errors():
             outcome = await _state(ctx).service.get(job_id)
         return job_result(outcome)
 
-    @mcp.tool(
-        title="Wait for job",
-        annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True),
-    )
     async def wait_for_job(
         job_id: JobId,
         ctx: Context[AppState, Any],
@@ -163,9 +162,26 @@ def _register_tools(mcp: MCPServer, settings: Settings) -> None:
             float | None, Field(gt=0, le=600, allow_inf_nan=False, description=f"Default {settings.wait_s:g}")
         ] = None,
     ) -> JobToolResult:
-        """Wait for a job to finish, with progress updates; returns image URLs, or the status if still running at
-        the timeout (call again). Stopping the wait never cancels the job."""
         state = _state(ctx)
         with _tool_errors():
             outcome = await state.service.wait(job_id, timeout_s or state.settings.wait_s, progress=_progress(ctx))
         return job_result(outcome)
+
+    wait_s = f"{settings.wait_s:g}"
+    return [
+        _tool(
+            generate_image,
+            "Generate image",
+            "Generate an image with Krea and return its URLs. Parameters are checked first (a bad call costs nothing). "
+            f"Waits up to {wait_s} s; a slower job returns job_id and status: then call wait_for_job.",
+            read_only=False,
+        ),
+        _tool(get_job, "Get job", "Check a job once: status, and image URLs when completed.", read_only=True),
+        _tool(
+            wait_for_job,
+            "Wait for job",
+            f"Wait up to timeout_s (default {wait_s}) for a job, reporting progress. Returns image URLs, or the status "
+            "if still running (call again). Ending the wait never cancels the job.",
+            read_only=True,
+        ),
+    ]

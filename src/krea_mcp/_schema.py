@@ -1,0 +1,39 @@
+"""Shrink pydantic-generated JSON schemas for ``tools/list``: every byte there is paid for in the agent's context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Drop auto titles and ``default: null``, and turn ``anyOf: [T, null]`` into ``T``.
+
+    Validation is unaffected: arguments are still validated by the tool's pydantic model, which accepts null.
+    """
+    out: dict[str, Any] = {}
+    any_of = schema.get("anyOf")
+    if isinstance(any_of, list) and len(any_of) == 2 and {"type": "null"} in any_of:
+        (inner,) = [s for s in any_of if s != {"type": "null"}]
+        merged = {**{k: v for k, v in schema.items() if k != "anyOf"}, **inner}
+        if merged.get("default", ...) is None:
+            del merged["default"]
+        return compact_schema(merged)
+    for key, value in schema.items():
+        if key == "title" and isinstance(value, str):
+            continue
+        if key == "default" and value is None:
+            continue
+        if key in ("properties", "$defs") and isinstance(value, dict):
+            out[key] = {name: compact_schema(sub) if isinstance(sub, dict) else sub for name, sub in value.items()}
+        elif key == "items" and isinstance(value, dict):
+            out[key] = compact_schema(value)
+        else:
+            out[key] = value
+    return out
+
+
+def compact_in_place(schema: dict[str, Any]) -> None:
+    """``json_schema_extra`` hook for pydantic models: compact the generated schema in place."""
+    compacted = compact_schema(schema)
+    schema.clear()
+    schema.update(compacted)

@@ -1,0 +1,12 @@
+"""A faithful in-memory emulator of the Krea image API (a Starlette ASGI app) for tests and ``--sandbox``.
+
+Job progress is computed lazily from an injectable clock, so nothing in the app sleeps; result URLs point at
+deterministic PNGs the emulator serves itself under ``/_fake/``.
+"""
+
+from __future__ import annotations
+
+from ._app import FakeKrea, create_app
+from ._state import FakeAsset, FakeJob
+
+__all__ = ["FakeAsset", "FakeJob", "FakeKrea", "create_app"]

@@ -1,0 +1,47 @@
+"""Run the fake Krea API as a standalone HTTP server: ``python -m krea_mcp.fake_api --port 8787``."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import sys
+
+from . import FakeKrea
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m krea_mcp.fake_api", description="Serve the fake Krea API.")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8787, help="port to bind (default 8787)")
+    parser.add_argument("--token", default=None, help="require this bearer token (default: accept any)")
+    parser.add_argument("--time-scale", type=float, default=1.0, help="multiply each model's typical duration")
+    parser.add_argument("--job-duration", type=float, default=None, help="fixed job duration in seconds")
+    parser.add_argument("--concurrency", type=int, default=None, help="concurrent job limit (default: none)")
+    parser.add_argument("--backlog", type=int, default=None, help="max waiting jobs before 429 (default: none)")
+    return parser
+
+
+def serve(argv: list[str] | None = None) -> None:
+    """Parse command-line arguments and serve the fake API with uvicorn until interrupted."""
+    import uvicorn
+
+    args = _parser().parse_args(argv)
+    base_url = f"http://{args.host}:{args.port}"
+    fake = FakeKrea(
+        token=args.token,
+        base_url=base_url,
+        job_duration_s=args.job_duration,
+        time_scale=args.time_scale,
+        concurrency=args.concurrency,
+        backlog=args.backlog,
+    )
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("krea_mcp.fake_api").info("fake Krea API at %s", base_url)
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # keep stdout clean: everything to stderr
+    uvicorn.run(fake.app, host=args.host, port=args.port, log_level="info", log_config=log_config)
+
+
+if __name__ == "__main__":
+    serve()

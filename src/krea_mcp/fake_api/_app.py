@@ -1,0 +1,249 @@
+"""The fake Krea API: a Starlette app over in-memory jobs and assets."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from krea_mcp.catalog import ModelInfo, load_catalog
+
+from ._assets import MAX_ASSET_BYTES, accepted_mime
+from ._http import AuthGate, error_response, gone_response, http_error, json_object, page_query, paginate
+from ._png import png_dimensions, prompt_image
+from ._state import JOB_STATUSES, TERMINAL, FakeAsset, FakeJob, Scheduler, Timebase, iso
+from ._validation import body_error
+
+if TYPE_CHECKING:
+    import httpx
+
+NO_CREDITS = "Insufficient credits: your workspace balance is too low for this generation. Add credits and retry."
+BACKLOG_FULL = "Too many concurrent jobs: concurrency limit reached and backlog full. Wait for a running job to finish."
+BAD_QUERY = "Invalid query parameters"
+BAD_UPLOAD = "Invalid file type or size"
+
+
+class FakeKrea:
+    """An in-memory emulator of the Krea image API; job progress is computed lazily from ``clock``."""
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        base_url: str = "http://krea.sandbox",
+        job_duration_s: float | None = None,
+        time_scale: float = 1.0,
+        concurrency: int | None = None,
+        backlog: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        image_size: tuple[int, int] = (256, 256),
+    ) -> None:
+        if backlog is not None and backlog < 0:
+            raise ValueError("backlog must be >= 0")
+        self.token, self.base_url = token, base_url.rstrip("/")
+        self.job_duration_s, self.time_scale, self.backlog = job_duration_s, time_scale, backlog
+        self.image_size = image_size
+        self.jobs: dict[str, FakeJob] = {}
+        self.assets: dict[str, FakeAsset] = {}
+        self.generate_posts = 0
+        self.jobs_created = 0
+        self.requests: list[tuple[str, str]] = []
+        self.out_of_credits = False
+        self._failures: list[str] = []
+        self._stalls = 0
+        self._time = Timebase(clock)
+        self._scheduler = Scheduler(concurrency)
+        self.app = Starlette(
+            routes=self._routes(),
+            middleware=[Middleware(AuthGate, fake=self)],
+            exception_handlers={HTTPException: http_error},
+        )
+
+    def _routes(self) -> list[Route]:
+        return [
+            Route("/generate/image/{model_path:path}", self._generate, methods=["POST"]),
+            Route("/jobs", self._list_jobs, methods=["GET"]),
+            Route("/jobs/{job_id}", self._get_job, methods=["GET"]),
+            Route("/jobs/{job_id}", self._delete_job, methods=["DELETE"]),
+            Route("/assets", self._upload_asset, methods=["POST"]),
+            Route("/assets", self._list_assets, methods=["GET"]),
+            Route("/assets/{asset_id}", self._get_asset, methods=["GET"]),
+            Route("/assets/{asset_id}", self._delete_asset, methods=["DELETE"]),
+            Route("/_fake/images/{job_id}/{index:int}.png", self._serve_image, methods=["GET"]),
+            Route("/_fake/assets/{asset_id}", self._serve_asset, methods=["GET"]),
+        ]
+
+    def fail_next_jobs(self, n: int = 1, error: str = "Content moderation: the prompt was flagged") -> None:
+        """Make the next ``n`` created jobs end as ``failed`` with ``result.error == error``."""
+        self._failures.extend([error] * n)
+
+    def stall_next_jobs(self, n: int = 1) -> None:
+        """Make the next ``n`` created jobs (not already marked to fail) stay ``processing`` forever."""
+        self._stalls += n
+
+    def transport(self) -> httpx.ASGITransport:
+        """An httpx transport that calls this app in-process."""
+        import httpx
+
+        return httpx.ASGITransport(app=self.app)
+
+    # --- jobs -------------------------------------------------------------------------------------------------
+
+    def _duration(self, model: ModelInfo) -> float:
+        return self.job_duration_s if self.job_duration_s is not None else model.typical_s * self.time_scale
+
+    def _backlog_full(self, start: float, now: float) -> bool:
+        if start <= now or self.backlog is None:
+            return False
+        waiting = sum(1 for job in self.jobs.values() if job.start > now and job.status(now) not in TERMINAL)
+        return waiting >= self.backlog
+
+    def _create_job(self, model: ModelInfo, body: dict[str, Any], start: float) -> FakeJob:
+        job = FakeJob(str(uuid.uuid4()), model.id, body, self._time.stamp(), start, self._duration(model))
+        if self._failures:
+            job.fail_reason = self._failures.pop(0)
+        elif self._stalls:
+            job.stalled, self._stalls = True, self._stalls - 1
+        self._scheduler.add(job)
+        self.jobs[job.job_id] = job
+        self.jobs_created += 1
+        return job
+
+    def _job_json(self, job: FakeJob, *, with_type: bool = True) -> dict[str, Any]:
+        status = job.status(self._time.now())
+        out: dict[str, Any] = {"job_id": job.job_id, "status": status, "created_at": iso(job.created)}
+        finished = job.finished_at() if status in TERMINAL else None
+        out["completed_at"] = None if finished is None else iso(max(self._time.at(finished), job.created))
+        out["result"] = None
+        if status == "completed":
+            out["result"] = {"urls": [f"{self.base_url}/_fake/images/{job.job_id}/0.png"]}
+        elif status == "failed":
+            out["result"] = {"error": job.fail_reason}
+        if with_type:
+            out["type"] = job.type
+        return out
+
+    async def _generate(self, request: Request) -> Response:
+        model_path: str = request.path_params["model_path"]
+        catalog = load_catalog()
+        if model_path in catalog.sunset:
+            return gone_response(catalog.sunset[model_path])
+        model = catalog.models.get(model_path)
+        if model is None:
+            return error_response(404, f"Model not found: {model_path}")
+        body = await json_object(request)
+        if body is None:
+            return error_response(400, "Invalid request body: expected a JSON object")
+        problem = body_error(model.id, body)
+        if problem:
+            return error_response(400, problem)
+        if self.out_of_credits:
+            return error_response(402, NO_CREDITS)
+        now = self._time.now()
+        start = self._scheduler.next_start(now)
+        if self._backlog_full(start, now):
+            return error_response(429, BACKLOG_FULL)
+        job = self._create_job(model, body, start)
+        # The create response always shows the job pending, even when its duration is zero.
+        pending = {"status": "backlogged" if start > now else "queued", "completed_at": None, "result": None}
+        headers = {"Deprecation": "true"} if model.deprecated else None
+        return JSONResponse({**self._job_json(job, with_type=False), **pending}, headers=headers)
+
+    async def _get_job(self, request: Request) -> Response:
+        job = self.jobs.get(request.path_params["job_id"])
+        return JSONResponse(self._job_json(job)) if job else error_response(404, "Job not found")
+
+    async def _delete_job(self, request: Request) -> Response:
+        job = self.jobs.get(request.path_params["job_id"])
+        if job is None:
+            return error_response(404, "Job not found")
+        now = self._time.now()
+        if job.status(now) not in TERMINAL:
+            job.cancelled_at = now
+            self._scheduler.rebuild(self.jobs.values(), now)
+        return JSONResponse(self._job_json(job))
+
+    async def _list_jobs(self, request: Request) -> Response:
+        query = page_query(request)
+        status = request.query_params.get("status")
+        types = {t.strip() for t in request.query_params.get("types", "").split(",") if t.strip()}
+        if query is None or (status is not None and status not in JOB_STATUSES):
+            return error_response(400, BAD_QUERY)
+        now = self._time.now()
+        jobs = [
+            j for j in self.jobs.values() if (not status or j.status(now) == status) and (not types or j.type in types)
+        ]
+        page, next_cursor = paginate(jobs, *query)
+        return JSONResponse({"items": [self._job_json(j) for j in page], "next_cursor": next_cursor})
+
+    async def _serve_image(self, request: Request) -> Response:
+        job = self.jobs.get(request.path_params["job_id"])
+        if job is None or request.path_params["index"] != 0 or job.status(self._time.now()) != "completed":
+            return error_response(404, "Image not found")
+        return Response(prompt_image(job.prompt, *self.image_size), media_type="image/png")
+
+    # --- assets -----------------------------------------------------------------------------------------------
+
+    def _asset_json(self, asset: FakeAsset) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": asset.asset_id,
+            "image_url": f"{self.base_url}/_fake/assets/{asset.asset_id}",
+            "uploaded_at": iso(asset.created),
+            "width": asset.width,
+            "height": asset.height,
+            "size_bytes": len(asset.data),
+            "mime_type": asset.mime_type,
+        }
+        if asset.description is not None:
+            out["description"] = asset.description
+        return out
+
+    async def _upload_asset(self, request: Request) -> Response:
+        async with request.form(max_files=1, max_fields=10) as form:
+            upload, description = form.get("file"), form.get("description")
+            if not isinstance(upload, UploadFile) or (upload.size or 0) > MAX_ASSET_BYTES:
+                return error_response(400, BAD_UPLOAD)
+            data = await upload.read()
+            mime = accepted_mime(upload.content_type, data)
+        if mime is None or not data or len(data) > MAX_ASSET_BYTES:
+            return error_response(400, BAD_UPLOAD)
+        size = png_dimensions(data) if mime == "image/png" else None
+        width, height = size if size else (None, None)
+        note = description if isinstance(description, str) else None
+        asset = FakeAsset(str(uuid.uuid4()), data, mime, self._time.stamp(), note, width, height)
+        self.assets[asset.asset_id] = asset
+        return JSONResponse(self._asset_json(asset))
+
+    async def _list_assets(self, request: Request) -> Response:
+        query = page_query(request)
+        if query is None:
+            return error_response(400, BAD_QUERY)
+        page, next_cursor = paginate(list(self.assets.values()), *query)
+        return JSONResponse({"items": [self._asset_json(a) for a in page], "next_cursor": next_cursor})
+
+    async def _get_asset(self, request: Request) -> Response:
+        asset = self.assets.get(request.path_params["asset_id"])
+        return JSONResponse(self._asset_json(asset)) if asset else error_response(404, "Asset not found")
+
+    async def _delete_asset(self, request: Request) -> Response:
+        if self.assets.pop(request.path_params["asset_id"], None) is None:
+            return error_response(404, "Asset not found")
+        return JSONResponse({"success": True, "message": "Asset deleted"})
+
+    async def _serve_asset(self, request: Request) -> Response:
+        asset = self.assets.get(request.path_params["asset_id"])
+        return Response(asset.data, media_type=asset.mime_type) if asset else error_response(404, "Asset not found")
+
+
+def create_app(**kwargs: Any) -> Starlette:
+    """Convenience: a fresh ``FakeKrea(**kwargs).app``."""
+    return FakeKrea(**kwargs).app

@@ -1,0 +1,65 @@
+"""Validation of generate bodies against each model's JSON schema, with readable error messages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from krea_mcp.catalog import load_catalog
+
+_MAX_ERRORS = 5
+_MAX_MESSAGE = 200
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+
+# Only "uri" is checked, by a self-contained rule, so behaviour does not depend on optional packages.
+_FORMATS = FormatChecker(formats=())
+
+
+@_FORMATS.checks("uri")
+def _is_uri(value: object) -> bool:
+    return not isinstance(value, str) or bool(_SCHEME.match(value))
+
+
+@cache
+def validator_for(model_id: str) -> Draft202012Validator:
+    """The (cached) Draft 2020-12 validator for one catalog model."""
+    schema = load_catalog().models[model_id].schema
+    return Draft202012Validator(schema, format_checker=_FORMATS)
+
+
+def _field_path(error: ValidationError) -> str:
+    out = ""
+    for part in error.absolute_path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _message(error: ValidationError) -> str:
+    instance: Any = error.instance
+    if error.validator in ("maxLength", "minLength") and isinstance(instance, str):
+        bound = "at most" if error.validator == "maxLength" else "at least"
+        return f"must be {bound} {error.validator_value} characters long (got {len(instance)})"
+    if len(error.message) > _MAX_MESSAGE:
+        return error.message[: _MAX_MESSAGE - 3] + "..."
+    return error.message
+
+
+def _describe(errors: Iterable[ValidationError]) -> list[str]:
+    described = []
+    for error in errors:
+        path = _field_path(error)
+        described.append(f"{path}: {_message(error)}" if path else _message(error))
+    return sorted(described)
+
+
+def body_error(model_id: str, body: dict[str, Any]) -> str | None:
+    """None if ``body`` is valid for the model, else a message naming every failing field."""
+    messages = _describe(validator_for(model_id).iter_errors(body))
+    if not messages:
+        return None
+    return "Invalid request body: " + "; ".join(messages[:_MAX_ERRORS])

@@ -1,0 +1,189 @@
+"""The three job tools over real MCP (in memory), in both protocol eras, against the emulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from mcp import Client, MCPError
+
+from krea_mcp.fake_api import FakeKrea
+
+from .conftest import ClientFactory
+
+pytestmark = pytest.mark.anyio
+
+
+def text_of(result: Any) -> str:
+    return "\n".join(block.text for block in result.content if block.type == "text")
+
+
+async def test_tools_list_names_the_three_tools_with_annotations_and_output_schema(client: Client) -> None:
+    """Every job tool declares an outputSchema; get_job and wait_for_job are read-only."""
+    tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert set(tools) == {"generate_image", "get_job", "wait_for_job"}
+    assert tools["get_job"].annotations.read_only_hint is True
+    assert tools["wait_for_job"].annotations.read_only_hint is True
+    assert tools["generate_image"].annotations.read_only_hint is False
+    for tool in tools.values():
+        assert tool.output_schema is not None
+        assert {"job_id", "status"} <= set(tool.output_schema["required"])
+        assert "urls" in tool.output_schema["properties"]
+
+
+async def test_generate_image_returns_urls_structured_content_and_resource_links(
+    client: Client, fake: FakeKrea
+) -> None:
+    """The happy path: one call, final URLs, a resource_link per image, a fetchable PNG."""
+    result = await client.call_tool("generate_image", {"prompt": "a red fox in the snow"})
+    assert result.is_error is False
+    data = result.structured_content
+    assert data["status"] == "completed"
+    assert data["model"] == "bfl/flux-1-dev"
+    assert data["completed_at"] and data["created_at"]
+    assert len(data["urls"]) == 1
+    links = [b for b in result.content if b.type == "resource_link"]
+    assert [str(link.uri) for link in links] == data["urls"]
+    assert data["urls"][0] in text_of(result)
+    async with httpx.AsyncClient(transport=fake.transport()) as http:
+        png = await http.get(data["urls"][0])
+    assert png.headers["content-type"] == "image/png"
+    assert png.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert fake.jobs_created == 1
+
+
+async def test_generate_image_passes_through_the_mapped_body(client: Client, fake: FakeKrea) -> None:
+    """A 16:9 request on a ratio-only model becomes that model's aspect_ratio field."""
+    result = await client.call_tool(
+        "generate_image", {"prompt": "a lighthouse", "model": "z-image", "width": 1920, "height": 1080, "seed": 7}
+    )
+    assert result.is_error is False, text_of(result)
+    (job,) = fake.jobs.values()
+    assert job.body == {"prompt": "a lighthouse", "aspect_ratio": "16:9", "resolution": "1K", "seed": 7}
+
+
+async def test_wait_false_returns_the_job_id_at_once(client: Client) -> None:
+    result = await client.call_tool("generate_image", {"prompt": "a fox", "wait": False})
+    assert result.is_error is False
+    assert result.structured_content["status"] not in ("completed", "failed", "cancelled")
+    assert "wait_for_job" in result.structured_content["next_step"]
+
+
+async def test_deadline_returns_job_id_and_wait_for_job_finishes_it(connect: ClientFactory, fake: FakeKrea) -> None:
+    """A job slower than the deadline is not an error: its id comes back, and wait_for_job completes it later."""
+    fake.job_duration_s = 0.6
+    async with connect(wait_s=0.2) as client:
+        first = await client.call_tool("generate_image", {"prompt": "a slow fox"})
+        assert first.is_error is False
+        data = first.structured_content
+        assert data["status"] not in ("completed", "failed", "cancelled")
+        assert data["job_id"] in text_of(first)
+        assert f'wait_for_job with job_id="{data["job_id"]}"' in text_of(first)
+        done = await client.call_tool("wait_for_job", {"job_id": data["job_id"], "timeout_s": 5})
+    assert done.structured_content["status"] == "completed"
+    assert done.structured_content["urls"]
+    assert done.structured_content["model"] == "bfl/flux-1-dev"
+    assert fake.jobs_created == 1
+
+
+async def test_failed_job_is_a_tool_error_with_reason_and_job_id(client: Client, fake: FakeKrea) -> None:
+    fake.fail_next_jobs(1, error="NSFW content detected")
+    result = await client.call_tool("generate_image", {"prompt": "a fox"})
+    assert result.is_error is True
+    (job_id,) = fake.jobs
+    assert job_id in text_of(result)
+    assert "NSFW content detected" in text_of(result)
+    assert result.structured_content["status"] == "failed"
+    assert result.structured_content["error"] == "NSFW content detected"
+
+
+async def test_get_job_reports_status_once(client: Client, fake: FakeKrea) -> None:
+    started = await client.call_tool("generate_image", {"prompt": "a fox", "wait": False})
+    job_id = started.structured_content["job_id"]
+    before = len(fake.requests)
+    result = await client.call_tool("get_job", {"job_id": job_id})
+    assert result.structured_content["job_id"] == job_id
+    assert len(fake.requests) == before + 1
+
+
+async def test_wait_for_job_reports_increasing_progress(client: Client, fake: FakeKrea) -> None:
+    fake.job_duration_s = 0.3
+    started = await client.call_tool("generate_image", {"prompt": "a fox", "wait": False})
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    result = await client.call_tool(
+        "wait_for_job", {"job_id": started.structured_content["job_id"]}, progress_callback=on_progress
+    )
+    assert result.structured_content["status"] == "completed"
+    assert len(seen) >= 2
+    progress = [p for p, _, _ in seen]
+    assert progress == sorted(progress) and len(set(progress)) == len(progress)
+    assert all(total == 10.0 for _, total, _ in seen)
+    assert seen[-1][2] is not None and seen[-1][2].startswith("completed")
+    assert any(m and m.startswith(("queued", "scheduled", "processing", "sampling")) for _, _, m in seen)
+
+
+async def test_generate_image_reports_progress_too(client: Client) -> None:
+    seen: list[str | None] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(message)
+
+    await client.call_tool("generate_image", {"prompt": "a fox"}, progress_callback=on_progress)
+    assert seen and seen[-1] is not None and seen[-1].startswith("completed")
+
+
+async def test_cancelled_wait_leaves_server_healthy_and_job_running(client: Client, fake: FakeKrea) -> None:
+    """A client-side cancel stops the wait promptly; the Krea job is not cancelled and can still be collected."""
+    fake.job_duration_s = 1.0
+    started = await client.call_tool("generate_image", {"prompt": "a fox", "wait": False})
+    job_id = started.structured_content["job_id"]
+    with anyio.fail_after(3), pytest.raises(MCPError):
+        await client.call_tool("wait_for_job", {"job_id": job_id, "timeout_s": 30}, read_timeout_seconds=0.2)
+    assert ("DELETE", f"/jobs/{job_id}") not in fake.requests
+    done = await client.call_tool("wait_for_job", {"job_id": job_id, "timeout_s": 5})
+    assert done.structured_content["status"] == "completed"
+
+
+async def test_wait_for_unknown_job_is_an_actionable_404(client: Client) -> None:
+    result = await client.call_tool("wait_for_job", {"job_id": "3c90c3cc-0d44-4b50-8888-8dd25736052a"})
+    assert result.is_error is True
+    assert "3c90c3cc-0d44-4b50-8888-8dd25736052a" in text_of(result)
+    assert "not found" in text_of(result)
+
+
+async def test_cancelled_job_is_a_tool_error(client: Client, fake: FakeKrea) -> None:
+    fake.job_duration_s = 5
+    started = await client.call_tool("generate_image", {"prompt": "a fox", "wait": False})
+    job_id = started.structured_content["job_id"]
+    async with httpx.AsyncClient(transport=fake.transport(), base_url=fake.base_url) as http:
+        await http.delete(f"/jobs/{job_id}", headers={"Authorization": "Bearer test-token-5f0c2a"})
+    result = await client.call_tool("get_job", {"job_id": job_id})
+    assert result.is_error is True
+    assert result.structured_content["status"] == "cancelled"
+    assert job_id in text_of(result)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({"prompt": ""}, "prompt"),
+        ({"prompt": "x", "width": -5, "height": 5}, "width"),
+        ({"prompt": "x", "seed": "abc"}, "seed"),
+        ({"prompt": "x", "resolution": "8K"}, "resolution"),
+        ({"job_id": "../../etc"}, "job_id"),
+    ],
+)
+async def test_malformed_arguments_name_the_field(
+    client: Client, fake: FakeKrea, arguments: dict[str, Any], field: str
+) -> None:
+    tool = "get_job" if "job_id" in arguments else "generate_image"
+    result = await client.call_tool(tool, arguments)
+    assert result.is_error is True
+    assert field in text_of(result)
+    assert fake.generate_posts == 0
