@@ -88,6 +88,8 @@ def _settings(args: argparse.Namespace, *, default_log_level: str) -> Settings:
 
 def _configure_logging(level: str) -> None:
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":  # one line per HTTP request is noise unless debugging
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _generate_main(argv: list[str]) -> int:

@@ -97,9 +97,14 @@ def build_body(info: ModelInfo, p: GenerateParams) -> dict[str, Any]:
 
 def validate_body(info: ModelInfo, body: dict[str, Any]) -> None:
     """Raise ``InvalidRequestError`` naming the field, the model and the allowed values."""
-    errors = sorted(_validator(info).iter_errors(body), key=lambda e: (len(e.path), list(e.path)))
+    order = {key: i for i, key in enumerate(body)}
+    errors = sorted(
+        _validator(info).iter_errors(body),
+        key=lambda e: (order.get(str(e.path[0]), len(order)) if e.path else -1, [str(x) for x in e.path]),
+    )
     if errors:
-        raise InvalidRequestError(_describe(info, errors[0]), field=_path(errors[0]) or None)
+        messages = list(dict.fromkeys(_describe(info, e) for e in errors[:4]))
+        raise InvalidRequestError(" ".join(messages), field=_path(errors[0]) or None)
 
 
 def _validator(info: ModelInfo) -> Draft202012Validator:

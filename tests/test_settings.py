@@ -1,0 +1,77 @@
+"""Settings come from KREA_* variables and .env, the token stays secret, and nothing is read at import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from krea_mcp.settings import Settings
+
+
+def test_defaults() -> None:
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert s.api_token is None
+    assert s.base_url == "https://api.krea.ai"
+    assert s.default_model == "bfl/flux-1-dev"
+    assert 0 < s.wait_s < 60
+    assert s.sandbox is False
+
+
+@pytest.mark.parametrize("name", ["KREA_API_TOKEN", "KREA_API_KEY"])
+def test_token_from_either_variable(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv(name, "id:secret")
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert s.api_token is not None and s.api_token.get_secret_value() == "id:secret"
+
+
+def test_token_is_hidden_in_repr_and_dump(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KREA_API_TOKEN", "id:supersecret")
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert "supersecret" not in repr(s)
+    assert "supersecret" not in str(s.model_dump())
+    assert "supersecret" not in s.model_dump_json()
+
+
+def test_blank_token_counts_as_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KREA_API_TOKEN", "   ")
+    assert Settings(_env_file=None).api_token is None  # type: ignore[call-arg]
+
+
+def test_env_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("KREA_API_KEY=from-dotenv\nKREA_WAIT_S=30\nKREA_BASE_URL=http://127.0.0.1:8787/\n")
+    monkeypatch.chdir(tmp_path)
+    s = Settings()
+    assert s.api_token is not None and s.api_token.get_secret_value() == "from-dotenv"
+    assert s.wait_s == 30
+    assert s.base_url == "http://127.0.0.1:8787"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("KREA_WAIT_S", "0"), ("KREA_WAIT_S", "soon"), ("KREA_BASE_URL", "api.krea.ai"), ("KREA_LOG_LEVEL", "LOUD")],
+)
+def test_bad_values_name_the_setting(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as info:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    assert name.removeprefix("KREA_").lower() in str(info.value)
+
+
+def test_importing_the_package_reads_no_environment() -> None:
+    """Importing every module with a broken setting must not fail: only main() builds Settings."""
+    code = "import krea_mcp.server, krea_mcp.__main__, krea_mcp.client, krea_mcp.service"
+    env = {"KREA_WAIT_S": "not-a-number", "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
+
+
+def test_cli_reports_bad_configuration_without_a_traceback() -> None:
+    env = {"KREA_WAIT_S": "not-a-number", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "krea_mcp", "--sandbox"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2
+    assert "wait_s" in proc.stderr and "Traceback" not in proc.stderr
