@@ -80,16 +80,13 @@ class KreaClient:
         headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"}
         try:
             response = await self._http.request(method, url, headers=headers, **kwargs)
-        except httpx.TimeoutException as exc:
-            sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
-            raise KreaConnectionError(
-                f"Krea did not answer {method} {url} in time ({type(exc).__name__}).", sent=sent
-            ) from None
         except httpx.TransportError as exc:
-            sent = not isinstance(exc, httpx.ConnectError)
-            raise KreaConnectionError(
-                f"Could not reach Krea at {self._http.base_url} ({type(exc).__name__}).", sent=sent
-            ) from None
+            sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+            what = "did not answer in time" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
+            message = f"Krea at {self._http.base_url} {what} ({type(exc).__name__} on {method} {url})."
+            if method == "POST" and sent:
+                message += " The request was sent, so Krea may have created the job; retrying could start a second one."
+            raise KreaConnectionError(message, sent=sent) from None
         log.debug("%s %s -> %s", method, url, response.status_code)
         if response.is_error:
             raise KreaAPIError.from_response(response, model=model, job_id=job_id)
