@@ -72,6 +72,20 @@ class KreaClient:
         except ServerError:
             return None  # the spec gives DELETE no body schema
 
+    async def upload_asset(self, data: bytes, *, filename: str, mime_type: str) -> str:
+        """POST /assets (multipart): upload an input image, return the URL Krea serves it at."""
+        files = {"file": (filename, data, mime_type)}
+        response = await self._send("POST", "/assets", files=files)
+        try:
+            url = response.json()["image_url"]
+        except (ValueError, KeyError, TypeError):
+            url = None
+        if not isinstance(url, str):
+            raise ServerError(
+                f"Krea's upload answer has no image_url: {response.text[:200]!r}", status_code=response.status_code
+            )
+        return url
+
     async def _send(
         self, method: str, url: str, *, model: str | None = None, job_id: str | None = None, **kwargs: Any
     ) -> httpx.Response:

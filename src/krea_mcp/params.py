@@ -37,6 +37,10 @@ class GenerateParams:
     steps: int | None = None
     negative_prompt: str | None = None
     strength: float | None = None
+    #: Input / reference images (URLs once resolved); mapped to the model's image field.
+    images: list[str] = field(default_factory=list)
+    #: Style references (URLs once resolved); mapped to style_images or image_style_references.
+    style_images: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -79,6 +83,8 @@ def build_body(info: ModelInfo, p: GenerateParams) -> dict[str, Any]:
     _put(info, body, "steps", p.steps, ("steps", "num_inference_steps"))
     _put(info, body, "negative_prompt", p.negative_prompt, ("negative_prompt",))
     _put(info, body, "strength", p.strength, ("strength", "denoising_strength"))
+    _map_images(info, p.images, body)
+    _map_style_images(info, p.style_images, body)
     for key, value in p.options.items():
         if _CAMEL.search(key):
             snake = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower()
@@ -166,6 +172,50 @@ def _map_size(info: ModelInfo, p: GenerateParams, body: dict[str, Any]) -> None:
         raise InvalidRequestError(
             f"resolution: model {info.id} has no resolution setting. {_takes(info)}", field="resolution"
         )
+
+
+#: Where each model takes input/reference images, in order of preference.
+IMAGE_FIELDS = ("image_url", "image_urls", "reference_images", "character_reference_images")
+STYLE_FIELDS = ("style_images", "image_style_references")
+
+
+def image_field(info: ModelInfo) -> str | None:
+    return next((f for f in IMAGE_FIELDS if f in info.properties), None)
+
+
+def style_field(info: ModelInfo) -> str | None:
+    return next((f for f in STYLE_FIELDS if f in info.properties), None)
+
+
+def _map_images(info: ModelInfo, images: list[str], body: dict[str, Any]) -> None:
+    if not images:
+        return
+    target = image_field(info)
+    if target is None:
+        alt = " It takes style references: use style_images." if style_field(info) else ""
+        raise InvalidRequestError(
+            f"images: model {info.id} takes no input images.{alt} Models that do: list_models shows 'image'/'edit'.",
+            field="images",
+        )
+    if target == "image_url":
+        if len(images) > 1:
+            raise InvalidRequestError(f"images: model {info.id} takes exactly one input image.", field="images")
+        body["image_url"] = images[0]
+    elif target == "reference_images":  # Runway: refer to them in the prompt as @ref1, @ref2, @ref3
+        body["reference_images"] = [{"url": url, "tag": f"ref{i}"} for i, url in enumerate(images, 1)]
+    else:
+        body[target] = list(images)
+
+
+def _map_style_images(info: ModelInfo, urls: list[str], body: dict[str, Any]) -> None:
+    if not urls:
+        return
+    target = style_field(info)
+    if target is None:
+        raise InvalidRequestError(
+            f"style_images: model {info.id} takes no style images. {_takes(info)}", field="style_images"
+        )
+    body[target] = [{"url": url, "strength": 1.0} for url in urls]
 
 
 def _enum(schema: Any) -> list[str]:

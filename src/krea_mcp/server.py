@@ -19,7 +19,9 @@ from ._schema import compact_schema
 from .catalog import load_catalog
 from .client import KreaClient
 from .errors import KreaError
-from .params import GenerateParams
+from .inputs import ImageInputs
+from .models_view import compact_list, model_detail
+from .params import GenerateParams, resolve_model
 from .results import JobResult, job_result
 from .service import JobService
 from .settings import Settings
@@ -88,7 +90,8 @@ def create_server(settings: Settings | None = None, *, transport: httpx.AsyncBas
         async with KreaClient(
             base_url=base_url, token=token, timeout_s=settings.request_timeout_s, transport=http_transport
         ) as client:
-            service = JobService(client, settings, load_catalog(), duration_scale=scale)
+            inputs = ImageInputs(client, settings.input_dirs())
+            service = JobService(client, settings, load_catalog(), duration_scale=scale, inputs=inputs)
             yield AppState(service=service, settings=settings)
 
     return MCPServer(
@@ -108,7 +111,8 @@ def _tool(fn: Callable[..., Any], title: str, description: str, *, read_only: bo
         if read_only
         else ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
     )
-    tool = Tool.from_function(fn, title=title, description=description, annotations=hints)
+    structured = None if fn.__name__ != "list_models" else False  # list_models returns plain text only
+    tool = Tool.from_function(fn, title=title, description=description, annotations=hints, structured_output=structured)
     return tool.model_copy(update={"parameters": compact_schema(tool.parameters)})
 
 
@@ -126,7 +130,15 @@ def _tools(settings: Settings) -> list[Tool]:
         seed: Annotated[int | None, Field(ge=0, le=2**32 - 1)] = None,
         steps: Annotated[int | None, Field(ge=1, le=200)] = None,
         negative_prompt: Annotated[str | None, Field(max_length=5_000)] = None,
-        strength: Annotated[float | None, Field(ge=-2, le=2, allow_inf_nan=False)] = None,
+        strength: Annotated[float | None, Field(ge=-2, le=2, allow_inf_nan=False, description="Edit strength")] = None,
+        images: Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=14_000_000)]] | None,
+            Field(max_length=16, description="Input/reference images: https URLs, local paths or data: URIs"),
+        ] = None,
+        style_images: Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=14_000_000)]] | None,
+            Field(max_length=16, description="Style reference images, same forms"),
+        ] = None,
         options: Annotated[dict[str, Any] | None, Field(description="Extra model-specific fields")] = None,
         wait: Annotated[bool, Field(description="false: return job_id at once")] = True,
     ) -> JobToolResult:
@@ -142,6 +154,8 @@ def _tools(settings: Settings) -> list[Tool]:
             steps=steps,
             negative_prompt=negative_prompt,
             strength=strength,
+            images=images or [],
+            style_images=style_images or [],
             options=options or {},
         )
         with _tool_errors():
@@ -167,6 +181,15 @@ def _tools(settings: Settings) -> list[Tool]:
             outcome = await state.service.wait(job_id, timeout_s or state.settings.wait_s, progress=_progress(ctx))
         return job_result(outcome)
 
+    async def list_models(
+        model: Annotated[str | None, Field(max_length=100, description="Id or alias: show its full parameters")] = None,
+    ) -> str:
+        catalog = load_catalog()
+        if model is None:
+            return compact_list(catalog, settings.default_model)
+        with _tool_errors():
+            return model_detail(resolve_model(catalog, model))
+
     wait_s = f"{settings.wait_s:g}"
     return [
         _tool(
@@ -182,6 +205,13 @@ def _tools(settings: Settings) -> list[Tool]:
             "Wait for job",
             f"Wait up to timeout_s (default {wait_s}) for a job, reporting progress. Returns image URLs, or the status "
             "if still running (call again). Ending the wait never cancels the job.",
+            read_only=True,
+        ),
+        _tool(
+            list_models,
+            "List models",
+            "List Krea image models (id, aliases, typical time, price, inputs). With model=..., that model's "
+            "parameters and how generate_image maps onto them.",
             read_only=True,
         ),
     ]

@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import anyio
 
 from .catalog import Catalog
 from .client import KreaClient
-from .errors import KreaAPIError, KreaConnectionError, KreaError, RateLimitError, ServerError
+from .errors import InvalidRequestError, KreaAPIError, KreaConnectionError, KreaError, RateLimitError, ServerError
+from .inputs import ImageInputs, is_remote
 from .jobs import Job
 from .params import GenerateParams, build_body, resolve_model
 from .polling import next_poll_delay
@@ -68,11 +69,20 @@ class JobService:
     catalog: Catalog
     #: Multiplies catalog durations (the sandbox runs jobs faster than real Krea).
     duration_scale: float = 1.0
+    inputs: ImageInputs | None = None
     records: dict[str, JobRecord] = field(default_factory=dict)
 
     async def submit(self, params: GenerateParams) -> tuple[Job, str]:
         """Validate locally, then POST. Raises before the POST for anything Krea would reject."""
         info = resolve_model(self.catalog, params.model)
+        # Validate with stand-in URLs first, so a bad size or field never triggers an upload.
+        build_body(
+            info, replace(params, images=_stand_ins(params.images), style_images=_stand_ins(params.style_images))
+        )
+        if self.inputs is not None:
+            images = await self.inputs.resolve_all(params.images, field="images")
+            styles = await self.inputs.resolve_all(params.style_images, field="style_images")
+            params = replace(params, images=images, style_images=styles)
         body = build_body(info, params)
         job = await self.client.create_image_job(info.id, body)
         self.records[job.job_id] = JobRecord(job.job_id, info.id, params.prompt)
@@ -143,6 +153,16 @@ class JobService:
                 await report(force=False)
         waited = time.monotonic() - start
         return Outcome(last, model, waited_s=waited, timed_out=not last.terminal, poll_error=poll_error)
+
+
+def _stand_ins(refs: list[str]) -> list[str]:
+    """Placeholder URLs for local references, for validating a body before uploading anything."""
+    out = []
+    for i, ref in enumerate(refs):
+        if not isinstance(ref, str) or not ref.strip():
+            raise InvalidRequestError("images: empty image reference.", field="images")
+        out.append(ref.strip() if is_remote(ref.strip()) else f"https://upload.invalid/{i}.png")
+    return out
 
 
 def _age_s(job: Job) -> float:

@@ -5,10 +5,13 @@ Nothing here runs at import time: the entry point builds ``Settings()`` once and
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_BASE_URL = "https://api.krea.ai"
 
@@ -46,6 +49,11 @@ class Settings(BaseSettings):
         le=60,
         description="Fixed polling interval; unset uses a schedule shaped by each model's typical duration.",
     )
+    allowed_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Directories local input images may be read from (os.pathsep- or comma-separated, or a JSON "
+        "list). Empty means the working directory.",
+    )
     sandbox: bool = Field(default=False, description="Use the built-in Krea emulator instead of the real API.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -56,6 +64,21 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("KREA_BASE_URL must start with http:// or https://")
         return value
+
+    @field_validator("allowed_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part for chunk in text.split(os.pathsep) for part in chunk.split(",") if part.strip()]
+        return value
+
+    def input_dirs(self) -> list[Path]:
+        """Resolved directories local input files may come from."""
+        dirs = self.allowed_dirs or [Path.cwd()]
+        return [d.expanduser().resolve() for d in dirs]
 
     @field_validator("api_token")
     @classmethod
