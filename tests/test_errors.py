@@ -83,9 +83,10 @@ async def test_410_names_the_replacement_from_the_body() -> None:
     assert "retired" in text and "'krea/krea-2/medium'" in text and "2026-09-01" in text
 
 
-async def test_sunset_model_is_refused_locally_with_its_replacement() -> None:
+@pytest.mark.parametrize("name", ["bytedance/seedream-3", "seedream-3"])
+async def test_sunset_model_is_refused_locally_with_its_replacement(name: str) -> None:
     fake = FakeKrea(token=TOKEN)
-    result = await call(fake.transport(), "generate_image", {"prompt": "a fox", "model": "bytedance/seedream-3"})
+    result = await call(fake.transport(), "generate_image", {"prompt": "a fox", "model": name})
     assert result.is_error
     assert "bytedance/seedream-5-lite" in text_of(result)
     assert fake.generate_posts == 0

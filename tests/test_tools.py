@@ -20,10 +20,13 @@ def text_of(result: Any) -> str:
     return "\n".join(block.text for block in result.content if block.type == "text")
 
 
-async def test_tools_list_names_the_three_tools_with_annotations_and_output_schema(client: Client) -> None:
+async def test_tools_list_names_the_tools_with_annotations_and_output_schema(client: Client) -> None:
     """Every job tool declares an outputSchema; get_job and wait_for_job are read-only."""
     tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert set(tools) == {"generate_image", "get_job", "wait_for_job"}
+    assert set(tools) == {"generate_image", "get_job", "wait_for_job", "list_models"}
+    assert tools["list_models"].annotations.read_only_hint is True
+    assert tools["list_models"].output_schema is None
+    del tools["list_models"]
     assert tools["get_job"].annotations.read_only_hint is True
     assert tools["wait_for_job"].annotations.read_only_hint is True
     assert tools["generate_image"].annotations.read_only_hint is False

@@ -98,7 +98,7 @@ class KreaClient:
             sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
             what = "did not answer in time" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
             message = f"Krea at {self._http.base_url} {what} ({type(exc).__name__} on {method} {url})."
-            if method == "POST" and sent:
+            if method == "POST" and sent and url.startswith("/generate/"):
                 message += " The request was sent, so Krea may have created the job; retrying could start a second one."
             raise KreaConnectionError(message, sent=sent) from None
         log.debug("%s %s -> %s", method, url, response.status_code)

@@ -47,8 +47,9 @@ class GenerateParams:
 def resolve_model(catalog: Catalog, name: str) -> ModelInfo:
     """Find the model or raise: sunset models and unknown names never fall back to a default."""
     key = name.strip().lower().removeprefix("/").removeprefix("generate/image/")
-    if key in catalog.sunset:
-        s = catalog.sunset[key]
+    sunset = next((s for s in catalog.sunset.values() if key in (s.id, s.id.split("/", 1)[-1])), None)
+    if sunset is not None:
+        s = sunset
         raise ModelSunsetError(key, replacement=s.replacement, sunset_date=s.sunset_date)
     info = catalog.resolve(name)
     if info is None:

@@ -42,7 +42,6 @@ class Settings(BaseSettings):
         le=3600,
         description="How long generate_image blocks before returning the job id (hosts cut calls near 60 s).",
     )
-    max_wait_s: float = Field(default=300.0, gt=0, le=3600, description="Upper bound for wait_for_job's timeout_s.")
     poll_interval_s: float | None = Field(
         default=None,
         ge=0,
