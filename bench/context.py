@@ -1,0 +1,40 @@
+"""Context cost: bytes an agent pays for tools/list, a one-image job result, and the compact list_models."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+from mcp import Client
+
+from krea_mcp.fake_api import FakeKrea
+from krea_mcp.server import create_server
+from krea_mcp.settings import Settings
+
+
+def _size(obj: Any) -> int:
+    """UTF-8 bytes of the JSON a client receives for this result (camelCase, nulls dropped)."""
+    return len(
+        json.dumps(obj.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":")).encode()
+    )
+
+
+async def measure() -> dict[str, int]:
+    fake = FakeKrea(token="bench", job_duration_s=0.05)
+    settings = Settings(_env_file=None, api_token="bench", poll_interval_s=0.02)  # type: ignore[call-arg]
+    async with Client(create_server(settings, transport=fake.transport())) as client:
+        tools = await client.list_tools()
+        result = await client.call_tool("generate_image", {"prompt": "a red fox in the snow"})
+        models = await client.call_tool("list_models", {})
+    return {
+        "tools": len(tools.tools),
+        "tools_list_bytes": _size(tools),
+        "one_image_result_bytes": _size(result),
+        "list_models_bytes": _size(models),
+    }
+
+
+if __name__ == "__main__":
+    for key, value in anyio.run(measure).items():
+        print(f"{key}: {value}")
