@@ -53,6 +53,17 @@ class Settings(BaseSettings):
         description="Directories local input images may be read from (os.pathsep- or comma-separated, or a JSON "
         "list). Empty means the working directory.",
     )
+    output_dir: Path | None = Field(
+        default=None,
+        description="Where images are saved; unset uses the user's Pictures/krea-mcp (or the app data dir).",
+    )
+    auto_save: bool = Field(default=False, description="Save every finished job's images without being asked.")
+    preview: Literal["off", "thumbnail", "full"] = Field(
+        default="thumbnail", description="Inline images the model can see: off, thumbnail (within the budget), or full."
+    )
+    preview_budget_bytes: int = Field(
+        default=64_000, ge=0, le=10_000_000, description="Base64 bytes of thumbnails per tool result, all images together."
+    )
     sandbox: bool = Field(default=False, description="Use the built-in Krea emulator instead of the real API.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -74,10 +85,24 @@ class Settings(BaseSettings):
             return [part for chunk in text.split(os.pathsep) for part in chunk.split(",") if part.strip()]
         return value
 
+    def resolved_output_dir(self) -> Path:
+        """The directory images are saved to by default (not created here)."""
+        if self.output_dir is not None:
+            return self.output_dir.expanduser().resolve()
+        import platformdirs  # deferred: only needed once something is saved
+
+        pictures = Path(platformdirs.user_pictures_dir())
+        base = pictures if pictures.is_dir() else Path(platformdirs.user_data_dir("krea-mcp"))
+        return (base / "krea-mcp").resolve()
+
     def input_dirs(self) -> list[Path]:
-        """Resolved directories local input files may come from."""
-        dirs = self.allowed_dirs or [Path.cwd()]
-        return [d.expanduser().resolve() for d in dirs]
+        """Directories local files may be read from and saved into: the allowed dirs, else the working directory,
+        plus the output directory. A working directory of ``/`` (how some hosts start servers) is never allowed."""
+        dirs = list(self.allowed_dirs)
+        if not dirs and Path.cwd().resolve() != Path(Path.cwd().anchor):
+            dirs.append(Path.cwd())
+        dirs.append(self.resolved_output_dir())
+        return list(dict.fromkeys(d.expanduser().resolve() for d in dirs))
 
     @field_validator("api_token")
     @classmethod
