@@ -28,6 +28,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
         if key.startswith("KREA_"):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KREA_OUTPUT_DIR", str(tmp_path / "images"))  # never the user's real Pictures folder
 
 
 def make_settings(**overrides: Any) -> Settings:

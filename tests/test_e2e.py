@@ -85,18 +85,22 @@ async def test_streamable_http_serves_mcp_with_progress(tmp_path: Path) -> None:
     assert rebinding.status_code == 421
 
 
-def test_cli_generate_sandbox_prints_the_url(tmp_path: Path) -> None:
-    """The README's first command, minus the install."""
+def test_cli_generate_sandbox_saves_and_prints_path_and_url(tmp_path: Path) -> None:
+    """The README's first command, minus the install: plain progress lines when stderr is not a terminal."""
     import subprocess
 
+    out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, "-m", "krea_mcp", "generate", "a red fox", "--sandbox"],
-        env=child_env(),
+        env=child_env(KREA_OUTPUT_DIR=str(out)),
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().startswith("http://krea.sandbox/")
-    assert "completed" in proc.stderr
+    saved, url = proc.stdout.strip().splitlines()
+    assert Path(saved).parent == out and Path(saved).read_bytes().startswith(b"\x89PNG")
+    assert Path(saved).name.startswith("a-red-fox-")
+    assert url.startswith("http://krea.sandbox/")
+    assert "\r" not in proc.stderr and "completed" in proc.stderr

@@ -23,9 +23,10 @@ def text_of(result: Any) -> str:
 async def test_tools_list_names_the_tools_with_annotations_and_output_schema(client: Client) -> None:
     """Every job tool declares an outputSchema; get_job and wait_for_job are read-only."""
     tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert set(tools) == {"generate_image", "get_job", "wait_for_job", "list_models"}
+    assert set(tools) == {"generate_image", "get_job", "wait_for_job", "cancel_job", "list_models"}
     assert tools["list_models"].annotations.read_only_hint is True
     assert tools["list_models"].output_schema is None
+    assert tools["cancel_job"].annotations.destructive_hint is True
     del tools["list_models"]
     assert tools["get_job"].annotations.read_only_hint is True
     assert tools["wait_for_job"].annotations.read_only_hint is True

@@ -1,11 +1,11 @@
-"""Console script ``krea-mcp``: serve MCP over stdio (default) or streamable HTTP, or ``generate`` from a terminal."""
+"""Console script ``krea-mcp``: serve MCP over stdio (default) or streamable HTTP; commands for people."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,13 +14,14 @@ from . import __version__
 from .settings import Settings
 
 log = logging.getLogger("krea_mcp")
+COMMANDS = ("generate", "models", "doctor")
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point. Only this function reads the environment (through ``Settings()``)."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["generate"]:
-        sys.exit(_generate_main(argv[1:]))
+    if argv[:1] and argv[0] in COMMANDS:
+        sys.exit(_command(argv[0], argv[1:]))
     args = _serve_parser().parse_args(argv)
     settings = _settings(args, default_log_level="INFO")
     _configure_logging(settings.log_level)
@@ -43,7 +44,7 @@ def _serve_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="krea-mcp",
         description="MCP server for Krea AI image generation. Serves stdio by default.",
-        epilog='Generate from a terminal: krea-mcp generate "a red fox" --sandbox (see krea-mcp generate --help).',
+        epilog="Commands for people: krea-mcp generate PROMPT | krea-mcp models | krea-mcp doctor (each has --help).",
     )
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")
     parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
@@ -56,7 +57,8 @@ def _serve_parser() -> argparse.ArgumentParser:
 def _generate_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="krea-mcp generate",
-        description="Generate an image through the same generate_image tool an agent uses; prints the image URLs.",
+        description="Generate an image through the same generate_image tool an agent uses; saves it and prints "
+        "the saved path and the image URL.",
     )
     parser.add_argument("prompt")
     parser.add_argument("--model", help="model id or alias (default: KREA_DEFAULT_MODEL)")
@@ -65,13 +67,21 @@ def _generate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--aspect-ratio")
     parser.add_argument("--resolution", choices=["1K", "2K", "4K"])
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--image", action="append", dest="images", help="input image: URL or local file (repeatable)")
+    parser.add_argument("--out", type=Path, help="directory or file to save to (default: KREA_OUTPUT_DIR)")
+    parser.add_argument("--no-save", action="store_true", help="print the URLs only")
     parser.add_argument("--json", action="store_true", help="print the job result as JSON on stdout")
     _common(parser)
     return parser
 
 
-def _settings(args: argparse.Namespace, *, default_log_level: str) -> Settings:
-    overrides: dict[str, Any] = {}
+def _simple_parser(name: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"krea-mcp {name}", description=description)
+    _common(parser)
+    return parser
+
+
+def _settings(args: argparse.Namespace, *, default_log_level: str, **overrides: Any) -> Settings:
     if args.sandbox:
         overrides["sandbox"] = True
     if args.log_level:
@@ -92,65 +102,39 @@ def _configure_logging(level: str) -> None:
         logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def _generate_main(argv: list[str]) -> int:
+def _command(name: str, argv: list[str]) -> int:
     import anyio
 
+    from . import cli
+
+    if name == "models":
+        _simple_parser("models", "List every Krea image model krea-mcp knows.").parse_args(argv)
+        return cli.models()
+    if name == "doctor":
+        args = _simple_parser("doctor", "Check settings, the token, and the output directory.").parse_args(argv)
+        settings = _settings(args, default_log_level="WARNING")
+        _configure_logging(settings.log_level)
+        return anyio.run(cli.doctor, settings)
     args = _generate_parser().parse_args(argv)
-    settings = _settings(args, default_log_level="WARNING")
+    overrides: dict[str, Any] = {"preview": "off", "auto_save": not args.no_save}
+    out: Path | None = args.out.expanduser().resolve() if args.out else None
+    if out is not None and not args.no_save:  # a person at a shell may save anywhere they can write
+        overrides["allowed_dirs"] = [Path.cwd(), out.parent if out.suffix else out]
+    settings = _settings(args, default_log_level="WARNING", **overrides)
     _configure_logging(settings.log_level)
     arguments = {
-        k: v
-        for k, v in {
-            "prompt": args.prompt,
-            "model": args.model,
-            "width": args.width,
-            "height": args.height,
-            "aspect_ratio": args.aspect_ratio,
-            "resolution": args.resolution,
-            "seed": args.seed,
-        }.items()
-        if v is not None
+        "prompt": args.prompt,
+        "model": args.model,
+        "width": args.width,
+        "height": args.height,
+        "aspect_ratio": args.aspect_ratio,
+        "resolution": args.resolution,
+        "seed": args.seed,
+        "images": args.images,
+        "save_to": str(out) if out is not None and not args.no_save else None,
     }
-    return anyio.run(_generate, settings, arguments, args.json)
-
-
-async def _generate(settings: Settings, arguments: dict[str, Any], as_json: bool) -> int:
-    """Drive the real tools through an in-memory MCP client, keep waiting past the tool deadline like an agent would."""
-    from mcp import Client
-
-    from .jobs import TERMINAL
-    from .server import create_server
-
-    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-        print(f"  {message or progress}", file=sys.stderr, flush=True)
-
-    async with Client(create_server(settings)) as client:
-        print(
-            f"krea-mcp: generating with {arguments.get('model', settings.default_model)}"
-            f"{' (sandbox)' if settings.sandbox else ''}…",
-            file=sys.stderr,
-            flush=True,
-        )
-        result = await client.call_tool("generate_image", arguments, progress_callback=on_progress)
-        data: dict[str, Any] = result.structured_content or {}
-        while not result.is_error and data.get("status") not in TERMINAL:
-            result = await client.call_tool(
-                "wait_for_job", {"job_id": data["job_id"], "timeout_s": 600}, progress_callback=on_progress
-            )
-            data = result.structured_content or {}
-    text = "\n".join(getattr(block, "text", "") for block in result.content if getattr(block, "type", "") == "text")
-    if result.is_error:
-        print(f"krea-mcp: {text}", file=sys.stderr)
-        if as_json and data:
-            print(json.dumps(data, indent=2))
-        return 1
-    if as_json:
-        print(json.dumps(data, indent=2))
-    else:
-        print(text.splitlines()[0], file=sys.stderr)
-        for url in data.get("urls", []):
-            print(url)
-    return 0
+    arguments = {k: v for k, v in arguments.items() if v is not None}
+    return anyio.run(lambda: cli.generate(settings, arguments, as_json=args.json))
 
 
 if __name__ == "__main__":

@@ -72,6 +72,21 @@ class KreaClient:
         except ServerError:
             return None  # the spec gives DELETE no body schema
 
+    async def list_jobs(self, *, limit: int = 100, status: str | None = None) -> list[Job]:
+        """GET /jobs: the newest jobs first (a harmless call, also used to check the token)."""
+        params: dict[str, str | int] = {"limit": limit}
+        if status:
+            params["status"] = status
+        response = await self._send("GET", "/jobs", params=params)
+        try:
+            items = response.json()["items"]
+            return [Job.model_validate(item) for item in items]
+        except (ValueError, KeyError, TypeError, ValidationError):
+            raise ServerError(
+                f"Krea's job list is not in the documented shape: {response.text[:200]!r}",
+                status_code=response.status_code,
+            ) from None
+
     async def upload_asset(self, data: bytes, *, filename: str, mime_type: str) -> str:
         """POST /assets (multipart): upload an input image, return the URL Krea serves it at."""
         files = {"file": (filename, data, mime_type)}

@@ -1,11 +1,15 @@
-"""How a job is reported to the agent: short text, ``structuredContent`` and one resource link per image."""
+"""How a job is reported to the agent: short text, ``structuredContent``, previews, and resource links.
+
+Image bytes appear only as ``ImageContent`` previews (within the budget), never in ``structuredContent``.
+"""
 
 from __future__ import annotations
 
+import json
 import mimetypes
 from typing import Any
 
-from mcp.types import CallToolResult, ResourceLink, TextContent
+from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._schema import compact_in_place
@@ -20,6 +24,7 @@ class JobResult(BaseModel):
     job_id: str
     status: str = Field(description="completed|failed|cancelled, else still running")
     urls: list[str] = Field(default_factory=list)
+    files: list[str] | None = Field(default=None, description="Saved absolute paths")
     model: str | None = None
     created_at: str | None = None
     completed_at: str | None = None
@@ -27,43 +32,63 @@ class JobResult(BaseModel):
     next_step: str | None = None
 
 
-def job_result(outcome: Outcome) -> CallToolResult:
-    """Build the tool result for a job; failed and cancelled jobs are ``isError`` results."""
+def job_result(outcome: Outcome, *, cancel_request: bool = False) -> CallToolResult:
+    """Build the tool result for a job; failed and cancelled jobs are ``isError`` (except for cancel_job itself)."""
     job = outcome.job
-    next_step = None if job.terminal else f'Call wait_for_job with job_id="{job.job_id}" to keep waiting.'
     data = JobResult(
         job_id=job.job_id,
         status=job.status,
         urls=job.urls,
+        files=[str(f) for f in outcome.files] or None,
         model=outcome.model,
         created_at=job.created_at,
         completed_at=job.completed_at,
         error=job.error or ("Cancelled." if job.status == "cancelled" else None),
-        next_step=next_step,
+        next_step=None if job.terminal else _next_step(job.job_id, outcome.save_to),
     )
-    content: list[Any] = [TextContent(text=_text(outcome, data))]
+    content: list[Any] = [TextContent(text=_text(outcome, data, cancel_request))]
+    content += [ImageContent(data=p.data, mime_type=p.mime_type) for p in outcome.previews]
     content += [
         ResourceLink(name=f"{job.job_id[:8]}-{i}", uri=url, mime_type=mimetypes.guess_type(url)[0])
-        for i, url in enumerate(job.urls)
+        for i, url in enumerate(job.urls, 1)
     ]
+    content += [
+        ResourceLink(name=f.name, uri=f.as_uri(), mime_type=mimetypes.guess_type(f.name)[0]) for f in outcome.files
+    ]
+    failed = job.status == "failed" or (job.status == "cancelled" and not cancel_request)
     return CallToolResult(
-        content=content,
-        structured_content=data.model_dump(mode="json", exclude_none=True),
-        is_error=job.status in ("failed", "cancelled"),
+        content=content, structured_content=data.model_dump(mode="json", exclude_none=True), is_error=failed
     )
 
 
-def _text(outcome: Outcome, data: JobResult) -> str:
+def _next_step(job_id: str, save_to: str | None) -> str:
+    extra = f", save_to={json.dumps(save_to)}" if save_to else ""
+    return f'Call wait_for_job with job_id="{job_id}"{extra} to keep waiting.'
+
+
+def _text(outcome: Outcome, data: JobResult, cancel_request: bool) -> str:
     model = f" ({data.model})" if data.model else ""
+    lines = [_headline(outcome, data, model, cancel_request)]
+    if data.status == "completed":
+        lines += data.urls
+        lines += [f"Saved: {f}" for f in data.files or []]
+    lines += outcome.notes
+    return "\n".join(lines)
+
+
+def _headline(outcome: Outcome, data: JobResult, model: str, cancel_request: bool) -> str:
     next_step = data.next_step or ""
     if data.status == "completed":
         n = len(data.urls)
         took = f" in {outcome.waited_s:.0f} s" if outcome.waited_s else ""
-        return f"Job {data.job_id}{model} completed{took}: {n} image{'s' if n != 1 else ''}.\n" + "\n".join(data.urls)
+        done = " It had already completed; nothing to cancel." if cancel_request else ""
+        return f"Job {data.job_id}{model} completed{took}: {n} image{'s' if n != 1 else ''}.{done}"
     if data.status == "failed":
         return f"Job {data.job_id}{model} failed: {data.error or 'no reason given'}. Failed jobs are not charged."
     if data.status == "cancelled":
         return f"Job {data.job_id}{model} was cancelled. Cancelled jobs are not charged."
+    if cancel_request:
+        return f"Job {data.job_id}{model} is {data.status}; Krea did not cancel it. {next_step}"
     if outcome.timed_out:
         trouble = f" Krea could not be reached on the last check ({outcome.poll_error})" if outcome.poll_error else ""
         waited = f"{outcome.waited_s:.0f} s"

@@ -18,12 +18,15 @@ from . import __version__
 from ._schema import compact_schema
 from .catalog import load_catalog
 from .client import KreaClient
+from .delivery import Delivery
 from .errors import KreaError
 from .inputs import ImageInputs
 from .models_view import compact_list, model_detail
 from .params import GenerateParams, resolve_model
+from .resources import Publisher, register_job_template
 from .results import JobResult, job_result
-from .service import JobService
+from .saving import ImageSaver
+from .service import JobService, Outcome
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,10 @@ JobId = Annotated[
     Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$", description="job_id from generate_image"),
 ]
 JobToolResult = Annotated[CallToolResult, JobResult]
+SaveTo = Annotated[
+    str | None,
+    Field(max_length=1000, description="Save images here: a directory or a .png/.jpg path (relative: output dir)"),
+]
 
 
 @dataclass(slots=True)
@@ -51,6 +58,7 @@ class AppState:
 
     service: JobService
     settings: Settings
+    publisher: Publisher
 
 
 @contextmanager
@@ -66,11 +74,33 @@ def _state(ctx: Context[AppState, Any]) -> AppState:
     return ctx.request_context.lifespan_context
 
 
+async def _reply(ctx: Context[AppState, Any], outcome: Outcome, *, cancel_request: bool = False) -> CallToolResult:
+    """The tool result, after publishing the job and any saved files as resources."""
+    if _state(ctx).publisher.publish(outcome):
+        await ctx.notify_resources_changed()
+    return job_result(outcome, cancel_request=cancel_request)
+
+
 def _progress(ctx: Context[AppState, Any]) -> Any:
     async def report(elapsed: float, total: float, message: str) -> None:
         await ctx.report_progress(round(elapsed, 3), total, message)
 
     return report
+
+
+def connection(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> tuple[httpx.AsyncBaseTransport | None, str, SecretStr | None, float]:
+    """Transport, base URL, token and duration scale: the real API, an injected transport, or the sandbox."""
+    if not settings.sandbox:
+        return transport, settings.base_url, settings.api_token, 1.0
+    token = settings.api_token or SecretStr("sandbox")
+    if transport is not None:
+        return transport, settings.base_url, token, 1.0
+    from .fake_api import FakeKrea  # imported only when used: keeps start-up fast
+
+    fake = FakeKrea(base_url=SANDBOX_BASE_URL, time_scale=SANDBOX_TIME_SCALE)
+    return fake.transport(), fake.base_url, token, SANDBOX_TIME_SCALE
 
 
 def create_server(settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None) -> MCPServer:
@@ -79,22 +109,23 @@ def create_server(settings: Settings | None = None, *, transport: httpx.AsyncBas
 
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
-        http_transport, base_url, token, scale = transport, settings.base_url, settings.api_token, 1.0
-        if settings.sandbox:
-            token = token or SecretStr("sandbox")
-            if http_transport is None:
-                from .fake_api import FakeKrea  # imported only when used: keeps start-up fast
-
-                fake = FakeKrea(base_url=SANDBOX_BASE_URL, time_scale=SANDBOX_TIME_SCALE)
-                http_transport, base_url, scale = fake.transport(), fake.base_url, SANDBOX_TIME_SCALE
+        http_transport, base_url, token, scale = connection(settings, transport)
         async with KreaClient(
             base_url=base_url, token=token, timeout_s=settings.request_timeout_s, transport=http_transport
         ) as client:
-            inputs = ImageInputs(client, settings.input_dirs())
-            service = JobService(client, settings, load_catalog(), duration_scale=scale, inputs=inputs)
-            yield AppState(service=service, settings=settings)
+            dirs = settings.input_dirs()
+            saver = ImageSaver(client.http, output_dir=settings.resolved_output_dir(), allowed_dirs=dirs)
+            service = JobService(
+                client,
+                settings,
+                load_catalog(),
+                duration_scale=scale,
+                inputs=ImageInputs(client, dirs),
+                delivery=Delivery(client.http, saver, settings),
+            )
+            yield AppState(service=service, settings=settings, publisher=Publisher(server, service))
 
-    return MCPServer(
+    mcp = MCPServer(
         "krea",
         version=__version__,
         instructions=INSTRUCTIONS,
@@ -102,14 +133,18 @@ def create_server(settings: Settings | None = None, *, transport: httpx.AsyncBas
         log_level=settings.log_level,
         tools=_tools(settings),
     )
+    register_job_template(mcp)
+    return mcp
 
 
-def _tool(fn: Callable[..., Any], title: str, description: str, *, read_only: bool) -> Tool:
+def _tool(fn: Callable[..., Any], title: str, description: str, *, read_only: bool, destructive: bool = False) -> Tool:
     """Register ``fn`` with a compact input schema and explicit annotations."""
     hints = (
         ToolAnnotations(read_only_hint=True, open_world_hint=True)
         if read_only
-        else ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
+        else ToolAnnotations(
+            read_only_hint=False, destructive_hint=destructive, idempotent_hint=destructive, open_world_hint=True
+        )
     )
     structured = None if fn.__name__ != "list_models" else False  # list_models returns plain text only
     tool = Tool.from_function(fn, title=title, description=description, annotations=hints, structured_output=structured)
@@ -141,6 +176,7 @@ def _tools(settings: Settings) -> list[Tool]:
         ] = None,
         options: Annotated[dict[str, Any] | None, Field(description="Extra model-specific fields")] = None,
         wait: Annotated[bool, Field(description="false: return job_id at once")] = True,
+        save_to: SaveTo = None,
     ) -> JobToolResult:
         state = _state(ctx)
         params = GenerateParams(
@@ -160,14 +196,14 @@ def _tools(settings: Settings) -> list[Tool]:
         )
         with _tool_errors():
             outcome = await state.service.generate(
-                params, wait=wait, deadline_s=state.settings.wait_s, progress=_progress(ctx)
+                params, wait=wait, deadline_s=state.settings.wait_s, progress=_progress(ctx), save_to=save_to
             )
-        return job_result(outcome)
+        return await _reply(ctx, outcome)
 
     async def get_job(job_id: JobId, ctx: Context[AppState, Any]) -> JobToolResult:
         with _tool_errors():
             outcome = await _state(ctx).service.get(job_id)
-        return job_result(outcome)
+        return await _reply(ctx, outcome)
 
     async def wait_for_job(
         job_id: JobId,
@@ -175,11 +211,19 @@ def _tools(settings: Settings) -> list[Tool]:
         timeout_s: Annotated[
             float | None, Field(gt=0, le=600, allow_inf_nan=False, description=f"Default {settings.wait_s:g}")
         ] = None,
+        save_to: SaveTo = None,
     ) -> JobToolResult:
         state = _state(ctx)
         with _tool_errors():
-            outcome = await state.service.wait(job_id, timeout_s or state.settings.wait_s, progress=_progress(ctx))
-        return job_result(outcome)
+            outcome = await state.service.wait(
+                job_id, timeout_s or state.settings.wait_s, progress=_progress(ctx), save_to=save_to
+            )
+        return await _reply(ctx, outcome)
+
+    async def cancel_job(job_id: JobId, ctx: Context[AppState, Any]) -> JobToolResult:
+        with _tool_errors():
+            outcome, _ = await _state(ctx).service.cancel(job_id)
+        return await _reply(ctx, outcome, cancel_request=True)
 
     async def list_models(
         model: Annotated[str | None, Field(max_length=100, description="Id or alias: show its full parameters")] = None,
@@ -206,6 +250,13 @@ def _tools(settings: Settings) -> list[Tool]:
             f"Wait up to timeout_s (default {wait_s}) for a job, reporting progress. Returns image URLs, or the status "
             "if still running (call again). Ending the wait never cancels the job.",
             read_only=True,
+        ),
+        _tool(
+            cancel_job,
+            "Cancel job",
+            "Cancel a queued or running job (not charged). A finished job is left as is and reported.",
+            read_only=False,
+            destructive=True,
         ),
         _tool(
             list_models,

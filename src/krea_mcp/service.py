@@ -7,17 +7,24 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
 from .catalog import Catalog
 from .client import KreaClient
+from .delivery import Delivery
 from .errors import InvalidRequestError, KreaAPIError, KreaConnectionError, KreaError, RateLimitError, ServerError
 from .inputs import ImageInputs, is_remote
 from .jobs import Job
 from .params import GenerateParams, build_body, resolve_model
 from .polling import next_poll_delay
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .preview import Preview
+    from .saving import SaveTarget
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +54,11 @@ class Outcome:
     timed_out: bool = False
     #: The last transient polling error, if the deadline passed while Krea was unreachable.
     poll_error: str | None = None
+    #: The save_to the call asked for (repeated in the next-step hint when the job is not done yet).
+    save_to: str | None = None
+    files: list[Path] = field(default_factory=list)
+    previews: list[Preview] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 class JobAfterSubmitError(KreaError):
@@ -70,6 +82,7 @@ class JobService:
     #: Multiplies catalog durations (the sandbox runs jobs faster than real Krea).
     duration_scale: float = 1.0
     inputs: ImageInputs | None = None
+    delivery: Delivery | None = None
     records: dict[str, JobRecord] = field(default_factory=dict)
 
     async def submit(self, params: GenerateParams) -> tuple[Job, str]:
@@ -90,22 +103,50 @@ class JobService:
         return job, info.id
 
     async def generate(
-        self, params: GenerateParams, *, wait: bool, deadline_s: float, progress: ProgressFn | None = None
+        self,
+        params: GenerateParams,
+        *,
+        wait: bool,
+        deadline_s: float,
+        progress: ProgressFn | None = None,
+        save_to: str | None = None,
     ) -> Outcome:
+        target = self.delivery.target(save_to) if self.delivery else None  # a bad save_to costs nothing
         job, model = await self.submit(params)
-        if not wait or job.terminal:
-            return Outcome(job, model)
-        return await self._wait(job, model, deadline_s, progress)
+        outcome = (
+            await self._wait(job, model, deadline_s, progress) if wait and not job.terminal else Outcome(job, model)
+        )
+        return await self._finish(outcome, target, save_to)
 
     async def get(self, job_id: str) -> Outcome:
         job = await self.client.get_job(job_id)
         return Outcome(job, self.model_of(job_id))
 
-    async def wait(self, job_id: str, timeout_s: float, progress: ProgressFn | None = None) -> Outcome:
+    async def wait(
+        self, job_id: str, timeout_s: float, progress: ProgressFn | None = None, save_to: str | None = None
+    ) -> Outcome:
+        target = self.delivery.target(save_to) if self.delivery else None
         job = await self.client.get_job(job_id)  # unknown ids fail fast, before any waiting
-        if job.terminal:
-            return Outcome(job, self.model_of(job_id))
-        return await self._wait(job, self.model_of(job_id), timeout_s, progress)
+        model = self.model_of(job_id)
+        outcome = Outcome(job, model) if job.terminal else await self._wait(job, model, timeout_s, progress)
+        return await self._finish(outcome, target, save_to)
+
+    async def cancel(self, job_id: str) -> tuple[Outcome, bool]:
+        """Cancel a running job. Returns the job and whether this call cancelled it (False: it had already ended)."""
+        job = await self.client.get_job(job_id)
+        if job.terminal:  # never DELETE a finished job: on Krea that deletes its record
+            return Outcome(job, self.model_of(job_id)), False
+        after = await self.client.cancel_job(job_id)
+        if after is None or not after.terminal:
+            after = await self.client.get_job(job_id)
+        return Outcome(after, self.model_of(job_id)), after.status == "cancelled"
+
+    async def _finish(self, outcome: Outcome, target: SaveTarget | None, save_to: str | None) -> Outcome:
+        outcome.save_to = save_to
+        if self.delivery is not None:
+            record = self.records.get(outcome.job.job_id)
+            await self.delivery.deliver(outcome, target, record.prompt if record else "image")
+        return outcome
 
     def model_of(self, job_id: str) -> str | None:
         record = self.records.get(job_id)

@@ -62,7 +62,10 @@ class Settings(BaseSettings):
         default="thumbnail", description="Inline images the model can see: off, thumbnail (within the budget), or full."
     )
     preview_budget_bytes: int = Field(
-        default=64_000, ge=0, le=10_000_000, description="Base64 bytes of thumbnails per tool result, all images together."
+        default=64_000,
+        ge=0,
+        le=10_000_000,
+        description="Base64 bytes of thumbnails per tool result, all images together.",
     )
     sandbox: bool = Field(default=False, description="Use the built-in Krea emulator instead of the real API.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -1,0 +1,96 @@
+"""After a job completes: save its images where asked, then build previews within the context budget.
+
+Neither step can lose the result: a failure becomes a one-line note next to the image URLs.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+import httpx
+
+from .errors import InvalidRequestError
+from .saving import SaveError
+
+if TYPE_CHECKING:
+    from .preview import Preview
+    from .saving import ImageSaver, SaveTarget
+    from .service import Outcome
+    from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Time allowed for saving and previews after the wait, so a call stays under the ~60 s host cap.
+DELIVERY_TIMEOUT_S = 12.0
+#: Largest image downloaded into memory for a preview (saved files are read from disk instead).
+MAX_PREVIEW_SOURCE_BYTES = 64 * 1024 * 1024
+
+
+class Delivery:
+    """Saves and previews completed jobs' images; ``saver`` is None where saving is disabled."""
+
+    def __init__(self, http: httpx.AsyncClient, saver: ImageSaver | None, settings: Settings) -> None:
+        self._http = http
+        self._saver = saver
+        self._settings = settings
+
+    def target(self, save_to: str | None) -> SaveTarget | None:
+        """Check ``save_to`` before any job is started; None means: do not save."""
+        if self._saver is None:
+            if save_to is not None:
+                raise InvalidRequestError("save_to: saving files is disabled on this server.", field="save_to")
+            return None
+        if save_to is None and not self._settings.auto_save:
+            return None
+        return self._saver.target(save_to)
+
+    async def deliver(self, outcome: Outcome, target: SaveTarget | None, prompt: str) -> None:
+        """Fill ``outcome.files``, ``outcome.previews`` and ``outcome.notes`` for a completed job."""
+        job = outcome.job
+        if job.status != "completed" or not job.urls:
+            return
+        with anyio.move_on_after(DELIVERY_TIMEOUT_S) as scope:
+            if target is not None and self._saver is not None:
+                try:
+                    outcome.files = await self._saver.save(job.urls, target=target, prompt=prompt, job_id=job.job_id)
+                except SaveError as exc:
+                    outcome.files = exc.saved  # images saved before the failure still count
+                    outcome.notes.append(f"Saving failed: {exc}")
+            if self._settings.preview != "off":
+                outcome.previews, note = await self._previews(job.urls, outcome.files)
+                if note:
+                    outcome.notes.append(note)
+        if scope.cancelled_caught:
+            outcome.notes.append(
+                f"Saving/preview took over {DELIVERY_TIMEOUT_S:g} s and was skipped; the URLs above are complete."
+            )
+
+    async def _previews(self, urls: list[str], files: list[Path]) -> tuple[list[Preview], str | None]:
+        from .preview import build_previews  # Pillow is imported only when a preview is made
+
+        try:
+            images = [await anyio.Path(f).read_bytes() for f in files] if files else await self._download(urls)
+        except (httpx.HTTPError, OSError, ValueError) as exc:
+            return [], f"Preview unavailable: could not fetch the image ({type(exc).__name__})."
+        build = partial(
+            build_previews, images, mode=self._settings.preview, budget_bytes=self._settings.preview_budget_bytes
+        )
+        return await anyio.to_thread.run_sync(build)
+
+    async def _download(self, urls: list[str]) -> list[bytes]:
+        out = []
+        for url in urls:  # no Authorization header: result URLs live on a CDN
+            async with self._http.stream("GET", url) as response:
+                response.raise_for_status()
+                chunks, size = [], 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > MAX_PREVIEW_SOURCE_BYTES:
+                        raise ValueError("image too large to preview")
+                    chunks.append(chunk)
+            out.append(b"".join(chunks))
+        return out

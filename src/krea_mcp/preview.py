@@ -1,0 +1,258 @@
+"""Inline image previews the model can see, kept within a byte budget so they never flood the context.
+
+Safety properties:
+
+* **Budgeted.** In ``thumbnail`` mode the base64 of all previews of one call together never exceeds the budget; an
+  image that cannot be made small enough is left out and the note says so. ``full`` mode sends originals only while
+  they stay under :data:`FULL_LIMIT_BYTES` (hosts reject tool results over 1 MiB), else it falls back to thumbnails.
+* **Never raises for bad data.** Undecodable bytes, unsupported formats and decompression bombs (images over
+  :data:`MAX_PIXELS`) are skipped with a one-line note; the other images are still previewed.
+* **Cheap to import.** Pillow is imported inside :func:`build_previews`, only when a preview is actually made.
+
+:func:`build_previews` is synchronous and CPU-bound: call it from a worker thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from .inputs import sniff_image
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+    from PIL.Image import Resampling
+
+#: Largest total base64 of ``full`` previews; Claude Desktop rejects tool results over 1 MiB.
+FULL_LIMIT_BYTES = 900_000
+#: Images with more pixels than this are treated as decompression bombs and not previewed.
+MAX_PIXELS = 100_000_000
+THUMBNAIL_SIDE = 512
+MIN_SIDE = 32
+QUALITY = 70
+_SHRINK_TRIES = 6
+_FULL_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """One inline image: base64 data and its MIME type."""
+
+    data: str
+    mime_type: str
+
+
+class _Undecodable(Exception):
+    """Internal: the bytes are not an image Pillow can safely decode."""
+
+
+def build_previews(
+    images: list[bytes], *, mode: Literal["off", "thumbnail", "full"], budget_bytes: int
+) -> tuple[list[Preview], str | None]:
+    """Previews of ``images`` for ``mode``, and a one-line note about anything left out (None if nothing was)."""
+    if mode == "off" or not images:
+        return [], None
+    if mode == "full":
+        return _full(images)
+    return _thumbnails(images, budget_bytes)
+
+
+def b64_length(size: int) -> int:
+    """Length of the base64 encoding of ``size`` bytes."""
+    return 4 * math.ceil(size / 3)
+
+
+# --- full -----------------------------------------------------------------------------------------------------------
+
+
+def _full(images: list[bytes]) -> tuple[list[Preview], str | None]:
+    """Originals as they are while they fit under the host limit; thumbnails otherwise."""
+    kinds = [_mime(data) for data in images]
+    total = sum(b64_length(len(data)) for data, kind in zip(images, kinds, strict=True) if kind)
+    if total > FULL_LIMIT_BYTES:
+        batch = _thumbnail_batch(list(enumerate(images, 1)), FULL_LIMIT_BYTES)
+        limit = FULL_LIMIT_BYTES // 1000
+        reason = f"full-size images would be {total // 1000} KB of base64, over the {limit} KB a tool result may carry"
+        note = _batch_note(len(images), FULL_LIMIT_BYTES, batch)
+        return batch.ordered(), _join(f"Sent thumbnails instead of full images: {reason}.", note)
+    others = [(number, data) for number, (data, kind) in enumerate(zip(images, kinds, strict=True), 1) if not kind]
+    batch = _thumbnail_batch(others, FULL_LIMIT_BYTES - total)
+    previews: list[Preview] = []
+    for number, (data, kind) in enumerate(zip(images, kinds, strict=True), 1):
+        preview = _as_is(data, kind) if kind else batch.previews.get(number)
+        if preview is not None:
+            previews.append(preview)
+    converted = sorted(batch.previews)
+    first = f"{_which(converted).capitalize()} sent as a thumbnail: not PNG, JPEG, WebP or GIF." if converted else None
+    return previews, _join(first, _batch_note(len(others), FULL_LIMIT_BYTES - total, batch))
+
+
+def _as_is(data: bytes, mime: str) -> Preview:
+    return Preview(base64.b64encode(data).decode("ascii"), mime)
+
+
+def _mime(data: bytes) -> str | None:
+    """The MIME type of a PNG, JPEG, WebP or GIF file, from its first bytes."""
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    kind = sniff_image(data[:16])
+    return kind[0] if kind and kind[0] in _FULL_TYPES else None
+
+
+# --- thumbnails -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Thumbnails of some images, keyed by 1-based image number, and the numbers left out."""
+
+    previews: dict[int, Preview] = field(default_factory=dict)
+    broken: list[int] = field(default_factory=list)
+    too_big: list[int] = field(default_factory=list)
+
+    def ordered(self) -> list[Preview]:
+        return [self.previews[number] for number in sorted(self.previews)]
+
+
+def _thumbnails(images: list[bytes], budget: int) -> tuple[list[Preview], str | None]:
+    batch = _thumbnail_batch(list(enumerate(images, 1)), budget)
+    return batch.ordered(), _batch_note(len(images), budget, batch)
+
+
+def _thumbnail_batch(items: list[tuple[int, bytes]], budget: int) -> _Batch:
+    """Thumbnails sharing ``budget``: each gets an equal share of what the previous ones left over."""
+    batch = _Batch()
+    if not items:
+        return batch
+    from PIL import Image  # deferred: importing this module must stay cheap
+
+    _limit_pixels(Image)
+    remaining = budget
+    for position, (number, data) in enumerate(items):
+        try:
+            preview = _thumbnail(data, remaining // (len(items) - position))
+        except _Undecodable:
+            batch.broken.append(number)
+            continue
+        if preview is None:
+            batch.too_big.append(number)
+            continue
+        batch.previews[number] = preview
+        remaining -= len(preview.data)
+    return batch
+
+
+def _limit_pixels(image_module: object) -> None:
+    """Lower Pillow's decompression-bomb bound to :data:`MAX_PIXELS` unless it is already stricter."""
+    current = getattr(image_module, "MAX_IMAGE_PIXELS", None)
+    if current is None or current > MAX_PIXELS:
+        image_module.MAX_IMAGE_PIXELS = MAX_PIXELS  # type: ignore[attr-defined]
+
+
+def _thumbnail(data: bytes, budget: int) -> Preview | None:
+    """A thumbnail of ``data`` whose base64 fits in ``budget``, or None if even the smallest one does not."""
+    if b64_length(1) * 16 > budget:  # hopeless: no image encodes to a dozen bytes
+        return None
+    base = _decode(data)
+    encode = _encoder()
+    image = base
+    for _ in range(_SHRINK_TRIES):
+        try:
+            encoded, mime = encode(image)
+        except Exception as exc:  # an odd image Pillow decodes but cannot re-encode
+            raise _Undecodable(str(exc)) from exc
+        size = b64_length(len(encoded))
+        if size <= budget:
+            return Preview(base64.b64encode(encoded).decode("ascii"), mime)
+        side = max(image.size)
+        if side <= MIN_SIDE:
+            return None
+        smaller = max(MIN_SIDE, min(side - 1, int(side * math.sqrt(budget / size) * 0.9)))
+        image = base.copy()
+        image.thumbnail((smaller, smaller), _lanczos())
+    return None
+
+
+def _decode(data: bytes) -> PILImage:
+    """Decode ``data`` and shrink it to at most :data:`THUMBNAIL_SIDE` px, upright; raise _Undecodable if it fails."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            if opened.width * opened.height > MAX_PIXELS:
+                raise _Undecodable("too many pixels")
+            opened.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), _lanczos())  # uses JPEG draft mode when it can
+            upright = ImageOps.exif_transpose(opened)
+            return _web_mode(upright)
+    except _Undecodable:
+        raise
+    except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, DecompressionBomb*, ...)
+        raise _Undecodable(str(exc)) from exc
+
+
+def _web_mode(image: PILImage) -> PILImage:
+    """RGB, or RGBA when the image has transparency (palette, LA, CMYK, 16-bit... are converted)."""
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+    wanted = "RGBA" if has_alpha else "RGB"
+    return image if image.mode == wanted else image.convert(wanted)
+
+
+def _lanczos() -> Resampling:
+    from PIL import Image
+
+    return Image.Resampling.LANCZOS
+
+
+def _encoder() -> Callable[[PILImage], tuple[bytes, str]]:
+    """WebP when this Pillow supports it, else JPEG."""
+    from PIL import features
+
+    return _encode_webp if features.check_module("webp") else _encode_jpeg
+
+
+def _encode_webp(image: PILImage) -> tuple[bytes, str]:
+    out = io.BytesIO()
+    image.save(out, format="WEBP", quality=QUALITY, method=4)
+    return out.getvalue(), "image/webp"
+
+
+def _encode_jpeg(image: PILImage) -> tuple[bytes, str]:
+    from PIL import Image
+
+    if image.mode == "RGBA":  # JPEG has no alpha: flatten onto white
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image, mask=image.getchannel("A"))
+        image = background
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=QUALITY, optimize=True)
+    return out.getvalue(), "image/jpeg"
+
+
+def _batch_note(count: int, budget: int, batch: _Batch) -> str | None:
+    """One line about the images left out of a batch, or None."""
+    parts = [f"preview unavailable for image {i}: not a decodable image" for i in batch.broken]
+    if batch.too_big and not batch.previews:
+        parts.append(
+            f"no previews: a budget of {budget} bytes is too small for {count} image(s); raise "
+            "KREA_PREVIEW_BUDGET_BYTES (default 64000) to see thumbnails. The image URLs are complete"
+        )
+    elif batch.too_big:
+        parts.append(
+            f"no preview for {_which(batch.too_big)}: over the preview budget (raise KREA_PREVIEW_BUDGET_BYTES)"
+        )
+    if not parts:
+        return None
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
+def _which(numbers: list[int]) -> str:
+    return ("images " if len(numbers) > 1 else "image ") + ", ".join(str(n) for n in numbers)
+
+
+def _join(first: str | None, second: str | None) -> str | None:
+    return " ".join(part for part in (first, second) if part) or None

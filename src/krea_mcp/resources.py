@@ -1,0 +1,94 @@
+"""MCP resources: every job this server created (``krea://jobs/{job_id}``) and every image it saved (``file://``).
+
+Hosts that browse resources can list and show them; the template also reads any job by id.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import TYPE_CHECKING, Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceError
+from mcp.server.mcpserver.resources import FileResource, FunctionResource
+
+from .errors import KreaError
+from .results import JobResult
+
+if TYPE_CHECKING:
+    from .service import JobService, Outcome
+
+JOB_URI = "krea://jobs/{job_id}"
+
+
+def job_json(outcome: Outcome) -> str:
+    """The job as the resource shows it: the same fields as a tool result's structuredContent."""
+    job = outcome.job
+    data = JobResult(
+        job_id=job.job_id,
+        status=job.status,
+        urls=job.urls,
+        files=[str(f) for f in outcome.files] or None,
+        model=outcome.model,
+        created_at=job.created_at,
+        completed_at=job.completed_at,
+        error=job.error,
+    )
+    return data.model_dump_json(exclude_none=True)
+
+
+def register_job_template(mcp: MCPServer) -> None:
+    """``krea://jobs/{job_id}``: read any job's current state."""
+
+    @mcp.resource(JOB_URI, name="krea-job", title="Krea job", mime_type="application/json")
+    async def read_job(job_id: str, ctx: Context[Any, Any]) -> str:
+        service: JobService = ctx.request_context.lifespan_context.service
+        try:
+            return job_json(await service.get(job_id))
+        except KreaError as exc:
+            raise ResourceError(str(exc)) from exc
+
+
+class Publisher:
+    """Adds resources for jobs and files as they appear (once each)."""
+
+    def __init__(self, mcp: MCPServer, service: JobService) -> None:
+        self._mcp = mcp
+        self._service = service
+        self._published: set[str] = set()
+
+    def publish(self, outcome: Outcome) -> bool:
+        """Register the job and its saved files; returns True when something new was added."""
+        added = False
+        job_id = outcome.job.job_id
+        uri = JOB_URI.format(job_id=job_id)
+        record = self._service.records.get(job_id)
+        if uri not in self._published and record is not None:
+
+            async def read() -> str:
+                return job_json(await self._service.get(job_id))
+
+            self._mcp.add_resource(
+                FunctionResource(
+                    uri=uri,
+                    name=f"job-{job_id[:8]}",
+                    title=f"Krea job: {record.prompt[:60]}",
+                    description=f"{record.model} job {job_id}",
+                    mime_type="application/json",
+                    fn=read,
+                )
+            )
+            self._published.add(uri)
+            added = True
+        for path in outcome.files:
+            file_uri = path.as_uri()
+            if file_uri in self._published:
+                continue
+            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            self._mcp.add_resource(
+                FileResource(uri=file_uri, path=path, name=path.name, mime_type=mime, description=f"job {job_id}")
+            )
+            self._published.add(file_uri)
+            added = True
+        return added

@@ -1,0 +1,387 @@
+"""Save a finished job's images to disk without ever losing, leaking or clobbering anything.
+
+Safety properties:
+
+* **Confinement.** ``save_to`` is checked before the job is submitted (a bad path costs no credits): ``~`` is
+  expanded, relative paths start at the output directory, symlinks and ``..`` are resolved, and the result must lie
+  inside the output directory or one of the allowed directories. The check is repeated just before writing, so a
+  symlink swapped in meanwhile is refused too.
+* **No credentials on the CDN.** Result URLs are fetched with no ``Authorization`` header and no client auth, even
+  if the ``httpx`` client passed in had some configured.
+* **Bounded memory and disk.** Bodies are streamed chunk by chunk into a hidden ``.<name>.<random>.part`` file in
+  the target directory; nothing holds a whole image, and a body over ``MAX_IMAGE_BYTES`` is abandoned.
+* **Atomic, never overwriting.** A complete download is published with ``os.link`` (which fails rather than
+  replaces), trying ``name-2``, ``name-3``, … when a name is taken; where hard links are unsupported it falls back
+  to ``os.rename`` after checking the name is free (a narrow race on such file systems only).
+* **Nothing half-written.** On any error or cancellation the temp file is removed and no file appears under the
+  final name. Download and disk errors become :class:`SaveError`, which says the job and its URL are intact.
+* **Never blocks the event loop.** All file-system calls run in worker threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+from urllib.parse import urlparse
+
+import anyio
+import anyio.to_thread
+import httpx
+
+from .errors import InvalidRequestError, KreaError
+from .inputs import sniff_image
+
+if TYPE_CHECKING:
+    from anyio import AsyncFile
+
+#: Suffixes that make ``save_to`` a file path rather than a directory.
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".heic"})
+#: A download larger than this is abandoned (protects the disk from a runaway body).
+MAX_IMAGE_BYTES = 512 * 1024 * 1024
+CHUNK_BYTES = 256 * 1024
+SLUG_MAX = 40
+#: Longest explicit file name accepted (leaves room for "-2" suffixes and the hidden temp name).
+MAX_FILENAME_BYTES = 200
+_MAX_NAME_TRIES = 10_000
+_CONTENT_TYPES = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/jpg": ".jpg",
+    "image/pjpeg": ".jpg",
+    "image/webp": ".webp",
+    "image/heic": ".heic",
+    "image/heif": ".heic",
+    "image/gif": ".gif",
+}
+_URL_SUFFIXES = {".png": ".png", ".jpg": ".jpg", ".jpeg": ".jpg", ".webp": ".webp", ".heic": ".heic", ".gif": ".gif"}
+_SAME_TYPE = {".jpeg": ".jpg"}
+
+
+class SaveError(KreaError):
+    """Saving failed after the job completed; the job and its image URLs are unaffected."""
+
+    def __init__(self, message: str, *, job_id: str, url: str | None = None, saved: list[Path] | None = None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.url = url
+        #: Images of the same call that were saved before or despite the failure.
+        self.saved: list[Path] = list(saved or [])
+
+
+@dataclass(frozen=True, slots=True)
+class SaveTarget:
+    """Where a job's images go: a checked, absolute directory and an optional explicit file name."""
+
+    directory: Path
+    filename: str | None
+
+
+class ImageSaver:
+    """Checks ``save_to`` arguments and streams result images into the allowed directories."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, *, output_dir: Path, allowed_dirs: list[Path], max_parallel: int = 4
+    ) -> None:
+        if max_parallel < 1:
+            raise ValueError("max_parallel must be at least 1")
+        self._http = http
+        self._output_dir = output_dir.expanduser().resolve()
+        roots = [self._output_dir, *(d.expanduser().resolve() for d in allowed_dirs)]
+        self._roots = list(dict.fromkeys(roots))
+        self._limiter = anyio.CapacityLimiter(max_parallel)
+
+    def target(self, save_to: str | None) -> SaveTarget:
+        """Check ``save_to`` (no network, no writes): a directory, or a file path ending in an image suffix."""
+        if save_to is None or not save_to.strip():
+            return SaveTarget(self._output_dir, None)
+        if "\x00" in save_to:
+            raise InvalidRequestError("save_to: the path contains a NUL character.", field="save_to")
+        text = save_to.strip()
+        path = Path(text).expanduser()
+        if not path.is_absolute():
+            path = self._output_dir / path
+        names_file = path.suffix.lower() in IMAGE_SUFFIXES and not text.endswith(("/", os.sep))
+        filename = path.name if names_file else None
+        if filename is not None and len(filename.encode("utf-8")) > MAX_FILENAME_BYTES:
+            raise InvalidRequestError(
+                f"save_to: the file name is longer than {MAX_FILENAME_BYTES} bytes; choose a shorter one.",
+                field="save_to",
+            )
+        directory = (path.parent if filename else path).resolve(strict=False)
+        self._check_inside(directory, shown=save_to)
+        if filename is not None:
+            _check_not_directory(directory / filename)
+        _check_directory_usable(directory)
+        return SaveTarget(directory, filename)
+
+    async def save(self, urls: list[str], *, target: SaveTarget, prompt: str, job_id: str) -> list[Path]:
+        """Download ``urls`` concurrently into ``target``; return the absolute paths of the files, in URL order."""
+        if not urls:
+            return []
+        await self._prepare_directory(target.directory, job_id=job_id, url=urls[0])
+        results: list[Path | Exception | None] = [None] * len(urls)
+
+        async def run(index: int, url: str) -> None:
+            try:
+                results[index] = await self._save_one(url, target, _stem(target, prompt, job_id, index, len(urls)))
+            except Exception as exc:  # collected so that the other downloads still finish
+                results[index] = exc
+
+        async with anyio.create_task_group() as group:
+            for index, url in enumerate(urls):
+                group.start_soon(run, index, url)
+        return _outcome(results, urls, job_id)
+
+    # --- checks -----------------------------------------------------------------------------------------------
+
+    def _check_inside(self, directory: Path, *, shown: str) -> None:
+        if any(directory.is_relative_to(root) for root in self._roots):
+            return
+        allowed = ", ".join(str(root) for root in self._roots)
+        raise InvalidRequestError(
+            f"save_to: {shown!r} resolves to {directory}, which is outside the directories this server may write "
+            f"to ({allowed}). Pass a path inside one of them (relative paths start at {self._output_dir}), or ask "
+            "the user to add the directory to KREA_ALLOWED_DIRS or set KREA_OUTPUT_DIR.",
+            field="save_to",
+        )
+
+    async def _prepare_directory(self, directory: Path, *, job_id: str, url: str) -> None:
+        """Create the directory, re-checking confinement so a symlink swapped in after ``target()`` is refused."""
+        try:
+            await anyio.to_thread.run_sync(partial(self._make_directory, directory))
+        except InvalidRequestError as exc:
+            raise SaveError(f"{exc} {_intact(job_id, url)}", job_id=job_id, url=url) from None
+        except OSError as exc:
+            raise SaveError(
+                f"Could not create the directory {directory} ({exc.strerror or exc}). {_intact(job_id, url)}",
+                job_id=job_id,
+                url=url,
+            ) from None
+
+    def _make_directory(self, directory: Path) -> None:
+        self._check_inside(directory.resolve(strict=False), shown=str(directory))
+        directory.mkdir(parents=True, exist_ok=True)
+        self._check_inside(directory.resolve(strict=True), shown=str(directory))
+
+    # --- one image ----------------------------------------------------------------------------------------------
+
+    async def _save_one(self, url: str, target: SaveTarget, stem: str) -> Path:
+        async with self._limiter:
+            try:
+                tmp, raw = await anyio.to_thread.run_sync(_create_temp, target.directory, stem)
+            except OSError as exc:
+                raise _write_failed(url, target.directory, exc) from exc
+            try:
+                async with anyio.wrap_file(raw) as file:  # closing is shielded from cancellation
+                    ext = await self._download(url, file)
+                names = _candidate_names(stem, ext, target.filename)
+                return await anyio.to_thread.run_sync(_publish, tmp, target.directory, names)
+            except OSError as exc:
+                raise _write_failed(url, target.directory, exc) from exc
+            finally:  # after a successful publish the temp name is already gone; this is then a no-op
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(_unlink_quietly, tmp)
+
+    async def _download(self, url: str, file: AsyncFile[bytes]) -> str:
+        """Stream ``url`` into ``file`` and return the file extension of what arrived."""
+        try:
+            request = self._http.build_request("GET", url)
+            request.headers.pop("Authorization", None)  # result URLs are on a CDN: the token must never go there
+            response = await self._http.send(request, stream=True, auth=None, follow_redirects=True)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise _Failed(url, _describe(exc), download=True) from exc
+        try:
+            if not response.is_success:
+                raise _Failed(url, f"HTTP {response.status_code} {response.reason_phrase}".strip(), download=True)
+            head = await _write_body(response, file, url)
+            return _extension(response.headers.get("content-type"), url, head)
+        except httpx.HTTPError as exc:
+            raise _Failed(url, _describe(exc), download=True) from exc
+        finally:
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
+
+
+async def _write_body(response: httpx.Response, file: AsyncFile[bytes], url: str) -> bytes:
+    head, size = b"", 0
+    async for chunk in response.aiter_bytes(CHUNK_BYTES):
+        size += len(chunk)
+        if size > MAX_IMAGE_BYTES:
+            raise _Failed(url, f"the body is larger than {MAX_IMAGE_BYTES // 2**20} MB", download=True)
+        if len(head) < 16:
+            head += chunk[: 16 - len(head)]
+        await file.write(chunk)
+    if size == 0:
+        raise _Failed(url, "the body was empty", download=True)
+    return head
+
+
+class _Failed(Exception):
+    """Internal: one URL could not be saved; ``_outcome`` turns these into one SaveError carrying the job id."""
+
+    def __init__(self, url: str, reason: str, *, download: bool = False) -> None:
+        super().__init__(reason)
+        self.url, self.reason, self.download = url, reason, download
+
+
+def _outcome(results: list[Path | Exception | None], urls: list[str], job_id: str) -> list[Path]:
+    """The saved paths in URL order, or one SaveError describing the failures (and what was saved anyway)."""
+    saved = [r for r in results if isinstance(r, Path)]
+    if len(saved) == len(results):
+        return saved
+    failures: list[tuple[int, _Failed]] = []
+    for index, result in enumerate(results, 1):
+        if isinstance(result, _Failed):
+            failures.append((index, result))
+        elif not isinstance(result, Path):
+            raise result or RuntimeError(f"image {index} was not saved")  # a bug, not a download problem
+    index, first = failures[0]
+    what = f"image {index} of {len(urls)}" if len(urls) > 1 else "the image"
+    if first.download:
+        host = urlparse(first.url).hostname or "the image host"
+        message = f"Could not download {what} of job {job_id!r} from {host}: {first.reason}."
+    else:
+        message = f"Could not save {what} of job {job_id!r}: {first.reason}."
+    if len(failures) > 1:
+        message += f" {len(failures) - 1} more image(s) also failed."
+    if saved:
+        message += f" Saved anyway: {', '.join(str(p) for p in saved)}."
+    raise SaveError(f"{message} {_intact(job_id, first.url)}", job_id=job_id, url=first.url, saved=saved) from first
+
+
+def _write_failed(url: str, directory: Path, exc: OSError) -> _Failed:
+    return _Failed(url, f"could not write to {directory} ({exc.strerror or exc})")
+
+
+def _intact(job_id: str, url: str) -> str:
+    return (
+        f"The job is not lost: the image is still available at {url} (share that URL), and calling wait_for_job "
+        f"with job_id {job_id!r} and save_to retries the save without generating again."
+    )
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+# --- file-system steps (run in worker threads) ----------------------------------------------------------------------
+
+
+def _check_not_directory(path: Path) -> None:
+    if path.is_dir():
+        raise InvalidRequestError(
+            f"save_to: {path} is an existing directory, not a file name. Pass the directory without the file name "
+            "to save there under generated names, or choose a file name that is not taken by a directory.",
+            field="save_to",
+        )
+
+
+def _check_directory_usable(directory: Path) -> None:
+    """The directory, or its nearest existing ancestor, must be a directory (not a file)."""
+    probe = directory
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        where = "is an existing file" if probe == directory else f"cannot be created: {probe} is a file"
+        raise InvalidRequestError(
+            f"save_to: the directory {directory} {where}. Pass a directory path, or a file path ending in "
+            ".png, .jpg, .jpeg, .webp or .heic.",
+            field="save_to",
+        )
+
+
+def _create_temp(directory: Path, stem: str) -> tuple[Path, BinaryIO]:
+    """Create and open a hidden, unique ``.<stem>.<random>.part`` file (its mode follows the umask, unlike mkstemp)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        path = directory / f".{stem[:100]}.{secrets.token_hex(4)}.part"
+        try:
+            fd = os.open(path, flags, 0o666)
+        except FileExistsError:
+            continue
+        return path, os.fdopen(fd, "wb")
+    raise FileExistsError(f"could not create a temporary file in {directory}")
+
+
+def _publish(tmp: Path, directory: Path, names: Iterator[str]) -> Path:
+    """Give ``tmp`` the first free name of ``names`` without ever replacing an existing file."""
+    for name in names:
+        final = directory / name
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links here (some network or FAT file systems): check, then rename
+            if os.path.lexists(final):
+                continue
+            os.rename(tmp, final)
+            return final
+        _unlink_quietly(tmp)
+        return final
+    raise FileExistsError(f"every candidate name for {tmp.name} in {directory} is taken")
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
+
+
+# --- names ----------------------------------------------------------------------------------------------------------
+
+
+def slugify(prompt: str, max_length: int = SLUG_MAX) -> str:
+    """A short, ASCII, file-name-safe version of ``prompt`` (``image`` if nothing is left)."""
+    ascii_text = unicodedata.normalize("NFKD", prompt).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    if len(slug) > max_length:
+        cut = slug[:max_length]
+        if slug[max_length] != "-" and "-" in cut and cut.rfind("-") >= max_length // 2:
+            cut = cut[: cut.rfind("-")]
+        slug = cut.strip("-")
+    return slug or "image"
+
+
+def _stem(target: SaveTarget, prompt: str, job_id: str, index: int, count: int) -> str:
+    """The file name without extension (or with the user's extension, replaced later) of image ``index``."""
+    if target.filename is not None:
+        stem = Path(target.filename).stem
+        return stem if count == 1 else f"{stem}-{index + 1}"
+    short_id = re.sub(r"[^A-Za-z0-9]", "", job_id)[:8]
+    parts = [slugify(prompt), short_id, str(index + 1)]
+    return "-".join(p for p in parts if p)
+
+
+def _candidate_names(stem: str, ext: str, filename: str | None) -> Iterator[str]:
+    """``stem.ext``, ``stem-2.ext``, ``stem-3.ext``, …; an explicit name keeps its suffix if the type matches."""
+    if filename is not None:
+        given = Path(filename).suffix
+        if ext == ".bin" or _SAME_TYPE.get(given.lower(), given.lower()) == ext:
+            ext = given  # the user's spelling (".JPEG") when it names the same type, or when the type is unknown
+    yield stem + ext
+    for n in range(2, _MAX_NAME_TRIES):
+        yield f"{stem}-{n}{ext}"
+
+
+def _extension(content_type: str | None, url: str, head: bytes) -> str:
+    """From the Content-Type, else the URL's suffix, else the first bytes, else ``.bin``."""
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    if mime in _CONTENT_TYPES:
+        return _CONTENT_TYPES[mime]
+    suffix = Path(urlparse(url).path).suffix.lower()
+    if suffix in _URL_SUFFIXES:
+        return _URL_SUFFIXES[suffix]
+    kind = sniff_image(head)
+    if kind is not None:
+        return kind[1]
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return ".gif"
+    return ".bin"
