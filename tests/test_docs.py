@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import krea_mcp
-from krea_mcp.__main__ import _generate_parser, _serve_parser
+from krea_mcp.__main__ import _generate_parser, _serve_parser, _simple_parser
 from krea_mcp.catalog import load_catalog
 from krea_mcp.fake_api.__main__ import _parser as _fake_api_parser
 from krea_mcp.server import _tools
@@ -106,6 +106,8 @@ def check_cli(argv: list[str]) -> None:
         pass  # the subcommand named in prose, not an invocation
     elif args[:1] == ["generate"]:
         parse(_generate_parser(), args[1:])
+    elif args[:1] and args[0] in ("models", "doctor"):
+        parse(_simple_parser(args[0], ""), args[1:])
     else:
         parse(_serve_parser(), args)
 
