@@ -21,18 +21,20 @@ def _size(obj: Any) -> int:
 
 
 async def measure() -> dict[str, int]:
-    fake = FakeKrea(token="bench", job_duration_s=0.05)
-    settings = Settings(_env_file=None, api_token="bench", poll_interval_s=0.02)  # type: ignore[call-arg]
-    async with Client(create_server(settings, transport=fake.transport())) as client:
-        tools = await client.list_tools()
-        result = await client.call_tool("generate_image", {"prompt": "a red fox in the snow"})
-        models = await client.call_tool("list_models", {})
-    return {
-        "tools": len(tools.tools),
-        "tools_list_bytes": _size(tools),
-        "one_image_result_bytes": _size(result),
-        "list_models_bytes": _size(models),
-    }
+    """Sizes as the client receives them; the preview case uses a realistic 1024x1024 noisy image."""
+    fake = FakeKrea(token="bench", job_duration_s=0.05, image_size=(1024, 1024), image_noise=True)
+    out: dict[str, int] = {}
+    for preview in ("off", "thumbnail"):
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None, api_token="bench", poll_interval_s=0.02, preview=preview
+        )
+        async with Client(create_server(settings, transport=fake.transport())) as client:
+            tools = await client.list_tools()
+            result = await client.call_tool("generate_image", {"prompt": "a red fox in the snow"})
+            models = await client.call_tool("list_models", {})
+        out[f"one_image_result_bytes_preview_{preview}"] = _size(result)
+    out.update(tools=len(tools.tools), tools_list_bytes=_size(tools), list_models_bytes=_size(models))
+    return out
 
 
 if __name__ == "__main__":

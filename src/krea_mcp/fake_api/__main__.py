@@ -19,7 +19,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--job-duration", type=float, default=None, help="fixed job duration in seconds")
     parser.add_argument("--concurrency", type=int, default=None, help="concurrent job limit (default: none)")
     parser.add_argument("--backlog", type=int, default=None, help="max waiting jobs before 429 (default: none)")
+    parser.add_argument("--image-size", type=_size, default=(256, 256), help="result image WIDTHxHEIGHT (256x256)")
+    parser.add_argument("--image-noise", action="store_true", help="random pixels: incompressible, realistic sizes")
+    parser.add_argument("--quiet", action="store_true", help="no access log")
     return parser
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    try:
+        return int(width), int(height)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
 
 
 def serve(argv: list[str] | None = None) -> None:
@@ -35,12 +46,15 @@ def serve(argv: list[str] | None = None) -> None:
         time_scale=args.time_scale,
         concurrency=args.concurrency,
         backlog=args.backlog,
+        image_size=args.image_size,
+        image_noise=args.image_noise,
     )
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("krea_mcp.fake_api").info("fake Krea API at %s", base_url)
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # keep stdout clean: everything to stderr
-    uvicorn.run(fake.app, host=args.host, port=args.port, log_level="info", log_config=log_config)
+    level = "warning" if args.quiet else "info"
+    uvicorn.run(fake.app, host=args.host, port=args.port, log_level=level, log_config=log_config)
 
 
 if __name__ == "__main__":

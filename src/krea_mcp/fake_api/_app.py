@@ -19,7 +19,7 @@ from krea_mcp.catalog import ModelInfo, load_catalog
 
 from ._assets import MAX_ASSET_BYTES, accepted_mime
 from ._http import AuthGate, error_response, gone_response, http_error, json_object, page_query, paginate
-from ._png import png_dimensions, prompt_image
+from ._png import noise_image, png_dimensions, prompt_image
 from ._state import JOB_STATUSES, TERMINAL, FakeAsset, FakeJob, Scheduler, Timebase, iso
 from ._validation import body_error
 
@@ -46,12 +46,15 @@ class FakeKrea:
         backlog: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         image_size: tuple[int, int] = (256, 256),
+        image_noise: bool = False,
     ) -> None:
         if backlog is not None and backlog < 0:
             raise ValueError("backlog must be >= 0")
         self.token, self.base_url = token, base_url.rstrip("/")
         self.job_duration_s, self.time_scale, self.backlog = job_duration_s, time_scale, backlog
         self.image_size = image_size
+        #: Random pixels instead of gradients: realistic, incompressible file sizes (~width*height*3 bytes).
+        self.image_noise = image_noise
         self.jobs: dict[str, FakeJob] = {}
         self.assets: dict[str, FakeAsset] = {}
         self.generate_posts = 0
@@ -189,7 +192,8 @@ class FakeKrea:
         job = self.jobs.get(request.path_params["job_id"])
         if job is None or request.path_params["index"] != 0 or job.status(self._time.now()) != "completed":
             return error_response(404, "Image not found")
-        return Response(prompt_image(job.prompt, *self.image_size), media_type="image/png")
+        draw = noise_image if self.image_noise else prompt_image
+        return Response(draw(job.prompt, *self.image_size), media_type="image/png")
 
     # --- assets -----------------------------------------------------------------------------------------------
 

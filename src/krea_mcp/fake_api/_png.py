@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import struct
 import zlib
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
 
-def encode_png(width: int, height: int, rows: Sequence[bytes]) -> bytes:
+def encode_png(width: int, height: int, rows: Sequence[bytes], *, level: int = 6) -> bytes:
     """Encode 8-bit RGB scanlines (``width * 3`` bytes each, top to bottom) as a PNG file."""
     if width <= 0 or height <= 0 or len(rows) != height:
         raise ValueError(f"need {height} rows for a {width}x{height} image, got {len(rows)}")
@@ -25,7 +26,7 @@ def encode_png(width: int, height: int, rows: Sequence[bytes]) -> bytes:
         raise ValueError(f"every row must hold {width * 3} bytes")
     raw = b"".join(b"\x00" + row for row in rows)  # filter type 0 (None) on every scanline
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit truecolour, no interlace
-    return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, 6)) + _chunk(b"IEND", b"")
+    return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, level)) + _chunk(b"IEND", b"")
 
 
 def png_dimensions(data: bytes) -> tuple[int, int] | None:
@@ -49,3 +50,10 @@ def prompt_image(prompt: str, width: int, height: int) -> bytes:
     bands = [_gradient_row(palette[i], palette[i + 1], width) for i in range(_BANDS)]
     rows = [bands[y * _BANDS // height] for y in range(height)]
     return encode_png(width, height, rows)
+
+
+@lru_cache(maxsize=2)
+def noise_image(prompt: str, width: int, height: int) -> bytes:
+    """A deterministic PNG of random pixels: it does not compress, so its size is about ``width * height * 3``."""
+    rng = random.Random(hashlib.sha256(prompt.encode("utf-8")).digest())
+    return encode_png(width, height, [rng.randbytes(width * 3) for _ in range(height)], level=1)
