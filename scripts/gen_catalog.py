@@ -59,6 +59,17 @@ USD: dict[str, str] = {
     "krea/krea-2/medium": "$0.03 (+$0.005 style refs, +$0.01 moodboard)",
 }
 
+# Most expensive documented case per call, in USD, where docs.krea.ai gives a USD price.
+USD_MAX: dict[str, float] = {
+    "bfl/flux-1.1-pro": 0.042,
+    "google/nano-banana-pro": 0.30,
+    "krea/krea-2/large": 0.07,
+    "krea/krea-2/medium": 0.04,
+}
+# Converting compute units to USD for the spend guard: nano-banana-pro is $0.15 for 60.1 CU and flux-1.1-pro
+# $0.042 for 22.9 CU (0.0025 and 0.0018 $/CU). The higher rate keeps the estimate conservative.
+USD_PER_CU = 0.0025
+
 # The spec gives average times for 7 models only. The rest are estimates used to shape polling;
 # they are marked "typical_s_estimated" and never shown as facts.
 ESTIMATED_S: dict[str, float] = {
@@ -176,6 +187,14 @@ def _compute_units(description: str) -> str | None:
     return f"{approx}{fmt(lo)} CU" if lo == hi else f"{fmt(lo)}-{fmt(hi)} CU"
 
 
+def _usd_from_cu(compute_units: str | None) -> float | None:
+    """Upper USD estimate from a compute-unit hint like '~3 CU' or '34.4-86.5 CU'."""
+    if not compute_units:
+        return None
+    top = float(re.findall(r"[\d.]+", compute_units)[-1])
+    return round(top * USD_PER_CU, 4)
+
+
 def _typical_seconds(description: str) -> float | None:
     m = re.search(r"~?(\d+(?:\.\d+)?) seconds", description)
     return float(m.group(1)) if m else None
@@ -227,6 +246,7 @@ def build(spec: dict[str, Any]) -> dict[str, Any]:
         if m["typical_s"] is None:
             m["typical_s"] = ESTIMATED_S.get(mid, 20.0)
         m["inputs"] = _inputs(m["schema"])
+        m["usd_estimate"] = USD_MAX.get(mid) or _usd_from_cu(m["compute_units"])
     ids = {m["id"] for m in models}
     missing = set(ALIASES) - ids
     if missing:

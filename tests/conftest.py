@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 from mcp import Client
 
+from krea_mcp import retry
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.server import create_server
 from krea_mcp.settings import Settings
@@ -29,6 +30,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("KREA_OUTPUT_DIR", str(tmp_path / "images"))  # never the user's real Pictures folder
+
+
+@pytest.fixture(autouse=True)
+def fast_retries() -> Iterator[None]:
+    """Retries still happen, without the backoff waits (tests of the waits use RetryPolicy directly)."""
+    retry.set_testing(True)
+    yield
+    retry.set_testing(False)
 
 
 def make_settings(**overrides: Any) -> Settings:

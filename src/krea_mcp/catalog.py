@@ -24,6 +24,8 @@ class ModelInfo:
     usd: str | None = None
     deprecated: bool = False
     inputs: tuple[str, ...] = ()
+    #: Conservative upper estimate of one call's price in USD (None when Krea publishes nothing).
+    usd_estimate: float | None = None
     camel_case_aliases: tuple[str, ...] = field(default=())
 
     @property
@@ -84,6 +86,7 @@ def load_catalog() -> Catalog:
             usd=m.get("usd"),
             deprecated=bool(m.get("deprecated")),
             inputs=tuple(m.get("inputs", ())),
+            usd_estimate=m.get("usd_estimate"),
             camel_case_aliases=tuple(m.get("camel_case_aliases", ())),
         )
         models[info.id] = info

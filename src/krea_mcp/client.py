@@ -13,6 +13,7 @@ from pydantic import SecretStr, ValidationError
 from . import __version__
 from .errors import KreaAPIError, KreaConnectionError, MissingTokenError, ServerError
 from .jobs import Job
+from .retry import RetryPolicy, certainly_not_applied, is_transient, with_retries
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,10 @@ class KreaClient:
         token: SecretStr | None,
         timeout_s: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._token = token
+        self._retry = retry or RetryPolicy()
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
@@ -56,17 +59,18 @@ class KreaClient:
 
     async def create_image_job(self, model_id: str, body: dict[str, Any]) -> Job:
         """POST /generate/image/{model}: start a job. This is the only call that spends credits."""
-        response = await self._send("POST", f"/generate/image/{model_id}", json=body, model=model_id)
+        url = f"/generate/image/{model_id}"
+        response = await self._write("POST", url, json=body, model=model_id)
         return self._job(response)
 
     async def get_job(self, job_id: str) -> Job:
         """GET /jobs/{id}."""
-        response = await self._send("GET", f"/jobs/{quote(job_id, safe='')}", job_id=job_id)
+        response = await self._read("GET", f"/jobs/{quote(job_id, safe='')}", job_id=job_id)
         return self._job(response)
 
     async def cancel_job(self, job_id: str) -> Job | None:
         """DELETE /jobs/{id}. Returns the job when Krea sends it back."""
-        response = await self._send("DELETE", f"/jobs/{quote(job_id, safe='')}", job_id=job_id)
+        response = await self._write("DELETE", f"/jobs/{quote(job_id, safe='')}", job_id=job_id)
         try:
             return self._job(response)
         except ServerError:
@@ -77,7 +81,7 @@ class KreaClient:
         params: dict[str, str | int] = {"limit": limit}
         if status:
             params["status"] = status
-        response = await self._send("GET", "/jobs", params=params)
+        response = await self._read("GET", "/jobs", params=params)
         try:
             items = response.json()["items"]
             return [Job.model_validate(item) for item in items]
@@ -90,7 +94,7 @@ class KreaClient:
     async def upload_asset(self, data: bytes, *, filename: str, mime_type: str) -> str:
         """POST /assets (multipart): upload an input image, return the URL Krea serves it at."""
         files = {"file": (filename, data, mime_type)}
-        response = await self._send("POST", "/assets", files=files)
+        response = await self._read("POST", "/assets", files=files)  # a duplicate upload is free
         try:
             url = response.json()["image_url"]
         except (ValueError, KeyError, TypeError):
@@ -100,6 +104,24 @@ class KreaClient:
                 f"Krea's upload answer has no image_url: {response.text[:200]!r}", status_code=response.status_code
             )
         return url
+
+    async def _read(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """A request that is safe to repeat: retried on every transient failure."""
+        return await with_retries(
+            lambda: self._send(method, url, **kwargs),
+            retryable=is_transient,
+            policy=self._retry,
+            what=f"{method} {url}",
+        )
+
+    async def _write(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """A request that changes state: retried only when Krea certainly did not act on it."""
+        return await with_retries(
+            lambda: self._send(method, url, **kwargs),
+            retryable=certainly_not_applied,
+            policy=self._retry,
+            what=f"{method} {url}",
+        )
 
     async def _send(
         self, method: str, url: str, *, model: str | None = None, job_id: str | None = None, **kwargs: Any

@@ -7,6 +7,8 @@
     │   ├── UnknownModelError      model name not in the catalog; carries suggestions
     │   └── ModelSunsetError       Krea retired the model (also raised from a 410 answer)
     ├── MissingTokenError          no API token configured
+    ├── AmbiguousCreateError       Krea's answer to a job creation was lost (see JobService.submit)
+    ├── SpendLimitError            KREA_MAX_JOBS / KREA_MAX_SPEND_USD reached (spend.py)
     ├── KreaConnectionError        the request did not get an answer (network, timeout)
     └── KreaAPIError               Krea answered with an error status; built by ``from_response``
         ├── AuthenticationError    401
@@ -67,6 +69,14 @@ class MissingTokenError(KreaError):
             f"No Krea API token is configured. Set KREA_API_TOKEN in the server's environment ({TOKEN_HELP}), "
             "or start the server with --sandbox to try it without one."
         )
+
+
+class AmbiguousCreateError(KreaError):
+    """A job may or may not have been created: its answer was lost and the job list did not settle it."""
+
+    def __init__(self, message: str, *, candidates: list[str]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
 
 
 class KreaConnectionError(KreaError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -50,3 +51,11 @@ class Job(BaseModel):
         if isinstance(raw, dict):
             return str(raw.get("message") or raw.get("error") or raw)
         return str(raw)
+
+    def created(self) -> datetime | None:
+        """``created_at`` as an aware datetime, or None when missing or unreadable."""
+        try:
+            when = datetime.fromisoformat((self.created_at or "").replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return when if when.tzinfo else when.replace(tzinfo=UTC)

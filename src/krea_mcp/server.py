@@ -28,6 +28,7 @@ from .results import JobResult, job_result
 from .saving import ImageSaver
 from .service import JobService, Outcome
 from .settings import Settings
+from .spend import SpendGuard
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ def create_server(settings: Settings | None = None, *, transport: httpx.AsyncBas
                 duration_scale=scale,
                 inputs=ImageInputs(client, dirs),
                 delivery=Delivery(client.http, saver, settings),
+                spend=SpendGuard(settings.max_jobs, settings.max_spend_usd),
             )
             yield AppState(service=service, settings=settings, publisher=Publisher(server, service))
 

@@ -14,6 +14,7 @@ import anyio
 
 from .catalog import Catalog
 from .client import KreaClient
+from .creation import create_job
 from .delivery import Delivery
 from .errors import InvalidRequestError, KreaAPIError, KreaConnectionError, KreaError, RateLimitError, ServerError
 from .inputs import ImageInputs, is_remote
@@ -21,6 +22,7 @@ from .jobs import Job
 from .params import GenerateParams, build_body, resolve_model
 from .polling import next_poll_delay
 from .settings import Settings
+from .spend import SpendGuard
 
 if TYPE_CHECKING:
     from .preview import Preview
@@ -83,6 +85,7 @@ class JobService:
     duration_scale: float = 1.0
     inputs: ImageInputs | None = None
     delivery: Delivery | None = None
+    spend: SpendGuard = field(default_factory=SpendGuard)
     records: dict[str, JobRecord] = field(default_factory=dict)
 
     async def submit(self, params: GenerateParams) -> tuple[Job, str]:
@@ -97,7 +100,9 @@ class JobService:
             styles = await self.inputs.resolve_all(params.style_images, field="style_images")
             params = replace(params, images=images, style_images=styles)
         body = build_body(info, params)
-        job = await self.client.create_image_job(info.id, body)
+        job = await create_job(
+            self.client, self.spend, info, body, known=self.records.keys(), budget_s=self.settings.wait_s
+        )
         self.records[job.job_id] = JobRecord(job.job_id, info.id, params.prompt)
         log.info("created job %s on %s", job.job_id, info.id)
         return job, info.id
@@ -208,13 +213,6 @@ def _stand_ins(refs: list[str]) -> list[str]:
 
 def _age_s(job: Job) -> float:
     """Seconds since Krea created the job, or 0 when unknown or implausible (clock skew)."""
-    if not job.created_at:
-        return 0.0
-    try:
-        created = datetime.fromisoformat(job.created_at.replace("Z", "+00:00"))
-    except ValueError:
-        return 0.0
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=UTC)
-    age = (datetime.now(UTC) - created).total_seconds()
+    created = job.created()
+    age = (datetime.now(UTC) - created).total_seconds() if created else 0.0
     return age if 0 <= age <= 86_400 else 0.0

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
         le=10_000_000,
         description="Base64 bytes of thumbnails per tool result, all images together.",
     )
+    max_jobs: int | None = Field(
+        default=None, ge=0, description="Refuse to start more than this many jobs per server process."
+    )
+    max_spend_usd: float | None = Field(
+        default=None, ge=0, description="Refuse jobs once the estimated spend of this process would pass this (USD)."
+    )
     sandbox: bool = Field(default=False, description="Use the built-in Krea emulator instead of the real API.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -1,0 +1,87 @@
+"""Creating a job, the one call that spends credits: spend guard, safe retries, and lost-answer reconciliation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio
+
+from .catalog import ModelInfo
+from .client import KreaClient
+from .errors import AmbiguousCreateError, KreaConnectionError, KreaError, ServerError
+from .jobs import Job
+from .retry import retry_budget
+from .spend import SpendGuard
+
+log = logging.getLogger(__name__)
+
+#: How far before our send time a job's created_at may be (clock skew between us and Krea).
+RECONCILE_SKEW = timedelta(seconds=30)
+#: Pauses before each look at GET /jobs: a new job can take a moment to appear in the list.
+RECONCILE_PAUSES_S = (0.0, 0.5, 1.5)
+
+
+async def create_job(
+    client: KreaClient,
+    spend: SpendGuard,
+    info: ModelInfo,
+    body: dict[str, Any],
+    *,
+    known: Collection[str],
+    budget_s: float,
+) -> Job:
+    """POST the job. When the answer is lost after sending, find the job in GET /jobs instead of sending again."""
+    price = spend.reserve(info)
+    sent_at = datetime.now(UTC)
+    try:
+        with retry_budget(budget_s):
+            return await client.create_image_job(info.id, body)
+    except KreaError as exc:
+        if not maybe_created(exc):
+            spend.release(price)
+            raise
+        return await _reconcile(client, info.id, sent_at, exc, known)
+
+
+def maybe_created(exc: KreaError) -> bool:
+    """After this failure, could Krea have created the job? (A timeout after sending, a 5xx, a garbled 200.)"""
+    return (isinstance(exc, KreaConnectionError) and exc.sent) or isinstance(exc, ServerError)
+
+
+async def _reconcile(
+    client: KreaClient, model: str, sent_at: datetime, cause: KreaError, known: Collection[str]
+) -> Job:
+    """The create request was sent but its answer was lost: find the job it made, or say it is unclear."""
+    log.warning("creating a %s job may have succeeded despite %s; checking GET /jobs", model, type(cause).__name__)
+    since = sent_at - RECONCILE_SKEW
+    candidates: list[Job] = []
+    for pause in RECONCILE_PAUSES_S:  # a new job can take a moment to appear in the list
+        await anyio.sleep(pause)
+        try:
+            recent = await client.list_jobs(limit=50)
+        except KreaError:
+            continue
+        candidates = [
+            j for j in recent if j.job_id not in known and (j.created() or datetime.min.replace(tzinfo=UTC)) >= since
+        ]
+        if candidates:
+            break
+    if len(candidates) == 1:
+        log.warning("recovered job %s after a lost answer", candidates[0].job_id)
+        return candidates[0]
+    if candidates:
+        ids = ", ".join(j.job_id for j in candidates)
+        raise AmbiguousCreateError(
+            f"Krea's answer to the request was lost ({cause}) and {len(candidates)} new jobs appeared since: "
+            f"{ids}. One of them is probably this image: check them with get_job before calling generate_image "
+            "again, which could start another paid job.",
+            candidates=[j.job_id for j in candidates],
+        )
+    raise AmbiguousCreateError(
+        f"Krea's answer to the request was lost ({cause}), and no new job appeared in the job list, so most "
+        "likely none was created. Calling generate_image again is most likely safe.",
+        candidates=[],
+    )
