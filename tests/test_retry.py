@@ -1,0 +1,192 @@
+"""The retry policy, and job creation that never sends twice when Krea's answer is lost."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from mcp import Client
+
+from krea_mcp import retry
+from krea_mcp.errors import KreaConnectionError, NotFoundError, RateLimitError, ServerError
+from krea_mcp.fake_api import FakeKrea
+from krea_mcp.retry import RetryPolicy, certainly_not_applied, is_transient, retry_budget, with_retries
+from krea_mcp.server import create_server
+
+from .conftest import TOKEN, make_settings
+from .test_tools import text_of
+
+pytestmark = pytest.mark.anyio
+
+Handler = Callable[[httpx.Request, httpx.AsyncBaseTransport], Awaitable[httpx.Response]]
+
+
+class Around(httpx.AsyncBaseTransport):
+    """Wraps the emulator's transport with a per-test twist."""
+
+    def __init__(self, fake: FakeKrea, handler: Handler) -> None:
+        self.inner = fake.transport()
+        self.handler = handler
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.handler(request, self.inner)
+
+
+def is_create(request: httpx.Request) -> bool:
+    return request.method == "POST" and request.url.path.startswith("/generate/")
+
+
+async def generate(transport: httpx.AsyncBaseTransport, **settings: Any) -> Any:
+    async with Client(create_server(make_settings(preview="off", **settings), transport=transport)) as client:
+        return await client.call_tool("generate_image", {"prompt": "a fox"})
+
+
+def test_delay_is_full_jitter_capped_and_honours_retry_after() -> None:
+    policy = RetryPolicy(base_s=0.25, max_s=8, max_retry_after_s=30)
+    assert policy.delay(0, rand=lambda: 1.0) == 0.25
+    assert policy.delay(3, rand=lambda: 1.0) == 2.0
+    assert policy.delay(10, rand=lambda: 1.0) == 8.0
+    assert policy.delay(5, rand=lambda: 0.0) == 0.0
+    assert policy.delay(0, retry_after=7, rand=lambda: 1.0) == 7
+    assert policy.delay(0, retry_after=999, rand=lambda: 1.0) == 30
+
+
+@pytest.mark.parametrize(
+    ("exc", "read", "write"),
+    [
+        (KreaConnectionError("refused", sent=False), True, True),
+        (KreaConnectionError("timed out after sending", sent=True), True, False),
+        (ServerError("boom", status_code=503), True, False),
+        (RateLimitError("busy", status_code=429, body=None, retry_after=None), True, True),
+        (NotFoundError("gone", status_code=404), False, False),
+    ],
+)
+def test_what_is_retried(exc: Any, read: bool, write: bool) -> None:
+    assert is_transient(exc) is read
+    assert certainly_not_applied(exc) is write
+
+
+async def test_with_retries_retries_transient_errors_then_succeeds() -> None:
+    calls = []
+
+    async def op() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ServerError("flaky", status_code=502)
+        return "ok"
+
+    assert await with_retries(op, retryable=is_transient, policy=RetryPolicy(), what="x") == "ok"
+    assert len(calls) == 3
+
+
+async def test_with_retries_gives_up_after_the_attempts() -> None:
+    calls = []
+
+    async def op() -> str:
+        calls.append(1)
+        raise ServerError("down", status_code=503)
+
+    with pytest.raises(ServerError):
+        await with_retries(op, retryable=is_transient, policy=RetryPolicy(attempts=4), what="x")
+    assert len(calls) == 4
+
+
+async def test_retry_budget_stops_retries_that_would_overrun_it() -> None:
+    """With real waits, a 30 s Retry-After inside a 1 s budget is not waited for: the error comes back at once."""
+    retry.set_testing(False)
+    calls = []
+
+    async def op() -> str:
+        calls.append(1)
+        raise RateLimitError("busy", status_code=429, body=None, retry_after=30)
+
+    with anyio.fail_after(2), retry_budget(1.0), pytest.raises(RateLimitError):
+        await with_retries(op, retryable=is_transient, policy=RetryPolicy(), what="x")
+    assert len(calls) == 1
+
+
+async def test_create_is_retried_when_the_connection_was_never_made() -> None:
+    fake = FakeKrea(token=TOKEN, job_duration_s=0)
+    refused = {"left": 2}
+
+    async def handler(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        if is_create(request) and refused["left"]:
+            refused["left"] -= 1
+            raise httpx.ConnectError("connection refused", request=request)
+        return await inner.handle_async_request(request)
+
+    result = await generate(Around(fake, handler))
+    assert result.is_error is False, text_of(result)
+    assert fake.jobs_created == 1 and fake.generate_posts == 1
+
+
+@pytest.mark.parametrize("lost", ["500", "timeout", "garbled"])
+async def test_lost_answer_after_create_recovers_the_job_without_sending_again(lost: str) -> None:
+    fake = FakeKrea(token=TOKEN, job_duration_s=0)
+
+    async def handler(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        response = await inner.handle_async_request(request)
+        if is_create(request):  # Krea made the job, then the answer got lost on the way back
+            if lost == "timeout":
+                raise httpx.ReadTimeout("timed out", request=request)
+            return httpx.Response(500 if lost == "500" else 200, content=b'{"job_id": ')
+        return response
+
+    result = await generate(Around(fake, handler))
+    assert result.is_error is False, text_of(result)
+    (job_id,) = fake.jobs
+    assert result.structured_content["job_id"] == job_id
+    assert result.structured_content["status"] == "completed"
+    assert fake.generate_posts == 1 and fake.jobs_created == 1
+
+
+async def test_lost_answer_with_no_new_job_says_a_retry_is_most_likely_safe() -> None:
+    fake = FakeKrea(token=TOKEN)
+
+    async def handler(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        if is_create(request):
+            return httpx.Response(502, text="bad gateway")
+        return await inner.handle_async_request(request)
+
+    result = await generate(Around(fake, handler))
+    assert result.is_error is True
+    assert "most likely none was created" in text_of(result)
+    assert fake.jobs_created == 0
+
+
+async def test_lost_answer_with_two_new_jobs_lists_both_and_sends_nothing_more() -> None:
+    fake = FakeKrea(token=TOKEN)
+    async with httpx.AsyncClient(transport=fake.transport(), base_url=fake.base_url) as http:
+        other = await http.post(
+            "/generate/image/bfl/flux-1-dev", json={"prompt": "x"}, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+
+    async def handler(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        response = await inner.handle_async_request(request)
+        return httpx.Response(504, text="gateway timeout") if is_create(request) else response
+
+    result = await generate(Around(fake, handler))
+    assert result.is_error is True
+    assert other.json()["job_id"] in text_of(result)
+    assert len(fake.jobs) == 2 and fake.generate_posts == 2  # the test's own POST and exactly one from the server
+    assert "get_job" in text_of(result)
+
+
+async def test_polling_retries_hide_a_flaky_get() -> None:
+    fake = FakeKrea(token=TOKEN, job_duration_s=0)
+    failures = {"left": 2}
+
+    async def handler(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        if request.method == "GET" and request.url.path.startswith("/jobs/") and failures["left"]:
+            failures["left"] -= 1
+            return httpx.Response(503, text="unavailable", headers={"retry-after": "1"})
+        return await inner.handle_async_request(request)
+
+    async with Client(create_server(make_settings(), transport=Around(fake, handler))) as client:
+        started = await client.call_tool("generate_image", {"prompt": "a fox", "wait": False})
+        result = await client.call_tool("get_job", {"job_id": started.structured_content["job_id"]})
+    assert result.is_error is False
+    assert result.structured_content["status"] == "completed"

@@ -1,0 +1,68 @@
+"""The spend guard stops a looping agent before it spends, and never counts a job that was not created."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from krea_mcp.fake_api import FakeKrea
+from krea_mcp.server import create_server
+
+from .conftest import TOKEN, make_settings
+from .test_tools import text_of
+
+pytestmark = pytest.mark.anyio
+
+
+def connect(fake: FakeKrea, **settings: Any) -> Client:
+    return Client(create_server(make_settings(preview="off", **settings), transport=fake.transport()))
+
+
+async def test_max_jobs_refuses_the_next_job_without_submitting() -> None:
+    fake = FakeKrea(token=TOKEN, job_duration_s=0)
+    async with connect(fake, max_jobs=2) as client:
+        for _ in range(2):
+            assert not (await client.call_tool("generate_image", {"prompt": "a fox", "wait": False})).is_error
+        refused = await client.call_tool("generate_image", {"prompt": "a fox", "wait": False})
+    assert refused.is_error is True
+    assert "KREA_MAX_JOBS" in text_of(refused) and "Nothing was charged" in text_of(refused)
+    assert fake.generate_posts == 2
+
+
+async def test_max_spend_counts_the_models_estimated_price() -> None:
+    fake = FakeKrea(token=TOKEN, job_duration_s=0)
+    async with connect(fake, max_spend_usd=0.05) as client:
+        cheap = await client.call_tool("generate_image", {"prompt": "a fox", "model": "z-image", "wait": False})
+        pricey = await client.call_tool("generate_image", {"prompt": "a fox", "model": "nano-banana-pro"})
+    assert cheap.is_error is False
+    assert pricey.is_error is True
+    assert "KREA_MAX_SPEND_USD" in text_of(pricey) and "google/nano-banana-pro" in text_of(pricey)
+    assert fake.generate_posts == 1
+
+
+async def test_rejected_requests_do_not_use_up_the_budget() -> None:
+    fake = FakeKrea(token=TOKEN, job_duration_s=0)
+    fake.out_of_credits = True
+    async with connect(fake, max_jobs=1) as client:
+        assert (await client.call_tool("generate_image", {"prompt": "a fox"})).is_error  # 402: nothing created
+        fake.out_of_credits = False
+        ok = await client.call_tool("generate_image", {"prompt": "a fox", "wait": False})
+    assert ok.is_error is False, text_of(ok)
+
+
+async def test_concurrent_calls_cannot_slip_past_the_limit() -> None:
+    fake = FakeKrea(token=TOKEN, job_duration_s=0)
+    results: list[Any] = []
+    async with connect(fake, max_jobs=3) as client:
+
+        async def one() -> None:
+            results.append(await client.call_tool("generate_image", {"prompt": "a fox", "wait": False}))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(10):
+                tg.start_soon(one)
+    assert sum(not r.is_error for r in results) == 3
+    assert fake.jobs_created == 3
