@@ -27,12 +27,25 @@ def main(argv: list[str] | None = None) -> None:
     _configure_logging(settings.log_level)
     from .server import create_server
 
-    server = create_server(settings)
     if args.transport == "http":
-        log.info("serving streamable HTTP on http://%s:%s/mcp%s", args.host, args.port, " (sandbox)" * settings.sandbox)
-        server.run("streamable-http", host=args.host, port=args.port, streamable_http_path="/mcp")
+        _serve_http(settings, args.host, args.port)
     else:
-        server.run()
+        create_server(settings).run()
+
+
+def _serve_http(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from .http_app import ConfigError, build_app
+
+    try:
+        app = build_app(settings, host=host)
+    except ConfigError as exc:
+        print(f"krea-mcp: {exc}", file=sys.stderr)
+        sys.exit(2)
+    mode = f"auth {settings.http_auth}" + (", sandbox" if settings.sandbox else "")
+    log.info("serving streamable HTTP on http://%s:%s/mcp (%s)", host, port, mode)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), log_config=None)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

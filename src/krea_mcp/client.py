@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
@@ -16,6 +20,31 @@ from .jobs import Job
 from .retry import RetryPolicy, certainly_not_applied, is_transient, with_retries
 
 log = logging.getLogger(__name__)
+
+#: The caller's own Krea token for the current request (multi-user HTTP mode); contextvars never cross tasks.
+_caller_token: ContextVar[SecretStr | None] = ContextVar("krea_caller_token", default=None)
+
+
+@contextmanager
+def as_caller(token: SecretStr | None) -> Iterator[None]:
+    """Within this block, requests use ``token`` instead of the server's configured one."""
+    reset = _caller_token.set(token)
+    try:
+        yield
+    finally:
+        _caller_token.reset(reset)
+
+
+def bearer_from(headers: Mapping[str, str] | None) -> SecretStr | None:
+    """The token of an ``Authorization: Bearer ...`` header, if there is one."""
+    scheme, _, value = (headers or {}).get("authorization", "").partition(" ")
+    return SecretStr(value.strip()) if scheme.lower() == "bearer" and value.strip() else None
+
+
+def caller_key() -> str:
+    """A short, non-reversible key for the current caller's token ("" when the server's own token is used)."""
+    token = _caller_token.get()
+    return hashlib.sha256(token.get_secret_value().encode()).hexdigest()[:16] if token else ""
 
 
 class KreaClient:
@@ -126,9 +155,10 @@ class KreaClient:
     async def _send(
         self, method: str, url: str, *, model: str | None = None, job_id: str | None = None, **kwargs: Any
     ) -> httpx.Response:
-        if self._token is None:
+        token = _caller_token.get() or self._token
+        if token is None:
             raise MissingTokenError()
-        headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"}
+        headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
         try:
             response = await self._http.request(method, url, headers=headers, **kwargs)
         except httpx.TransportError as exc:

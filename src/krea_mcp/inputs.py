@@ -16,7 +16,7 @@ from urllib.request import url2pathname
 
 import anyio
 
-from .client import KreaClient
+from .client import KreaClient, caller_key
 from .errors import InvalidRequestError
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class ImageInputs:
     def __init__(self, client: KreaClient, allowed_dirs: list[Path]) -> None:
         self._client = client
         self._dirs = allowed_dirs
-        self._by_hash: dict[str, str] = {}
+        self._by_hash: dict[tuple[str, str], str] = {}  # (caller, sha256) -> URL: uploads are never shared
         self._lock = anyio.Lock()
 
     async def resolve_all(self, refs: list[str], *, field: str) -> list[str]:
@@ -79,6 +79,12 @@ class ImageInputs:
 
     def local_path(self, ref: str, *, field: str) -> Path:
         """Check a local reference without reading it: exists, inside an allowed directory, a file, not too big."""
+        if not self._dirs:
+            raise InvalidRequestError(
+                f"{field}: this is a remote server and cannot read local files; pass an https URL or a base64 "
+                "data: URI instead.",
+                field=field,
+            )
         raw = url2pathname(unquote(urlparse(ref).path)) if ref.startswith("file://") else ref
         candidate = Path(raw).expanduser()
         if not candidate.is_absolute():
@@ -111,7 +117,7 @@ class ImageInputs:
             raise InvalidRequestError(f"{field}: {name} is not a JPEG, PNG, WebP or HEIC image.", field=field)
         if len(data) > MAX_UPLOAD_BYTES:
             raise InvalidRequestError(f"{field}: {name} is larger than Krea's 75 MB limit.", field=field)
-        digest = hashlib.sha256(data).hexdigest()
+        digest = (caller_key(), hashlib.sha256(data).hexdigest())
         async with self._lock:  # two calls with the same file upload it once
             url = self._by_hash.get(digest)
             if url is None:

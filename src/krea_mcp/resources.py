@@ -13,6 +13,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.server.mcpserver.resources import FileResource, FunctionResource
 
+from .client import as_caller, bearer_from
 from .errors import KreaError
 from .results import JobResult
 
@@ -43,9 +44,12 @@ def register_job_template(mcp: MCPServer) -> None:
 
     @mcp.resource(JOB_URI, name="krea-job", title="Krea job", mime_type="application/json")
     async def read_job(job_id: str, ctx: Context[Any, Any]) -> str:
-        service: JobService = ctx.request_context.lifespan_context.service
+        state = ctx.request_context.lifespan_context
+        service: JobService = state.service
+        token = bearer_from(ctx.headers) if state.settings.multi_user else None
         try:
-            return job_json(await service.get(job_id))
+            with as_caller(token):
+                return job_json(await service.get(job_id))
         except KreaError as exc:
             raise ResourceError(str(exc)) from exc
 

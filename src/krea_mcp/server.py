@@ -17,7 +17,7 @@ from pydantic import Field, SecretStr
 from . import __version__
 from ._schema import compact_schema
 from .catalog import load_catalog
-from .client import KreaClient
+from .client import KreaClient, as_caller, bearer_from
 from .delivery import Delivery
 from .errors import KreaError
 from .inputs import ImageInputs
@@ -28,7 +28,7 @@ from .results import JobResult, job_result
 from .saving import ImageSaver
 from .service import JobService, Outcome
 from .settings import Settings
-from .spend import SpendGuard
+from .spend import SpendGuards
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +59,20 @@ class AppState:
 
     service: JobService
     settings: Settings
-    publisher: Publisher
+    #: None in multi-user mode: one caller's jobs and files must not be listed to another.
+    publisher: Publisher | None
 
 
 @contextmanager
-def _tool_errors() -> Iterator[None]:
-    """The one boundary where krea-mcp errors become text the model reads; anything else stays masked."""
+def _tool_errors(ctx: Context[AppState, Any] | None = None) -> Iterator[None]:
+    """The one boundary where krea-mcp errors become text the model reads; anything else stays masked.
+
+    In multi-user mode it also makes the request's own Bearer token the Krea token for this call.
+    """
+    token = bearer_from(ctx.headers) if ctx is not None and _state(ctx).settings.multi_user else None
     try:
-        yield
+        with as_caller(token):
+            yield
     except KreaError as exc:
         raise ToolError(str(exc)) from exc
 
@@ -77,7 +83,8 @@ def _state(ctx: Context[AppState, Any]) -> AppState:
 
 async def _reply(ctx: Context[AppState, Any], outcome: Outcome, *, cancel_request: bool = False) -> CallToolResult:
     """The tool result, after publishing the job and any saved files as resources."""
-    if _state(ctx).publisher.publish(outcome):
+    publisher = _state(ctx).publisher
+    if publisher is not None and publisher.publish(outcome):
         await ctx.notify_resources_changed()
     return job_result(outcome, cancel_request=cancel_request)
 
@@ -115,7 +122,11 @@ def create_server(settings: Settings | None = None, *, transport: httpx.AsyncBas
             base_url=base_url, token=token, timeout_s=settings.request_timeout_s, transport=http_transport
         ) as client:
             dirs = settings.input_dirs()
-            saver = ImageSaver(client.http, output_dir=settings.resolved_output_dir(), allowed_dirs=dirs)
+            multi = settings.multi_user  # callers are strangers: no local files, no saving, no shared listings
+            dirs = [] if multi else dirs
+            saver = (
+                None if multi else ImageSaver(client.http, output_dir=settings.resolved_output_dir(), allowed_dirs=dirs)
+            )
             service = JobService(
                 client,
                 settings,
@@ -123,9 +134,10 @@ def create_server(settings: Settings | None = None, *, transport: httpx.AsyncBas
                 duration_scale=scale,
                 inputs=ImageInputs(client, dirs),
                 delivery=Delivery(client.http, saver, settings),
-                spend=SpendGuard(settings.max_jobs, settings.max_spend_usd),
+                spend=SpendGuards(settings.max_jobs, settings.max_spend_usd),
             )
-            yield AppState(service=service, settings=settings, publisher=Publisher(server, service))
+            publisher = None if multi else Publisher(server, service)
+            yield AppState(service=service, settings=settings, publisher=publisher)
 
     mcp = MCPServer(
         "krea",
@@ -196,14 +208,14 @@ def _tools(settings: Settings) -> list[Tool]:
             style_images=style_images or [],
             options=options or {},
         )
-        with _tool_errors():
+        with _tool_errors(ctx):
             outcome = await state.service.generate(
                 params, wait=wait, deadline_s=state.settings.wait_s, progress=_progress(ctx), save_to=save_to
             )
         return await _reply(ctx, outcome)
 
     async def get_job(job_id: JobId, ctx: Context[AppState, Any]) -> JobToolResult:
-        with _tool_errors():
+        with _tool_errors(ctx):
             outcome = await _state(ctx).service.get(job_id)
         return await _reply(ctx, outcome)
 
@@ -216,14 +228,14 @@ def _tools(settings: Settings) -> list[Tool]:
         save_to: SaveTo = None,
     ) -> JobToolResult:
         state = _state(ctx)
-        with _tool_errors():
+        with _tool_errors(ctx):
             outcome = await state.service.wait(
                 job_id, timeout_s or state.settings.wait_s, progress=_progress(ctx), save_to=save_to
             )
         return await _reply(ctx, outcome)
 
     async def cancel_job(job_id: JobId, ctx: Context[AppState, Any]) -> JobToolResult:
-        with _tool_errors():
+        with _tool_errors(ctx):
             outcome, _ = await _state(ctx).service.cancel(job_id)
         return await _reply(ctx, outcome, cancel_request=True)
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from .catalog import Catalog
-from .client import KreaClient
+from .client import KreaClient, caller_key
 from .creation import create_job
 from .delivery import Delivery
 from .errors import InvalidRequestError, KreaAPIError, KreaConnectionError, KreaError, RateLimitError, ServerError
@@ -22,7 +22,7 @@ from .jobs import Job
 from .params import GenerateParams, build_body, resolve_model
 from .polling import next_poll_delay
 from .settings import Settings
-from .spend import SpendGuard
+from .spend import SpendGuards
 
 if TYPE_CHECKING:
     from .preview import Preview
@@ -85,7 +85,7 @@ class JobService:
     duration_scale: float = 1.0
     inputs: ImageInputs | None = None
     delivery: Delivery | None = None
-    spend: SpendGuard = field(default_factory=SpendGuard)
+    spend: SpendGuards = field(default_factory=SpendGuards)
     records: dict[str, JobRecord] = field(default_factory=dict)
 
     async def submit(self, params: GenerateParams) -> tuple[Job, str]:
@@ -101,7 +101,12 @@ class JobService:
             params = replace(params, images=images, style_images=styles)
         body = build_body(info, params)
         job = await create_job(
-            self.client, self.spend, info, body, known=self.records.keys(), budget_s=self.settings.wait_s
+            self.client,
+            self.spend.get(caller_key()),
+            info,
+            body,
+            known=self.records.keys(),
+            budget_s=self.settings.wait_s,
         )
         self.records[job.job_id] = JobRecord(job.job_id, info.id, params.prompt)
         log.info("created job %s on %s", job.job_id, info.id)

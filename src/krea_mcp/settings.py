@@ -73,6 +73,18 @@ class Settings(BaseSettings):
     max_spend_usd: float | None = Field(
         default=None, ge=0, description="Refuse jobs once the estimated spend of this process would pass this (USD)."
     )
+    http_auth: Literal["none", "token", "bearer-passthrough"] = Field(
+        default="none",
+        description="HTTP transport auth: none (loopback only), token (clients send KREA_HTTP_TOKEN), or "
+        "bearer-passthrough (each request's Bearer token is the caller's own Krea token; multi-user).",
+    )
+    http_token: SecretStr | None = Field(default=None, description="The Bearer token clients must send (token mode).")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Extra Host header values the HTTP transport accepts (comma-separated)."
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Extra Origin header values the HTTP transport accepts (comma-separated)."
+    )
     sandbox: bool = Field(default=False, description="Use the built-in Krea emulator instead of the real API.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -83,6 +95,19 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("KREA_BASE_URL must start with http:// or https://")
         return value
+
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(",") if p.strip()]
+        return value
+
+    @property
+    def multi_user(self) -> bool:
+        """Each HTTP request brings its own Krea token: nothing on this machine may be shared between callers."""
+        return self.http_auth == "bearer-passthrough"
 
     @field_validator("allowed_dirs", mode="before")
     @classmethod

@@ -6,7 +6,7 @@ may exist, and released only when Krea certainly did not create one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .catalog import ModelInfo
 from .errors import KreaError
@@ -51,3 +51,18 @@ class SpendGuard:
         """Give back a reservation for a request Krea certainly did not act on."""
         self.jobs -= 1
         self.usd -= price
+
+
+@dataclass(slots=True)
+class SpendGuards:
+    """One guard per caller: the whole process normally, each token in multi-user mode."""
+
+    max_jobs: int | None = None
+    max_usd: float | None = None
+    _guards: dict[str, SpendGuard] = field(default_factory=dict)
+
+    def get(self, caller: str) -> SpendGuard:
+        guard = self._guards.get(caller)
+        if guard is None:
+            guard = self._guards[caller] = SpendGuard(self.max_jobs, self.max_usd)
+        return guard

@@ -1,7 +1,8 @@
 """A faithful in-memory emulator of the Krea image API (a Starlette ASGI app) for tests and ``--sandbox``.
 
 Job progress is computed lazily from an injectable clock, so nothing in the app sleeps; result URLs point at
-deterministic PNGs the emulator serves itself under ``/_fake/``.
+deterministic PNGs the emulator serves itself under ``/_fake/``. ``FakeKrea.inject`` (or ``POST /_fake/control``)
+injects the faults a real deployment produces: error statuses, malformed bodies, dropped connections and hangs.
 """
 
 from __future__ import annotations

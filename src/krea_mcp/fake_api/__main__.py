@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import logging
 import sys
 
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from . import FakeKrea
+from ._faults import ConnectionReset
+
+_GRACEFUL_SHUTDOWN_S = 2  # then cancel requests still hanging (an injected "hang" whose client never left)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--backlog", type=int, default=None, help="max waiting jobs before 429 (default: none)")
     parser.add_argument("--image-size", type=_size, default=(256, 256), help="result image WIDTHxHEIGHT (256x256)")
     parser.add_argument("--image-noise", action="store_true", help="random pixels: incompressible, realistic sizes")
+    parser.add_argument("--walk-all-statuses", action="store_true", help="jobs pass through every non-terminal status")
     parser.add_argument("--quiet", action="store_true", help="no access log")
     return parser
 
@@ -31,6 +38,16 @@ def _size(text: str) -> tuple[int, int]:
         return int(width), int(height)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+
+
+def _drop_resets(app: ASGIApp) -> ASGIApp:
+    """Over a socket, end an injected reset by returning mid-body: uvicorn then closes the connection."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        with contextlib.suppress(ConnectionReset):  # uvicorn logs "without completing response" and hangs up
+            await app(scope, receive, send)
+
+    return wrapped
 
 
 def serve(argv: list[str] | None = None) -> None:
@@ -48,13 +65,22 @@ def serve(argv: list[str] | None = None) -> None:
         backlog=args.backlog,
         image_size=args.image_size,
         image_noise=args.image_noise,
+        walk_all_statuses=args.walk_all_statuses,
     )
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("krea_mcp.fake_api").info("fake Krea API at %s", base_url)
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # keep stdout clean: everything to stderr
     level = "warning" if args.quiet else "info"
-    uvicorn.run(fake.app, host=args.host, port=args.port, log_level=level, log_config=log_config)
+    app = _drop_resets(fake.app)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=level,
+        log_config=log_config,
+        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
+    )
 
 
 if __name__ == "__main__":

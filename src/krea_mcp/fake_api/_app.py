@@ -18,18 +18,28 @@ from starlette.routing import Route
 from krea_mcp.catalog import ModelInfo, load_catalog
 
 from ._assets import MAX_ASSET_BYTES, accepted_mime
-from ._http import AuthGate, error_response, gone_response, http_error, json_object, page_query, paginate
+from ._control import control_routes
+from ._faults import FaultGate, FaultQueue
+from ._http import (
+    BACKLOG_FULL,
+    BAD_BODY,
+    BAD_QUERY,
+    BAD_UPLOAD,
+    NO_CREDITS,
+    AuthGate,
+    error_response,
+    gone_response,
+    http_error,
+    json_object,
+    page_query,
+    paginate,
+)
 from ._png import noise_image, png_dimensions, prompt_image
 from ._state import JOB_STATUSES, TERMINAL, FakeAsset, FakeJob, Scheduler, Timebase, iso
 from ._validation import body_error
 
 if TYPE_CHECKING:
     import httpx
-
-NO_CREDITS = "Insufficient credits: your workspace balance is too low for this generation. Add credits and retry."
-BACKLOG_FULL = "Too many concurrent jobs: concurrency limit reached and backlog full. Wait for a running job to finish."
-BAD_QUERY = "Invalid query parameters"
-BAD_UPLOAD = "Invalid file type or size"
 
 
 class FakeKrea:
@@ -47,6 +57,7 @@ class FakeKrea:
         clock: Callable[[], float] = time.monotonic,
         image_size: tuple[int, int] = (256, 256),
         image_noise: bool = False,
+        walk_all_statuses: bool = False,
     ) -> None:
         if backlog is not None and backlog < 0:
             raise ValueError("backlog must be >= 0")
@@ -61,13 +72,17 @@ class FakeKrea:
         self.jobs_created = 0
         self.requests: list[tuple[str, str]] = []
         self.out_of_credits = False
+        #: New jobs pass through every non-terminal status in order, each for an equal share of their duration.
+        self.walk_all_statuses = walk_all_statuses
         self._failures: list[str] = []
         self._stalls = 0
+        self._cancels = 0
+        self._faults = FaultQueue()
         self._time = Timebase(clock)
         self._scheduler = Scheduler(concurrency)
         self.app = Starlette(
             routes=self._routes(),
-            middleware=[Middleware(AuthGate, fake=self)],
+            middleware=[Middleware(AuthGate, fake=self), Middleware(FaultGate, faults=self._faults)],
             exception_handlers={HTTPException: http_error},
         )
 
@@ -83,6 +98,7 @@ class FakeKrea:
             Route("/assets/{asset_id}", self._delete_asset, methods=["DELETE"]),
             Route("/_fake/images/{job_id}/{index:int}.png", self._serve_image, methods=["GET"]),
             Route("/_fake/assets/{asset_id}", self._serve_asset, methods=["GET"]),
+            *control_routes(self),
         ]
 
     def fail_next_jobs(self, n: int = 1, error: str = "Content moderation: the prompt was flagged") -> None:
@@ -93,11 +109,39 @@ class FakeKrea:
         """Make the next ``n`` created jobs (not already marked to fail) stay ``processing`` forever."""
         self._stalls += n
 
-    def transport(self) -> httpx.ASGITransport:
-        """An httpx transport that calls this app in-process."""
-        import httpx
+    def cancel_next_jobs(self, n: int = 1) -> None:
+        """Make the next ``n`` created jobs (not marked to fail or stall) end ``cancelled`` by the system half-way."""
+        self._cancels += n
 
-        return httpx.ASGITransport(app=self.app)
+    def inject(
+        self,
+        route: str,
+        fault: int | str,
+        *,
+        count: int = 1,
+        retry_after: float | None = None,
+        after_create: bool = False,
+    ) -> None:
+        """Answer the next ``count`` requests to ``route`` with ``fault`` (after the request took effect if asked)."""
+        self._faults.add(route, fault, count, retry_after, after_create)
+
+    @property
+    def faults_pending(self) -> int:
+        """How many injected faults no request has used yet."""
+        return len(self._faults)
+
+    def reset_faults(self) -> None:
+        """Drop pending faults and job markers, and turn the out-of-credits and walk-all-statuses switches off."""
+        self._faults.clear()
+        self._failures.clear()
+        self._stalls = self._cancels = 0
+        self.out_of_credits = self.walk_all_statuses = False
+
+    def transport(self) -> httpx.ASGITransport:
+        """An httpx transport that calls this app in-process (honouring read timeouts and emulated resets)."""
+        from ._transport import FakeTransport
+
+        return FakeTransport(app=self.app)
 
     # --- jobs -------------------------------------------------------------------------------------------------
 
@@ -116,6 +160,9 @@ class FakeKrea:
             job.fail_reason = self._failures.pop(0)
         elif self._stalls:
             job.stalled, self._stalls = True, self._stalls - 1
+        elif self._cancels:
+            job.system_cancel, self._cancels = True, self._cancels - 1
+        job.walk = self.walk_all_statuses
         self._scheduler.add(job)
         self.jobs[job.job_id] = job
         self.jobs_created += 1
@@ -145,7 +192,7 @@ class FakeKrea:
             return error_response(404, f"Model not found: {model_path}")
         body = await json_object(request)
         if body is None:
-            return error_response(400, "Invalid request body: expected a JSON object")
+            return error_response(400, BAD_BODY)
         problem = body_error(model.id, body)
         if problem:
             return error_response(400, problem)
@@ -157,7 +204,8 @@ class FakeKrea:
             return error_response(429, BACKLOG_FULL)
         job = self._create_job(model, body, start)
         # The create response always shows the job pending, even when its duration is zero.
-        pending = {"status": "backlogged" if start > now else "queued", "completed_at": None, "result": None}
+        first = "backlogged" if start > now or job.walk else "queued"
+        pending = {"status": first, "completed_at": None, "result": None}
         headers = {"Deprecation": "true"} if model.deprecated else None
         return JSONResponse({**self._job_json(job, with_type=False), **pending}, headers=headers)
 

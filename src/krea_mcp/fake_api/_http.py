@@ -21,6 +21,13 @@ if TYPE_CHECKING:
     from ._app import FakeKrea
 
 UNAUTHORIZED = "Unauthorized: missing or invalid API token"
+NO_CREDITS = "Insufficient credits: your workspace balance is too low for this generation. Add credits and retry."
+BACKLOG_FULL = "Too many concurrent jobs: concurrency limit reached and backlog full. Wait for a running job to finish."
+BAD_BODY = "Invalid request body: expected a JSON object"
+BAD_QUERY = "Invalid query parameters"
+BAD_UPLOAD = "Invalid file type or size"
+#: Emulator control routes: unlike image and asset downloads under ``/_fake/``, they need the bearer token.
+CONTROL_PATHS = frozenset({"/_fake/control", "/_fake/stats"})
 
 
 def error_response(status: int, message: str) -> JSONResponse:
@@ -88,7 +95,8 @@ class AuthGate:
             if method == "POST" and path.startswith("/generate/image/"):
                 self.fake.generate_posts += 1
             authorization = Headers(scope=scope).get("authorization")
-            if not path.startswith("/_fake/") and not bearer_ok(authorization, self.fake.token):
+            needs_token = not path.startswith("/_fake/") or path in CONTROL_PATHS
+            if needs_token and not bearer_ok(authorization, self.fake.token):
                 response = error_response(401, UNAUTHORIZED)
                 response.headers["WWW-Authenticate"] = "Bearer"
                 await response(scope, receive, send)

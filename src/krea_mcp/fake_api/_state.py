@@ -24,6 +24,11 @@ TERMINAL = frozenset({"completed", "failed", "cancelled"})
 # (upper bound of the elapsed fraction of the job's duration, status shown below it)
 _STAGES = ((0.1, "queued"), (0.2, "scheduled"), (0.6, "processing"), (1.0, "sampling"))
 _STALL_AT = 0.2
+# With ``walk``: every non-terminal status in order, each for an equal share of the duration.
+_WALK = ("backlogged", "queued", "scheduled", "processing", "sampling", "intermediate-complete")
+_WALK_STAGES = tuple(((i + 1) / len(_WALK), name) for i, name in enumerate(_WALK))
+_WALK_STALL_AT = _WALK.index("processing") / len(_WALK)
+_CANCEL_AT = 0.5  # jobs the system cancels stop half-way
 
 
 def iso(moment: datetime) -> str:
@@ -85,6 +90,8 @@ class FakeJob:
     stalled: bool = False
     cancelled_at: float | None = None
     type: str = "externalImage"
+    system_cancel: bool = False
+    walk: bool = False
 
     @property
     def prompt(self) -> str:
@@ -94,9 +101,8 @@ class FakeJob:
     @property
     def slot_end(self) -> float:
         """When this job frees its concurrency slot (never, for stalled jobs)."""
-        if self.cancelled_at is not None:
-            return self.cancelled_at
-        return math.inf if self.stalled else self.start + self.duration
+        end = self.finished_at()
+        return math.inf if end is None else end
 
     def status(self, now: float) -> str:
         """The job's status at clock reading ``now``."""
@@ -105,9 +111,11 @@ class FakeJob:
         if now < self.start:
             return "backlogged"
         fraction = (now - self.start) / self.duration if self.duration > 0 else math.inf
-        if self.stalled and fraction >= _STALL_AT:
+        if self.stalled and fraction >= (_WALK_STALL_AT if self.walk else _STALL_AT):
             return "processing"
-        for bound, name in _STAGES:
+        if self.system_cancel and fraction >= _CANCEL_AT:
+            return "cancelled"
+        for bound, name in _WALK_STAGES if self.walk else _STAGES:
             if fraction < bound:
                 return name
         return "failed" if self.fail_reason is not None else "completed"
@@ -116,7 +124,9 @@ class FakeJob:
         """The clock reading at which the job ends (None if it never ends by itself)."""
         if self.cancelled_at is not None:
             return self.cancelled_at
-        return None if self.stalled else self.start + self.duration
+        if self.stalled:
+            return None
+        return self.start + self.duration * (_CANCEL_AT if self.system_cancel else 1.0)
 
 
 @dataclass(eq=False)

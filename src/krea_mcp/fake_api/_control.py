@@ -1,0 +1,103 @@
+"""The emulator's control plane over HTTP: ``POST /_fake/control`` injects faults, ``GET /_fake/stats`` counts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ._faults import check_fault
+from ._http import error_response, json_object
+
+if TYPE_CHECKING:
+    from ._app import FakeKrea
+
+_COUNTS = ("fail_next_jobs", "stall_next_jobs", "cancel_next_jobs")
+_SWITCHES = ("out_of_credits", "walk_all_statuses")
+_KEYS = frozenset({"reset", "inject", "error", *_COUNTS, *_SWITCHES})
+_INJECT_KEYS = frozenset({"route", "fault", "count", "retry_after", "after_create"})
+
+Action = Callable[[], None]
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _count(body: dict[str, Any], key: str) -> int:
+    value = body[key]
+    if not _is_int(value) or value < 0:
+        raise ValueError(f"{key} must be a non-negative integer")
+    return int(value)
+
+
+def _switch(body: dict[str, Any], key: str) -> bool:
+    if not isinstance(body[key], bool):
+        raise ValueError(f"{key} must be true or false")
+    return bool(body[key])
+
+
+def _inject(fake: FakeKrea, spec: object) -> Action:
+    if not isinstance(spec, dict) or set(spec) - _INJECT_KEYS:
+        raise ValueError(f"inject must be an object with keys among {sorted(_INJECT_KEYS)}")
+    route, fault, count = spec.get("route"), spec.get("fault"), spec.get("count", 1)
+    retry_after, after_create = spec.get("retry_after"), spec.get("after_create", False)
+    if not isinstance(route, str) or not isinstance(fault, int | str) or isinstance(fault, bool) or not _is_int(count):
+        raise ValueError("inject needs a string route, an integer or string fault and an integer count")
+    if retry_after is not None and (isinstance(retry_after, bool) or not isinstance(retry_after, int | float)):
+        raise ValueError("retry_after must be a number of seconds or null")
+    if not isinstance(after_create, bool):
+        raise ValueError("after_create must be true or false")
+    check_fault(route, fault, count, retry_after)
+    return lambda: fake.inject(route, fault, count=count, retry_after=retry_after, after_create=after_create)
+
+
+def _plan(fake: FakeKrea, body: dict[str, Any]) -> list[Action]:
+    """Validate every requested change first, so an invalid body changes nothing."""
+    if not body or set(body) - _KEYS:
+        raise ValueError(f"expected one or more of {sorted(_KEYS)}")
+    if "error" in body and ("fail_next_jobs" not in body or not isinstance(body["error"], str) or not body["error"]):
+        raise ValueError("error must be a non-empty string, given with fail_next_jobs")
+    actions: list[Action] = []
+    if "reset" in body and _switch(body, "reset"):
+        actions.append(fake.reset_faults)
+    for key in _SWITCHES:
+        if key in body:
+            value = _switch(body, key)
+            actions.append(partial(setattr, fake, key, value))
+    if "fail_next_jobs" in body:
+        n, error = _count(body, "fail_next_jobs"), body.get("error")
+        actions.append(lambda: fake.fail_next_jobs(n) if error is None else fake.fail_next_jobs(n, error))
+    if "stall_next_jobs" in body:
+        stalls = _count(body, "stall_next_jobs")
+        actions.append(lambda: fake.stall_next_jobs(stalls))
+    if "cancel_next_jobs" in body:
+        cancels = _count(body, "cancel_next_jobs")
+        actions.append(lambda: fake.cancel_next_jobs(cancels))
+    if "inject" in body:
+        actions.append(_inject(fake, body["inject"]))
+    return actions
+
+
+def control_routes(fake: FakeKrea) -> list[Route]:
+    """The ``/_fake/control`` and ``/_fake/stats`` routes bound to one emulator."""
+
+    async def control(request: Request) -> Response:
+        body = await json_object(request)
+        try:
+            actions = _plan(fake, body if body is not None else {})
+        except ValueError as exc:
+            return error_response(400, f"Invalid control request: {exc}")
+        for action in actions:
+            action()
+        return JSONResponse({"ok": True, "faults_pending": fake.faults_pending})
+
+    async def stats(request: Request) -> Response:
+        counts = {"generate_posts": fake.generate_posts, "jobs_created": fake.jobs_created}
+        return JSONResponse({**counts, "requests": len(fake.requests), "faults_pending": fake.faults_pending})
+
+    return [Route("/_fake/control", control, methods=["POST"]), Route("/_fake/stats", stats, methods=["GET"])]
