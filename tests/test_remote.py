@@ -122,3 +122,90 @@ async def test_token_mode_serves_tools_to_an_mcp_client(token_server: str) -> No
             result = await client.call_tool("generate_image", {"prompt": "a fox"})
     assert result.is_error is False
     assert result.structured_content["status"] == "completed"
+
+
+@pytest.fixture
+def passthrough_server(tmp_path: Path) -> Any:
+    """A multi-user krea-mcp in front of an emulator that, like Krea, shows each job only to its creator."""
+    api_port, mcp_port = free_port(), free_port()
+    api = [
+        "-m",
+        "krea_mcp.fake_api",
+        "--port",
+        str(api_port),
+        "--token",
+        "alice-krea,bob-krea",
+        "--job-duration",
+        "0.4",
+    ]
+    env = child_env(
+        KREA_HTTP_AUTH="bearer-passthrough",
+        KREA_BASE_URL=f"http://127.0.0.1:{api_port}",
+        KREA_POLL_INTERVAL_S="0.05",
+        KREA_PREVIEW="off",
+    )
+    server = ["-m", "krea_mcp", "--transport", "http", "--port", str(mcp_port)]
+    with running(api, api_port), running(server, mcp_port, env=env, cwd=tmp_path):
+        yield f"http://127.0.0.1:{mcp_port}/mcp", f"http://127.0.0.1:{api_port}"
+
+
+async def call_as(url: str, token: str, tool: str, arguments: dict[str, Any]) -> Any:
+    import httpx2
+
+    async with (
+        httpx2.AsyncClient(headers={"authorization": f"Bearer {token}"}) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        return await client.call_tool(tool, arguments)
+
+
+async def test_bearer_passthrough_keeps_two_concurrent_users_apart(passthrough_server: tuple[str, str]) -> None:
+    """Each user's job is created with their own token, and neither can see the other's."""
+    url, api = passthrough_server
+    results: dict[str, Any] = {}
+
+    async def generate(user: str) -> None:
+        results[user] = await call_as(url, f"{user}-krea", "generate_image", {"prompt": f"{user}'s fox"})
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            for _ in range(3):  # interleave several calls per user
+                tg.start_soon(generate, "alice")
+                tg.start_soon(generate, "bob")
+        assert all(r.is_error is False for r in results.values())
+        alice_job = results["alice"].structured_content["job_id"]
+        bob_job = results["bob"].structured_content["job_id"]
+        crossed = await call_as(url, "alice-krea", "get_job", {"job_id": bob_job})
+        own = await call_as(url, "alice-krea", "get_job", {"job_id": alice_job})
+    assert crossed.is_error is True and "not found" in crossed.content[0].text
+    assert own.is_error is False
+    async with httpx.AsyncClient(base_url=api) as http:  # what Krea saw: each job under its creator's token
+        alice = (await http.get("/jobs", headers={"authorization": "Bearer alice-krea"})).json()["items"]
+        bob = (await http.get("/jobs", headers={"authorization": "Bearer bob-krea"})).json()["items"]
+    assert len(alice) == 3 and len(bob) == 3
+    assert alice_job in {j["job_id"] for j in alice} and bob_job in {j["job_id"] for j in bob}
+
+
+async def test_bearer_passthrough_shares_nothing_on_the_server(passthrough_server: tuple[str, str]) -> None:
+    url, _ = passthrough_server
+    with anyio.fail_after(60):
+        saved = await call_as(url, "alice-krea", "generate_image", {"prompt": "x", "save_to": "out"})
+        local = await call_as(url, "alice-krea", "generate_image", {"prompt": "x", "images": ["/etc/hostname"]})
+        import httpx2
+
+        async with (
+            httpx2.AsyncClient(headers={"authorization": "Bearer bob-krea"}) as http,
+            Client(streamable_http_client(url, http_client=http)) as client,
+        ):
+            await client.call_tool("generate_image", {"prompt": "bob's", "wait": False})
+            listed = [str(r.uri) for r in (await client.list_resources()).resources]
+    assert saved.is_error and "disabled" in saved.content[0].text
+    assert local.is_error and "cannot read local files" in local.content[0].text
+    assert not [u for u in listed if u.startswith("krea://jobs/")]
+
+
+async def test_bearer_passthrough_rejects_requests_without_a_token(passthrough_server: tuple[str, str]) -> None:
+    url, _ = passthrough_server
+    async with httpx.AsyncClient() as http:
+        response = await http.post(url, json=INIT, headers=ACCEPT)
+    assert response.status_code == 401

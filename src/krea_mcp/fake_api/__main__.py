@@ -20,7 +20,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m krea_mcp.fake_api", description="Serve the fake Krea API.")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8787, help="port to bind (default 8787)")
-    parser.add_argument("--token", default=None, help="require this bearer token (default: accept any)")
+    parser.add_argument(
+        "--token",
+        default=None,
+        help="require this bearer token; several comma-separated tokens act as separate users (default: accept any)",
+    )
     parser.add_argument("--time-scale", type=float, default=1.0, help="multiply each model's typical duration")
     parser.add_argument("--job-duration", type=float, default=None, help="fixed job duration in seconds")
     parser.add_argument("--concurrency", type=int, default=None, help="concurrent job limit (default: none)")
@@ -57,7 +61,7 @@ def serve(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     base_url = f"http://{args.host}:{args.port}"
     fake = FakeKrea(
-        token=args.token,
+        token=args.token.split(",") if args.token and "," in args.token else args.token,
         base_url=base_url,
         job_duration_s=args.job_duration,
         time_scale=args.time_scale,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -27,6 +27,7 @@ from ._http import (
     BAD_UPLOAD,
     NO_CREDITS,
     AuthGate,
+    bearer_of,
     error_response,
     gone_response,
     http_error,
@@ -48,7 +49,7 @@ class FakeKrea:
     def __init__(
         self,
         *,
-        token: str | None = None,
+        token: str | Collection[str] | None = None,
         base_url: str = "http://krea.sandbox",
         job_duration_s: float | None = None,
         time_scale: float = 1.0,
@@ -61,7 +62,9 @@ class FakeKrea:
     ) -> None:
         if backlog is not None and backlog < 0:
             raise ValueError("backlog must be >= 0")
-        self.token, self.base_url = token, base_url.rstrip("/")
+        #: One token, any token (None), or several users' tokens: then each sees only the jobs it created.
+        self.token: str | frozenset[str] | None = token if token is None or isinstance(token, str) else frozenset(token)
+        self.base_url = base_url.rstrip("/")
         self.job_duration_s, self.time_scale, self.backlog = job_duration_s, time_scale, backlog
         self.image_size = image_size
         #: Random pixels instead of gradients: realistic, incompressible file sizes (~width*height*3 bytes).
@@ -154,8 +157,9 @@ class FakeKrea:
         waiting = sum(1 for job in self.jobs.values() if job.start > now and job.status(now) not in TERMINAL)
         return waiting >= self.backlog
 
-    def _create_job(self, model: ModelInfo, body: dict[str, Any], start: float) -> FakeJob:
+    def _create_job(self, model: ModelInfo, body: dict[str, Any], start: float, owner: str = "") -> FakeJob:
         job = FakeJob(str(uuid.uuid4()), model.id, body, self._time.stamp(), start, self._duration(model))
+        job.owner = owner
         if self._failures:
             job.fail_reason = self._failures.pop(0)
         elif self._stalls:
@@ -202,19 +206,27 @@ class FakeKrea:
         start = self._scheduler.next_start(now)
         if self._backlog_full(start, now):
             return error_response(429, BACKLOG_FULL)
-        job = self._create_job(model, body, start)
+        job = self._create_job(model, body, start, owner=bearer_of(request.headers.get("authorization")))
         # The create response always shows the job pending, even when its duration is zero.
         first = "backlogged" if start > now or job.walk else "queued"
         pending = {"status": first, "completed_at": None, "result": None}
         headers = {"Deprecation": "true"} if model.deprecated else None
         return JSONResponse({**self._job_json(job, with_type=False), **pending}, headers=headers)
 
-    async def _get_job(self, request: Request) -> Response:
+    def _visible_job(self, request: Request) -> FakeJob | None:
+        """The job in the path, if the caller may see it (Krea shows a job only to the token that made it)."""
         job = self.jobs.get(request.path_params["job_id"])
+        return job if job is not None and self._visible(job, request) else None
+
+    def _visible(self, job: FakeJob, request: Request) -> bool:
+        return not isinstance(self.token, frozenset) or job.owner == bearer_of(request.headers.get("authorization"))
+
+    async def _get_job(self, request: Request) -> Response:
+        job = self._visible_job(request)
         return JSONResponse(self._job_json(job)) if job else error_response(404, "Job not found")
 
     async def _delete_job(self, request: Request) -> Response:
-        job = self.jobs.get(request.path_params["job_id"])
+        job = self._visible_job(request)
         if job is None:
             return error_response(404, "Job not found")
         now = self._time.now()
@@ -231,7 +243,9 @@ class FakeKrea:
             return error_response(400, BAD_QUERY)
         now = self._time.now()
         jobs = [
-            j for j in self.jobs.values() if (not status or j.status(now) == status) and (not types or j.type in types)
+            j
+            for j in self.jobs.values()
+            if (not status or j.status(now) == status) and (not types or j.type in types) and self._visible(j, request)
         ]
         page, next_cursor = paginate(jobs, *query)
         return JSONResponse({"items": [self._job_json(j) for j in page], "next_cursor": next_cursor})

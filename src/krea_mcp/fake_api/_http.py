@@ -35,8 +35,19 @@ def error_response(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def bearer_ok(authorization: str | None, token: str | None) -> bool:
-    """Whether an Authorization header carries an acceptable bearer token (any non-empty one if token is None)."""
+def bearer_of(authorization: str | None) -> str:
+    """The token of a Bearer Authorization header, or ""."""
+    scheme, _, value = (authorization or "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+def bearer_ok(authorization: str | None, token: str | frozenset[str] | None) -> bool:
+    """Whether an Authorization header carries an acceptable bearer token.
+
+    ``token`` None accepts any non-empty token; a frozenset accepts any of several users' tokens.
+    """
+    if isinstance(token, frozenset):
+        return bearer_of(authorization) in token
     scheme, _, value = (authorization or "").partition(" ")
     value = value.strip()
     return scheme.lower() == "bearer" and bool(value) and (token is None or value == token)

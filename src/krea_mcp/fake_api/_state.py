@@ -92,6 +92,8 @@ class FakeJob:
     type: str = "externalImage"
     system_cancel: bool = False
     walk: bool = False
+    #: The token that created the job (only checked when the emulator knows several users).
+    owner: str = ""
 
     @property
     def prompt(self) -> str:
