@@ -40,14 +40,14 @@ async def create_job(
         with retry_budget(budget_s):
             return await client.create_image_job(info.id, body)
     except KreaError as exc:
-        if not maybe_created(exc):
+        if not maybe_applied(exc):
             spend.release(price)
             raise
         return await _reconcile(client, info.id, sent_at, exc, known)
 
 
-def maybe_created(exc: KreaError) -> bool:
-    """After this failure, could Krea have created the job? (A timeout after sending, a 5xx, a garbled 200.)"""
+def maybe_applied(exc: KreaError) -> bool:
+    """After this failure, could Krea have acted on the request? (A timeout after sending, a 5xx, a garbled 200.)"""
     return (isinstance(exc, KreaConnectionError) and exc.sent) or isinstance(exc, ServerError)
 
 

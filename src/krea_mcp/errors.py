@@ -208,7 +208,9 @@ def _detail(body: Any, response: httpx.Response) -> str:
             if isinstance(value, list) and value:  # 422-style detail[]{loc, msg}
                 return "; ".join(str(v.get("msg", v)) if isinstance(v, dict) else str(v) for v in value)[:500]
     text = response.text.strip()
-    return text[:200] if text else response.reason_phrase or "no details"
+    if not text or text.startswith("<") or "html" in response.headers.get("content-type", ""):
+        return response.reason_phrase or "no details"  # a gateway's HTML page says nothing useful
+    return text[:200]
 
 
 def _retry_after(response: httpx.Response) -> float | None:

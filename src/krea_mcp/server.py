@@ -64,17 +64,21 @@ class AppState:
 
 
 @contextmanager
-def _tool_errors(ctx: Context[AppState, Any] | None = None) -> Iterator[None]:
+def _tool_errors(ctx: Context[AppState, Any] | None = None, *, job_id: str | None = None) -> Iterator[None]:
     """The one boundary where krea-mcp errors become text the model reads; anything else stays masked.
 
-    In multi-user mode it also makes the request's own Bearer token the Krea token for this call.
+    Errors about an existing job always name it. In multi-user mode this also makes the request's own Bearer
+    token the Krea token for this call.
     """
     token = bearer_from(ctx.headers) if ctx is not None and _state(ctx).settings.multi_user else None
     try:
         with as_caller(token):
             yield
     except KreaError as exc:
-        raise ToolError(str(exc)) from exc
+        message = str(exc)
+        if job_id and job_id not in message:
+            message = f"Job {job_id}: {message} The job itself is not affected by this error."
+        raise ToolError(message) from exc
 
 
 def _state(ctx: Context[AppState, Any]) -> AppState:
@@ -215,7 +219,7 @@ def _tools(settings: Settings) -> list[Tool]:
         return await _reply(ctx, outcome)
 
     async def get_job(job_id: JobId, ctx: Context[AppState, Any]) -> JobToolResult:
-        with _tool_errors(ctx):
+        with _tool_errors(ctx, job_id=job_id):
             outcome = await _state(ctx).service.get(job_id)
         return await _reply(ctx, outcome)
 
@@ -228,14 +232,14 @@ def _tools(settings: Settings) -> list[Tool]:
         save_to: SaveTo = None,
     ) -> JobToolResult:
         state = _state(ctx)
-        with _tool_errors(ctx):
+        with _tool_errors(ctx, job_id=job_id):
             outcome = await state.service.wait(
                 job_id, timeout_s or state.settings.wait_s, progress=_progress(ctx), save_to=save_to
             )
         return await _reply(ctx, outcome)
 
     async def cancel_job(job_id: JobId, ctx: Context[AppState, Any]) -> JobToolResult:
-        with _tool_errors(ctx):
+        with _tool_errors(ctx, job_id=job_id):
             outcome, _ = await _state(ctx).service.cancel(job_id)
         return await _reply(ctx, outcome, cancel_request=True)
 

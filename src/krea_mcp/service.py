@@ -14,7 +14,7 @@ import anyio
 
 from .catalog import Catalog
 from .client import KreaClient, caller_key
-from .creation import create_job
+from .creation import create_job, maybe_applied
 from .delivery import Delivery
 from .errors import InvalidRequestError, KreaAPIError, KreaConnectionError, KreaError, RateLimitError, ServerError
 from .inputs import ImageInputs, is_remote
@@ -146,7 +146,15 @@ class JobService:
         job = await self.client.get_job(job_id)
         if job.terminal:  # never DELETE a finished job: on Krea that deletes its record
             return Outcome(job, self.model_of(job_id)), False
-        after = await self.client.cancel_job(job_id)
+        try:
+            after = await self.client.cancel_job(job_id)
+        except KreaError as exc:
+            if not maybe_applied(exc):  # Krea refused it outright
+                raise
+            # The DELETE may or may not have landed: look before sending another one.
+            after = await self.client.get_job(job_id)
+            if not after.terminal:
+                after = await self.client.cancel_job(job_id)
         if after is None or not after.terminal:
             after = await self.client.get_job(job_id)
         return Outcome(after, self.model_of(job_id)), after.status == "cancelled"
