@@ -170,7 +170,7 @@ class KreaClient:
             raise KreaConnectionError(message, sent=sent) from None
         log.debug("%s %s -> %s", method, url, response.status_code)
         if response.is_error:
-            raise KreaAPIError.from_response(response, model=model, job_id=job_id)
+            raise KreaAPIError.from_response(response, model=model, job_id=job_id, secret=token.get_secret_value())
         return response
 
     @staticmethod

@@ -99,11 +99,18 @@ class KreaAPIError(KreaError):
         self.body = body
 
     @staticmethod
-    def from_response(response: httpx.Response, *, model: str | None = None, job_id: str | None = None) -> KreaAPIError:
-        """Build the right error for an error response: the one place that reads Krea's error bodies."""
+    def from_response(
+        response: httpx.Response, *, model: str | None = None, job_id: str | None = None, secret: str | None = None
+    ) -> KreaAPIError:
+        """Build the right error for an error response: the one place that reads Krea's error bodies.
+
+        ``secret`` (the token sent) is scrubbed from Krea's words, should a server ever echo it back.
+        """
         status = response.status_code
         body = _json_or_none(response)
         detail = _detail(body, response)
+        if secret and secret in detail:
+            detail = detail.replace(secret, "[redacted]")
         if status == 401:
             return AuthenticationError(
                 f"Krea rejected the API token (401: {detail}). Set a valid KREA_API_TOKEN ({TOKEN_HELP}).",

@@ -18,6 +18,7 @@ import anyio
 
 from .client import KreaClient, caller_key
 from .errors import InvalidRequestError
+from .paths import user_path
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class ImageInputs:
                 field=field,
             )
         raw = url2pathname(unquote(urlparse(ref).path)) if ref.startswith("file://") else ref
-        candidate = Path(raw).expanduser()
+        candidate = user_path(raw, field=field)
         if not candidate.is_absolute():
             candidate = self._dirs[0] / candidate
         try:

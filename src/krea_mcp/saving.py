@@ -38,6 +38,7 @@ import httpx
 
 from .errors import InvalidRequestError, KreaError
 from .inputs import sniff_image
+from .paths import user_path
 
 if TYPE_CHECKING:
     from anyio import AsyncFile
@@ -102,10 +103,17 @@ class ImageSaver:
         """Check ``save_to`` (no network, no writes): a directory, or a file path ending in an image suffix."""
         if save_to is None or not save_to.strip():
             return SaveTarget(self._output_dir, None)
-        if "\x00" in save_to:
-            raise InvalidRequestError("save_to: the path contains a NUL character.", field="save_to")
+        try:
+            return self._target(save_to)
+        except OSError as exc:  # e.g. a name too long for the file system
+            reason = exc.strerror or type(exc).__name__
+            raise InvalidRequestError(
+                f"save_to: {save_to[:120]!r} cannot be used: {reason}.", field="save_to"
+            ) from None
+
+    def _target(self, save_to: str) -> SaveTarget:
         text = save_to.strip()
-        path = Path(text).expanduser()
+        path = user_path(text, field="save_to")
         if not path.is_absolute():
             path = self._output_dir / path
         names_file = path.suffix.lower() in IMAGE_SUFFIXES and not text.endswith(("/", os.sep))

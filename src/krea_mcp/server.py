@@ -174,7 +174,10 @@ def _tools(settings: Settings) -> list[Tool]:
         prompt: Annotated[str, Field(min_length=1, max_length=10_000, description="What to draw")],
         ctx: Context[AppState, Any],
         model: Annotated[
-            str | None, Field(max_length=100, description=f"Krea model id or alias (default {settings.default_model})")
+            str | None,
+            Field(
+                min_length=1, max_length=100, description=f"Krea model id or alias (default {settings.default_model})"
+            ),
         ] = None,
         width: Annotated[int | None, Field(ge=16, le=8192, description="Pixels; with height")] = None,
         height: Annotated[int | None, Field(ge=16, le=8192)] = None,

@@ -178,7 +178,9 @@ class JobService:
         """Poll until terminal or the deadline. Cancellation propagates; the Krea job is never cancelled here."""
         start = time.monotonic()
         typical = self.typical_s(model)
-        age = _age_s(job)  # a job picked up by wait_for_job is already part-way through its schedule
+        # Where the job is in its schedule: a job picked up by wait_for_job is already part-way through; a job in
+        # Krea's backlog has not started, so its clock starts when it leaves the backlog.
+        running_since = start - (0.0 if job.status == "backlogged" else _age_s(job))
         last: Job = job
         poll_error: str | None = None
         last_report = -PROGRESS_EVERY_S
@@ -197,11 +199,13 @@ class JobService:
         with anyio.move_on_after(deadline_s):
             await report(force=True)
             while not last.terminal:
-                elapsed = time.monotonic() - start
-                await anyio.sleep(next_poll_delay(age + elapsed, typical, self.settings.poll_interval_s))
+                running = time.monotonic() - running_since
+                await anyio.sleep(next_poll_delay(running, typical, self.settings.poll_interval_s))
                 try:
                     last = await self.client.get_job(job.job_id)
                     poll_error = None
+                    if last.status == "backlogged":
+                        running_since = time.monotonic()
                 except _TRANSIENT as exc:  # keep polling until the deadline; the job is still out there
                     poll_error = str(exc)
                     log.warning("polling %s failed, will retry: %s", job.job_id, exc)
