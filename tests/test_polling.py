@@ -20,14 +20,28 @@ def test_schedule_shape(typical: float) -> None:
     assert next_poll_delay(5, typical, fixed_interval_s=0.1) == 0.1
 
 
-@pytest.mark.parametrize("typical", [2.0, 7.0, 30.0, 70.0])
-def test_schedule_reaches_the_dense_window_without_overshooting(typical: float) -> None:
-    t, polls = 0.0, 0
-    while t < 0.6 * typical:
+def simulate(typical: float, actual: float) -> tuple[int, float]:
+    """GETs made and lag after completion, for a job of ``actual`` seconds polled on the schedule."""
+    t, gets = 0.0, 0
+    while t < actual:
         t += next_poll_delay(t, typical)
-        polls += 1
-    assert t <= 0.6 * typical + DENSE_INTERVAL_S
-    assert polls <= 10
+        gets += 1
+    return gets, t - actual
+
+
+@pytest.mark.parametrize("typical", [2.0, 5.0, 7.0, 30.0, 70.0])
+def test_a_job_of_typical_length_costs_at_most_one_get_per_second_and_is_seen_within_half_a_second(
+    typical: float,
+) -> None:
+    gets, lag = simulate(typical, typical)
+    assert gets <= typical
+    assert lag <= DENSE_INTERVAL_S
+
+
+@pytest.mark.parametrize("typical", [7.0, 30.0, 70.0])
+def test_an_early_finish_is_still_seen_without_waiting_for_the_dense_window(typical: float) -> None:
+    _, lag = simulate(typical, typical / 2)
+    assert lag <= 0.2 * typical
 
 
 @pytest.mark.anyio

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+#: Validation-only keywords: pydantic still enforces them (and its errors name the field), but they tell a model
+#: nothing it needs to call the tool right, and every byte of tools/list costs context in every conversation.
+VALIDATION_ONLY = frozenset({"maxLength", "minLength", "maxItems", "minimum", "maximum", "exclusiveMinimum", "pattern"})
 
-def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """Drop auto titles and ``default: null``, and turn ``anyOf: [T, null]`` into ``T``.
+
+def compact_schema(schema: dict[str, Any], *, drop: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Drop auto titles, ``default: null`` and the ``drop`` keywords; turn ``anyOf: [T, null]`` into ``T``.
 
     Validation is unaffected: arguments are still validated by the tool's pydantic model, which accepts null.
     """
@@ -17,23 +21,25 @@ def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
         merged = {**{k: v for k, v in schema.items() if k != "anyOf"}, **inner}
         if merged.get("default", ...) is None:
             del merged["default"]
-        return compact_schema(merged)
+        return compact_schema(merged, drop=drop)
     for key, value in schema.items():
-        if key == "title" and isinstance(value, str):
+        if (key == "title" and isinstance(value, str)) or key in drop:
             continue
-        if key == "default" and value is None:
+        if (key == "default" and value is None) or (key == "additionalProperties" and value is True):
             continue
         if key in ("properties", "$defs") and isinstance(value, dict):
-            out[key] = {name: compact_schema(sub) if isinstance(sub, dict) else sub for name, sub in value.items()}
+            out[key] = {
+                name: compact_schema(sub, drop=drop) if isinstance(sub, dict) else sub for name, sub in value.items()
+            }
         elif key == "items" and isinstance(value, dict):
-            out[key] = compact_schema(value)
+            out[key] = compact_schema(value, drop=drop)
         else:
             out[key] = value
     return out
 
 
 def compact_in_place(schema: dict[str, Any]) -> None:
-    """``json_schema_extra`` hook for pydantic models: compact the generated schema in place."""
-    compacted = compact_schema(schema)
+    """``json_schema_extra`` hook for output models: compact the generated schema in place, descriptions too."""
+    compacted = compact_schema(schema, drop=frozenset({"description"}))
     schema.clear()
     schema.update(compacted)

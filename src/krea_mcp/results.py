@@ -22,13 +22,13 @@ class JobResult(BaseModel):
     model_config = ConfigDict(json_schema_extra=compact_in_place)
 
     job_id: str
-    status: str = Field(description="completed|failed|cancelled, else still running")
+    status: str
     urls: list[str] = Field(default_factory=list)
-    files: list[str] | None = Field(default=None, description="Saved absolute paths")
+    files: list[str] | None = None
     model: str | None = None
     created_at: str | None = None
     completed_at: str | None = None
-    error: str | None = Field(default=None, description="Krea's reason when failed")
+    error: str | None = None
     next_step: str | None = None
 
 
@@ -49,7 +49,7 @@ def job_result(outcome: Outcome, *, cancel_request: bool = False) -> CallToolRes
     content: list[Any] = [TextContent(text=_text(outcome, data, cancel_request))]
     content += [ImageContent(data=p.data, mime_type=p.mime_type) for p in outcome.previews]
     content += [
-        ResourceLink(name=f"{job.job_id[:8]}-{i}", uri=url, mime_type=mimetypes.guess_type(url)[0])
+        ResourceLink(name=f"image-{i}", uri=url, mime_type=mimetypes.guess_type(url)[0])
         for i, url in enumerate(job.urls, 1)
     ]
     content += [
@@ -81,8 +81,9 @@ def _headline(outcome: Outcome, data: JobResult, model: str, cancel_request: boo
     if data.status == "completed":
         n = len(data.urls)
         took = f" in {outcome.waited_s:.0f} s" if outcome.waited_s else ""
-        done = " It had already completed; nothing to cancel." if cancel_request else ""
-        return f"Job {data.job_id}{model} completed{took}: {n} image{'s' if n != 1 else ''}.{done}"
+        if cancel_request:
+            return f"Job {data.job_id}{model} had already completed; nothing to cancel. {n} image(s):"
+        return f"Completed{took}{model}: {n} image{'s' if n != 1 else ''}."
     if data.status == "failed":
         return f"Job {data.job_id}{model} failed: {data.error or 'no reason given'}. Failed jobs are not charged."
     if data.status == "cancelled":

@@ -15,7 +15,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field, SecretStr
 
 from . import __version__
-from ._schema import compact_schema
+from ._schema import VALIDATION_ONLY, compact_schema
 from .catalog import load_catalog
 from .client import KreaClient, as_caller, bearer_from
 from .delivery import Delivery
@@ -44,12 +44,12 @@ INSTRUCTIONS = (
 
 JobId = Annotated[
     str,
-    Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$", description="job_id from generate_image"),
+    Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$"),
 ]
 JobToolResult = Annotated[CallToolResult, JobResult]
 SaveTo = Annotated[
     str | None,
-    Field(max_length=1000, description="Save images here: a directory or a .png/.jpg path (relative: output dir)"),
+    Field(max_length=1000, description="Directory or .png/.jpg path to save the images to"),
 ]
 
 
@@ -115,13 +115,23 @@ def connection(
     return fake.transport(), fake.base_url, token, SANDBOX_TIME_SCALE
 
 
-def create_server(settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None) -> MCPServer:
-    """Build the server. ``transport`` replaces the network; ``settings.sandbox`` wires the built-in emulator."""
+def create_server(
+    settings: Settings | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    duration_scale: float | None = None,
+) -> MCPServer:
+    """Build the server. ``transport`` replaces the network; ``settings.sandbox`` wires the built-in emulator.
+
+    ``duration_scale`` tells the polling schedule that jobs run faster or slower than the catalog says (the
+    sandbox and benchmarks use it; the real API needs none).
+    """
     settings = settings if settings is not None else Settings()
 
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
         http_transport, base_url, token, scale = connection(settings, transport)
+        scale = duration_scale if duration_scale is not None else scale
         async with KreaClient(
             base_url=base_url, token=token, timeout_s=settings.request_timeout_s, transport=http_transport
         ) as client:
@@ -155,23 +165,25 @@ def create_server(settings: Settings | None = None, *, transport: httpx.AsyncBas
     return mcp
 
 
-def _tool(fn: Callable[..., Any], title: str, description: str, *, read_only: bool, destructive: bool = False) -> Tool:
-    """Register ``fn`` with a compact input schema and explicit annotations."""
-    hints = (
-        ToolAnnotations(read_only_hint=True, open_world_hint=True)
-        if read_only
-        else ToolAnnotations(
-            read_only_hint=False, destructive_hint=destructive, idempotent_hint=destructive, open_world_hint=True
-        )
-    )
+def _tool(fn: Callable[..., Any], description: str, *, read_only: bool, destructive: bool = False) -> Tool:
+    """Register ``fn`` with a compact input schema and its annotations (only where they differ from the defaults).
+
+    The spec's defaults are readOnlyHint=false, destructiveHint=true, idempotentHint=false, openWorldHint=true.
+    """
+    if read_only:
+        hints = ToolAnnotations(read_only_hint=True)
+    elif destructive:
+        hints = ToolAnnotations(idempotent_hint=True)
+    else:
+        hints = ToolAnnotations(destructive_hint=False)
     structured = None if fn.__name__ != "list_models" else False  # list_models returns plain text only
-    tool = Tool.from_function(fn, title=title, description=description, annotations=hints, structured_output=structured)
-    return tool.model_copy(update={"parameters": compact_schema(tool.parameters)})
+    tool = Tool.from_function(fn, description=description, annotations=hints, structured_output=structured)
+    return tool.model_copy(update={"parameters": compact_schema(tool.parameters, drop=VALIDATION_ONLY)})
 
 
 def _tools(settings: Settings) -> list[Tool]:
     async def generate_image(
-        prompt: Annotated[str, Field(min_length=1, max_length=10_000, description="What to draw")],
+        prompt: Annotated[str, Field(min_length=1, max_length=10_000)],
         ctx: Context[AppState, Any],
         model: Annotated[
             str | None,
@@ -179,23 +191,25 @@ def _tools(settings: Settings) -> list[Tool]:
                 min_length=1, max_length=100, description=f"Krea model id or alias (default {settings.default_model})"
             ),
         ] = None,
-        width: Annotated[int | None, Field(ge=16, le=8192, description="Pixels; with height")] = None,
+        width: Annotated[int | None, Field(ge=16, le=8192)] = None,
         height: Annotated[int | None, Field(ge=16, le=8192)] = None,
         aspect_ratio: Annotated[str | None, Field(max_length=12, description="e.g. 16:9")] = None,
         resolution: Literal["1K", "2K", "4K"] | None = None,
         seed: Annotated[int | None, Field(ge=0, le=2**32 - 1)] = None,
         steps: Annotated[int | None, Field(ge=1, le=200)] = None,
         negative_prompt: Annotated[str | None, Field(max_length=5_000)] = None,
-        strength: Annotated[float | None, Field(ge=-2, le=2, allow_inf_nan=False, description="Edit strength")] = None,
+        strength: Annotated[
+            float | None, Field(ge=-2, le=2, allow_inf_nan=False, description="Edit strength 0-1")
+        ] = None,
         images: Annotated[
             list[Annotated[str, Field(min_length=1, max_length=14_000_000)]] | None,
-            Field(max_length=16, description="Input/reference images: https URLs, local paths or data: URIs"),
+            Field(max_length=16, description="Input/reference images: URLs, local paths or data: URIs"),
         ] = None,
         style_images: Annotated[
             list[Annotated[str, Field(min_length=1, max_length=14_000_000)]] | None,
-            Field(max_length=16, description="Style reference images, same forms"),
+            Field(max_length=16, description="Style references, same forms"),
         ] = None,
-        options: Annotated[dict[str, Any] | None, Field(description="Extra model-specific fields")] = None,
+        options: Annotated[dict[str, Any] | None, Field(description="Other fields of the model (list_models)")] = None,
         wait: Annotated[bool, Field(description="false: return job_id at once")] = True,
         save_to: SaveTo = None,
     ) -> JobToolResult:
@@ -229,9 +243,7 @@ def _tools(settings: Settings) -> list[Tool]:
     async def wait_for_job(
         job_id: JobId,
         ctx: Context[AppState, Any],
-        timeout_s: Annotated[
-            float | None, Field(gt=0, le=600, allow_inf_nan=False, description=f"Default {settings.wait_s:g}")
-        ] = None,
+        timeout_s: Annotated[float | None, Field(gt=0, le=600, allow_inf_nan=False)] = None,
         save_to: SaveTo = None,
     ) -> JobToolResult:
         state = _state(ctx)
@@ -259,31 +271,26 @@ def _tools(settings: Settings) -> list[Tool]:
     return [
         _tool(
             generate_image,
-            "Generate image",
-            "Generate an image with Krea and return its URLs. Parameters are checked first (a bad call costs nothing). "
-            f"Waits up to {wait_s} s; a slower job returns job_id and status: then call wait_for_job.",
+            f"Generate an image with Krea; returns its URLs. Checked first: a bad call costs nothing. Waits up to "
+            f"{wait_s} s, else returns job_id: then call wait_for_job.",
             read_only=False,
         ),
-        _tool(get_job, "Get job", "Check a job once: status, and image URLs when completed.", read_only=True),
+        _tool(get_job, "Check a job once: status, and image URLs when completed.", read_only=True),
         _tool(
             wait_for_job,
-            "Wait for job",
-            f"Wait up to timeout_s (default {wait_s}) for a job, reporting progress. Returns image URLs, or the status "
-            "if still running (call again). Ending the wait never cancels the job.",
+            f"Wait up to timeout_s (default {wait_s}) for a job, with progress; returns URLs or the status (call "
+            "again). Never cancels the job.",
             read_only=True,
         ),
         _tool(
             cancel_job,
-            "Cancel job",
-            "Cancel a queued or running job (not charged). A finished job is left as is and reported.",
+            "Cancel a running job (not charged). A finished job is left alone.",
             read_only=False,
             destructive=True,
         ),
         _tool(
             list_models,
-            "List models",
-            "List Krea image models (id, aliases, typical time, price, inputs). With model=..., that model's "
-            "parameters and how generate_image maps onto them.",
+            "Krea image models: id, aliases, time, price, inputs. With model: its parameters and mapping.",
             read_only=True,
         ),
     ]
