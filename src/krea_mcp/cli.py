@@ -69,7 +69,8 @@ async def generate(settings: Settings, arguments: dict[str, Any], *, as_json: bo
     from mcp import Client
 
     from .params import resolve_model
-    from .server import SANDBOX_TIME_SCALE, create_server
+    from .server import create_server
+    from .wiring import SANDBOX_TIME_SCALE
 
     model = arguments.get("model") or settings.default_model
     try:
@@ -152,7 +153,7 @@ async def _check_api(settings: Settings) -> bool:
         print("  token check   SKIPPED: set KREA_API_TOKEN (or use --sandbox)")
         return False
     from .client import KreaClient
-    from .server import connection
+    from .wiring import connection
 
     transport, base_url, token, _ = connection(settings)
     try:

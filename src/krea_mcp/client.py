@@ -2,49 +2,40 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
 
+import anyio
 import httpx
 from pydantic import SecretStr, ValidationError
 
 from . import __version__
+from .caller import current_token
 from .errors import KreaAPIError, KreaConnectionError, MissingTokenError, ServerError
 from .jobs import Job
 from .retry import RetryPolicy, certainly_not_applied, is_transient, with_retries
 
 log = logging.getLogger(__name__)
 
-#: The caller's own Krea token for the current request (multi-user HTTP mode); contextvars never cross tasks.
-_caller_token: ContextVar[SecretStr | None] = ContextVar("krea_caller_token", default=None)
 
+class _LazyNetworkTransport(httpx.AsyncBaseTransport):
+    """The real network transport, built on first use: its TLS context (loading the CA bundle, ~80 ms) then stays
+    off the start-up path, so a host listing tools never waits for it."""
 
-@contextmanager
-def as_caller(token: SecretStr | None) -> Iterator[None]:
-    """Within this block, requests use ``token`` instead of the server's configured one."""
-    reset = _caller_token.set(token)
-    try:
-        yield
-    finally:
-        _caller_token.reset(reset)
+    def __init__(self, **kwargs: Any) -> None:
+        self._kwargs = kwargs
+        self._inner: httpx.AsyncHTTPTransport | None = None
 
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._inner is None:
+            self._inner = await anyio.to_thread.run_sync(lambda: httpx.AsyncHTTPTransport(**self._kwargs))
+        return await self._inner.handle_async_request(request)
 
-def bearer_from(headers: Mapping[str, str] | None) -> SecretStr | None:
-    """The token of an ``Authorization: Bearer ...`` header, if there is one."""
-    scheme, _, value = (headers or {}).get("authorization", "").partition(" ")
-    return SecretStr(value.strip()) if scheme.lower() == "bearer" and value.strip() else None
-
-
-def caller_key() -> str:
-    """A short, non-reversible key for the current caller's token ("" when the server's own token is used)."""
-    token = _caller_token.get()
-    return hashlib.sha256(token.get_secret_value().encode()).hexdigest()[:16] if token else ""
+    async def aclose(self) -> None:
+        if self._inner is not None:
+            await self._inner.aclose()
 
 
 class KreaClient:
@@ -61,12 +52,12 @@ class KreaClient:
     ) -> None:
         self._token = token
         self._retry = retry or RetryPolicy()
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
-            transport=transport,
+            transport=transport or _LazyNetworkTransport(limits=limits),
             headers={"User-Agent": f"krea-mcp/{__version__}", "Accept": "application/json"},
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             follow_redirects=False,
         )
 
@@ -155,7 +146,7 @@ class KreaClient:
     async def _send(
         self, method: str, url: str, *, model: str | None = None, job_id: str | None = None, **kwargs: Any
     ) -> httpx.Response:
-        token = _caller_token.get() or self._token
+        token = current_token() or self._token
         if token is None:
             raise MissingTokenError()
         headers = {"Authorization": f"Bearer {token.get_secret_value()}"}

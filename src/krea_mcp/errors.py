@@ -22,9 +22,10 @@ A job that *ran* and failed is not an exception: it is a job whose status is ``f
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 TOKEN_HELP = "workspace owners and admins create tokens in Krea's API settings; see https://docs.krea.ai/developers/api-keys-and-billing"
 

@@ -16,7 +16,8 @@ from urllib.request import url2pathname
 
 import anyio
 
-from .client import KreaClient, caller_key
+from .caller import caller_key
+from .client import KreaClient
 from .errors import InvalidRequestError
 from .paths import user_path
 

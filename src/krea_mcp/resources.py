@@ -13,7 +13,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.server.mcpserver.resources import FileResource, FunctionResource
 
-from .client import as_caller, bearer_from
+from .caller import as_caller, bearer_from
 from .errors import KreaError
 from .results import JobResult
 
@@ -45,7 +45,7 @@ def register_job_template(mcp: MCPServer) -> None:
     @mcp.resource(JOB_URI, name="krea-job", title="Krea job", mime_type="application/json")
     async def read_job(job_id: str, ctx: Context[Any, Any]) -> str:
         state = ctx.request_context.lifespan_context
-        service: JobService = state.service
+        service: JobService = await state.service()
         token = bearer_from(ctx.headers) if state.settings.multi_user else None
         try:
             with as_caller(token):

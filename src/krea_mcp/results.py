@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import mimetypes
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._schema import compact_in_place
-from .service import Outcome
+
+if TYPE_CHECKING:
+    from .service import Outcome
 
 
 class JobResult(BaseModel):

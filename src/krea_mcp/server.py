@@ -2,39 +2,32 @@
 
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import httpx
+import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from . import __version__
 from ._schema import VALIDATION_ONLY, compact_schema
-from .catalog import load_catalog
-from .client import KreaClient, as_caller, bearer_from
-from .delivery import Delivery
+from .caller import as_caller, bearer_from
 from .errors import KreaError
-from .inputs import ImageInputs
-from .models_view import compact_list, model_detail
-from .params import GenerateParams, resolve_model
 from .resources import Publisher, register_job_template
 from .results import JobResult, job_result
-from .saving import ImageSaver
-from .service import JobService, Outcome
 from .settings import Settings
-from .spend import SpendGuards
+
+if TYPE_CHECKING:  # the rest loads on the first tool call (see AppState.service): start-up stays fast
+    import httpx
+
+    from .service import JobService, Outcome
 
 log = logging.getLogger(__name__)
 
-#: Sandbox jobs run at this fraction of the real model's typical duration (Flux: ~2 s instead of ~7 s).
-SANDBOX_TIME_SCALE = 0.3
-SANDBOX_BASE_URL = "http://krea.sandbox"
 
 INSTRUCTIONS = (
     "Generate images with Krea AI. generate_image validates parameters (no credits spent on a bad call), "
@@ -53,14 +46,37 @@ SaveTo = Annotated[
 ]
 
 
-@dataclass(slots=True)
 class AppState:
-    """What the lifespan hands to every tool call."""
+    """What the lifespan hands to every tool call. The job service is built on the first call that needs it."""
 
-    service: JobService
-    settings: Settings
-    #: None in multi-user mode: one caller's jobs and files must not be listed to another.
-    publisher: Publisher | None
+    def __init__(
+        self,
+        settings: Settings,
+        server: MCPServer,
+        stack: AsyncExitStack,
+        transport: "httpx.AsyncBaseTransport | None",
+        duration_scale: float | None,
+    ) -> None:
+        self.settings = settings
+        #: None in multi-user mode: one caller's jobs and files must not be listed to another.
+        self.publisher: Publisher | None = None
+        self._server, self._stack = server, stack
+        self._transport, self._duration_scale = transport, duration_scale
+        self._service: JobService | None = None
+        self._lock = anyio.Lock()
+
+    async def service(self) -> "JobService":
+        if self._service is None:
+            async with self._lock:
+                if self._service is None:
+                    from .wiring import build_service
+
+                    service = await build_service(
+                        self.settings, self._stack, transport=self._transport, duration_scale=self._duration_scale
+                    )
+                    self.publisher = None if self.settings.multi_user else Publisher(self._server, service)
+                    self._service = service
+        return self._service
 
 
 @contextmanager
@@ -85,7 +101,7 @@ def _state(ctx: Context[AppState, Any]) -> AppState:
     return ctx.request_context.lifespan_context
 
 
-async def _reply(ctx: Context[AppState, Any], outcome: Outcome, *, cancel_request: bool = False) -> CallToolResult:
+async def _reply(ctx: Context[AppState, Any], outcome: "Outcome", *, cancel_request: bool = False) -> CallToolResult:
     """The tool result, after publishing the job and any saved files as resources."""
     publisher = _state(ctx).publisher
     if publisher is not None and publisher.publish(outcome):
@@ -100,25 +116,10 @@ def _progress(ctx: Context[AppState, Any]) -> Any:
     return report
 
 
-def connection(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
-) -> tuple[httpx.AsyncBaseTransport | None, str, SecretStr | None, float]:
-    """Transport, base URL, token and duration scale: the real API, an injected transport, or the sandbox."""
-    if not settings.sandbox:
-        return transport, settings.base_url, settings.api_token, 1.0
-    token = settings.api_token or SecretStr("sandbox")
-    if transport is not None:
-        return transport, settings.base_url, token, 1.0
-    from .fake_api import FakeKrea  # imported only when used: keeps start-up fast
-
-    fake = FakeKrea(base_url=SANDBOX_BASE_URL, time_scale=SANDBOX_TIME_SCALE)
-    return fake.transport(), fake.base_url, token, SANDBOX_TIME_SCALE
-
-
 def create_server(
     settings: Settings | None = None,
     *,
-    transport: httpx.AsyncBaseTransport | None = None,
+    transport: "httpx.AsyncBaseTransport | None" = None,
     duration_scale: float | None = None,
 ) -> MCPServer:
     """Build the server. ``transport`` replaces the network; ``settings.sandbox`` wires the built-in emulator.
@@ -130,28 +131,8 @@ def create_server(
 
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
-        http_transport, base_url, token, scale = connection(settings, transport)
-        scale = duration_scale if duration_scale is not None else scale
-        async with KreaClient(
-            base_url=base_url, token=token, timeout_s=settings.request_timeout_s, transport=http_transport
-        ) as client:
-            dirs = settings.input_dirs()
-            multi = settings.multi_user  # callers are strangers: no local files, no saving, no shared listings
-            dirs = [] if multi else dirs
-            saver = (
-                None if multi else ImageSaver(client.http, output_dir=settings.resolved_output_dir(), allowed_dirs=dirs)
-            )
-            service = JobService(
-                client,
-                settings,
-                load_catalog(),
-                duration_scale=scale,
-                inputs=ImageInputs(client, dirs),
-                delivery=Delivery(client.http, saver, settings),
-                spend=SpendGuards(settings.max_jobs, settings.max_spend_usd),
-            )
-            publisher = None if multi else Publisher(server, service)
-            yield AppState(service=service, settings=settings, publisher=publisher)
+        async with AsyncExitStack() as stack:  # the job service is built on first use, off the start-up path
+            yield AppState(settings, server, stack, transport, duration_scale)
 
     mcp = MCPServer(
         "krea",
@@ -213,6 +194,8 @@ def _tools(settings: Settings) -> list[Tool]:
         wait: Annotated[bool, Field(description="false: return job_id at once")] = True,
         save_to: SaveTo = None,
     ) -> JobToolResult:
+        from .params import GenerateParams
+
         state = _state(ctx)
         params = GenerateParams(
             prompt=prompt,
@@ -230,14 +213,14 @@ def _tools(settings: Settings) -> list[Tool]:
             options=options or {},
         )
         with _tool_errors(ctx):
-            outcome = await state.service.generate(
+            outcome = await (await state.service()).generate(
                 params, wait=wait, deadline_s=state.settings.wait_s, progress=_progress(ctx), save_to=save_to
             )
         return await _reply(ctx, outcome)
 
     async def get_job(job_id: JobId, ctx: Context[AppState, Any]) -> JobToolResult:
         with _tool_errors(ctx, job_id=job_id):
-            outcome = await _state(ctx).service.get(job_id)
+            outcome = await (await _state(ctx).service()).get(job_id)
         return await _reply(ctx, outcome)
 
     async def wait_for_job(
@@ -248,19 +231,23 @@ def _tools(settings: Settings) -> list[Tool]:
     ) -> JobToolResult:
         state = _state(ctx)
         with _tool_errors(ctx, job_id=job_id):
-            outcome = await state.service.wait(
+            outcome = await (await state.service()).wait(
                 job_id, timeout_s or state.settings.wait_s, progress=_progress(ctx), save_to=save_to
             )
         return await _reply(ctx, outcome)
 
     async def cancel_job(job_id: JobId, ctx: Context[AppState, Any]) -> JobToolResult:
         with _tool_errors(ctx, job_id=job_id):
-            outcome, _ = await _state(ctx).service.cancel(job_id)
+            outcome, _ = await (await _state(ctx).service()).cancel(job_id)
         return await _reply(ctx, outcome, cancel_request=True)
 
     async def list_models(
         model: Annotated[str | None, Field(max_length=100, description="Id or alias: show its full parameters")] = None,
     ) -> str:
+        from .catalog import load_catalog
+        from .models_view import compact_list, model_detail
+        from .params import resolve_model
+
         catalog = load_catalog()
         if model is None:
             return compact_list(catalog, settings.default_model)

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from .caller import caller_key
 from .catalog import Catalog
-from .client import KreaClient, caller_key
+from .client import KreaClient
 from .creation import create_job, maybe_applied
 from .delivery import Delivery
 from .errors import InvalidRequestError, KreaAPIError, KreaConnectionError, KreaError, RateLimitError, ServerError

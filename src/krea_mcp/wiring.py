@@ -1,0 +1,65 @@
+"""Building the job service: the Krea connection (real API, injected transport or sandbox emulator) and its parts.
+
+Imported on the first tool call, not at start-up: nothing here is needed to answer ``tools/list``.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+import httpx
+from pydantic import SecretStr
+
+from .catalog import load_catalog
+from .client import KreaClient
+from .delivery import Delivery
+from .inputs import ImageInputs
+from .saving import ImageSaver
+from .service import JobService
+from .settings import Settings
+from .spend import SpendGuards
+
+#: Sandbox jobs run at this fraction of the real model's typical duration (Flux: ~2 s instead of ~7 s).
+SANDBOX_TIME_SCALE = 0.3
+SANDBOX_BASE_URL = "http://krea.sandbox"
+
+
+def connection(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> tuple[httpx.AsyncBaseTransport | None, str, SecretStr | None, float]:
+    """Transport, base URL, token and duration scale: the real API, an injected transport, or the sandbox."""
+    if not settings.sandbox:
+        return transport, settings.base_url, settings.api_token, 1.0
+    token = settings.api_token or SecretStr("sandbox")
+    if transport is not None:
+        return transport, settings.base_url, token, 1.0
+    from .fake_api import FakeKrea  # imported only when used: keeps start-up fast
+
+    fake = FakeKrea(base_url=SANDBOX_BASE_URL, time_scale=SANDBOX_TIME_SCALE)
+    return fake.transport(), fake.base_url, token, SANDBOX_TIME_SCALE
+
+
+async def build_service(
+    settings: Settings,
+    stack: AsyncExitStack,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    duration_scale: float | None = None,
+) -> JobService:
+    """The service and everything it uses; the HTTP client closes with ``stack``."""
+    http_transport, base_url, token, scale = connection(settings, transport)
+    client = await stack.enter_async_context(
+        KreaClient(base_url=base_url, token=token, timeout_s=settings.request_timeout_s, transport=http_transport)
+    )
+    multi = settings.multi_user  # callers are strangers: no local files, no saving, no shared listings
+    dirs = [] if multi else settings.input_dirs()
+    saver = None if multi else ImageSaver(client.http, output_dir=settings.resolved_output_dir(), allowed_dirs=dirs)
+    return JobService(
+        client,
+        settings,
+        load_catalog(),
+        duration_scale=duration_scale if duration_scale is not None else scale,
+        inputs=ImageInputs(client, dirs),
+        delivery=Delivery(client.http, saver, settings),
+        spend=SpendGuards(settings.max_jobs, settings.max_spend_usd),
+    )
