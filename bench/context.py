@@ -20,6 +20,37 @@ def _size(obj: Any) -> int:
     )
 
 
+def _sdk_default_tools_bytes() -> int:
+    """Baseline: the same five tools as the SDK advertises them by default (no schema compaction, titles kept)."""
+    from mcp.server.mcpserver.tools import Tool
+
+    from krea_mcp.server import _tools
+
+    raw = []
+    for tool in _tools(Settings(_env_file=None)):  # type: ignore[call-arg]
+        full = Tool.from_function(tool.fn, title=tool.name.replace("_", " ").capitalize())
+        raw.append(
+            {"name": full.name, "title": full.title, "description": tool.description, "inputSchema": full.parameters}
+            | ({"outputSchema": full.output_schema} if full.output_schema else {})
+            | {
+                "annotations": {
+                    "readOnlyHint": False,
+                    "destructiveHint": False,
+                    "idempotentHint": False,
+                    "openWorldHint": True,
+                }
+            }
+        )
+    return len(json.dumps({"tools": raw}, separators=(",", ":")).encode())
+
+
+def _sdk_default_result_bytes(result: Any) -> int:
+    """Baseline: the same result as the SDK sends a returned pydantic model: its JSON as the text content."""
+    dump = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    dump["content"] = [{"type": "text", "text": json.dumps(result.structured_content, indent=2)}]
+    return len(json.dumps(dump, separators=(",", ":")).encode())
+
+
 async def measure() -> dict[str, int]:
     """Sizes as the client receives them; the preview case uses a realistic 1024x1024 noisy image."""
     fake = FakeKrea(token="bench", job_duration_s=0.05, image_size=(1024, 1024), image_noise=True)
@@ -33,8 +64,20 @@ async def measure() -> dict[str, int]:
             result = await client.call_tool("generate_image", {"prompt": "a red fox in the snow"})
             models = await client.call_tool("list_models", {})
         out[f"one_image_result_bytes_preview_{preview}"] = _size(result)
+        if preview == "off":
+            out["baseline_result_bytes"] = _sdk_default_result_bytes(result)
     out.update(tools=len(tools.tools), tools_list_bytes=_size(tools), list_models_bytes=_size(models))
+    out["baseline_tools_list_bytes"] = _sdk_default_tools_bytes()
+    out["baseline_list_models_bytes"] = _all_details_bytes()
     return out
+
+
+def _all_details_bytes() -> int:
+    """Baseline: every model's full parameter list, as a list_models without the compact view would send."""
+    from krea_mcp.catalog import load_catalog
+    from krea_mcp.models_view import model_detail
+
+    return len("\n\n".join(model_detail(m) for m in load_catalog().models.values()).encode())
 
 
 if __name__ == "__main__":

@@ -20,8 +20,12 @@ from krea_mcp.server import create_server
 from krea_mcp.settings import Settings
 
 #: (job seconds, model whose typical time the schedule uses, scale so typical == job seconds)
-CASES = [(2.0, "bfl/flux-1-dev", 2 / 7), (7.0, "bfl/flux-1-dev", 1.0), (30.0, "luma/uni-1", 1.0),
-         (70.0, "openai/gpt-image", 70 / 72)]  # fmt: skip
+CASES = [
+    (2.0, "bfl/flux-1-dev", 2 / 7),
+    (7.0, "bfl/flux-1-dev", 1.0),
+    (30.0, "luma/uni-1", 1.0),
+    (70.0, "openai/gpt-image", 70 / 72),
+]
 
 
 async def _one(client: Client, model: str) -> tuple[float, str]:

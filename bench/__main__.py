@@ -1,0 +1,268 @@
+"""Run every benchmark and print one table (or ``--json``): each figure beside a baseline from the same run.
+
+python -m bench            # everything (about 3 minutes: the lag and load runs wait for real job durations)
+python -m bench --json     # machine-readable
+python -m bench --only cold_start,context
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import anyio
+
+
+@dataclass
+class Row:
+    bench: str
+    figure: str
+    value: float
+    baseline: float | None
+    baseline_name: str
+    unit: str
+    target: str
+    met: bool | None
+
+    @property
+    def ratio(self) -> float | None:
+        return self.value / self.baseline if self.baseline else None
+
+
+def cold_start() -> list[Row]:
+    from . import cold_start as m
+
+    r = m.run(7)
+    return [
+        Row(
+            "cold start",
+            "spawn → tools/list, median of 7",
+            r["krea_ms"],
+            r["stub_ms"],
+            "bare 3-tool MCPServer",
+            "ms",
+            "≤ 1.10× stub",
+            r["ratio"] <= 1.10,
+        )
+    ]
+
+
+def context() -> list[Row]:
+    from . import context as m
+
+    r = anyio.run(m.measure)
+    return [
+        Row(
+            "context",
+            f"tools/list ({r['tools']} tools)",
+            r["tools_list_bytes"],
+            r["baseline_tools_list_bytes"],
+            "same tools, SDK-default schemas",
+            "B",
+            "≤ 4096 B",
+            r["tools_list_bytes"] <= 4096,
+        ),
+        Row(
+            "context",
+            "one-image result, preview off",
+            r["one_image_result_bytes_preview_off"],
+            r["baseline_result_bytes"],
+            "SDK default (JSON text + structuredContent)",
+            "B",
+            "≤ 600 B",
+            r["one_image_result_bytes_preview_off"] <= 600,
+        ),
+        Row(
+            "context",
+            "one-image result, thumbnail preview",
+            r["one_image_result_bytes_preview_thumbnail"],
+            None,
+            "",
+            "B",
+            "≤ 64 KB preview budget",
+            r["one_image_result_bytes_preview_thumbnail"] <= 64_000 + 1000,
+        ),
+        Row(
+            "context",
+            "list_models (compact)",
+            r["list_models_bytes"],
+            r["baseline_list_models_bytes"],
+            "every model's full parameters",
+            "B",
+            "small",
+            None,
+        ),
+    ]
+
+
+def lag() -> list[Row]:
+    from . import lag as m
+
+    r = anyio.run(m.measure)
+    return [
+        Row(
+            "lag",
+            "completion → URLs held, p50",
+            r["lag_p50_s"],
+            r["baseline_lag_p50_s"],
+            "fixed 2 s polling",
+            "s",
+            "≤ 0.3 s",
+            r["lag_p50_s"] <= 0.3,
+        ),
+        Row(
+            "lag",
+            "completion → URLs held, p95",
+            r["lag_p95_s"],
+            r["baseline_lag_p95_s"],
+            "fixed 2 s polling",
+            "s",
+            "≤ 0.6 s",
+            r["lag_p95_s"] <= 0.6,
+        ),
+        Row(
+            "lag",
+            "GET /jobs/{id} per second of job time (max)",
+            r["max_gets_per_s"],
+            r["baseline_max_gets_per_s"],
+            "fixed 2 s polling",
+            "GET/s",
+            "≤ 1",
+            r["max_gets_per_s"] <= 1.0 + 1e-9,
+        ),
+    ]
+
+
+def overhead() -> list[Row]:
+    from . import overhead as m
+
+    mem = anyio.run(m.in_memory, 300)
+    std = anyio.run(m.over_stdio, 300)
+    return [
+        Row(
+            "overhead",
+            "get_job tool call, in memory, p50",
+            mem["tool_ms"],
+            mem["bare_ms"],
+            "bare HTTP GET",
+            "ms",
+            "overhead ≤ 3 ms",
+            mem["overhead_ms"] <= 3,
+        ),
+        Row(
+            "overhead",
+            "get_job tool call, stdio, p50",
+            std["tool_ms"],
+            std["bare_ms"],
+            "bare HTTP GET",
+            "ms",
+            "overhead ≤ 6 ms",
+            std["overhead_ms"] <= 6,
+        ),
+    ]
+
+
+def load() -> list[Row]:
+    from . import load as m
+
+    r = m.run()
+    return [
+        Row(
+            "concurrency",
+            f"{r['calls']:.0f} generate+wait, emulator concurrency 10: wall",
+            r["wall_s"],
+            r["ideal_s"],
+            "emulator-bound ideal",
+            "s",
+            "≤ 1.10× ideal",
+            r["ratio"] <= 1.10,
+        ),
+        Row("concurrency", "server peak RSS", r["peak_rss_mb"], None, "", "MB", "≤ 120 MB", r["peak_rss_mb"] <= 120),
+    ]
+
+
+def saving() -> list[Row]:
+    from . import saving as m
+
+    r = m.run()
+    return [
+        Row(
+            "saving",
+            f"{r['images']} × {r['image_mb']:.1f} MB: wall",
+            r["krea_wall_s"],
+            r["baseline_wall_s"],
+            "parallel plain httpx download",
+            "s",
+            "≤ 1.2× baseline",
+            r["wall_ratio"] <= 1.2,
+        ),
+        Row(
+            "saving",
+            "RSS growth while saving",
+            r["krea_rss_growth_mb"],
+            r["baseline_rss_growth_mb"],
+            "parallel plain httpx download",
+            "MB",
+            "≤ 20 MB",
+            r["krea_rss_growth_mb"] <= 20,
+        ),
+    ]
+
+
+BENCHES: dict[str, Callable[[], list[Row]]] = {
+    "cold_start": cold_start,
+    "context": context,
+    "overhead": overhead,
+    "saving": saving,
+    "lag": lag,
+    "load": load,
+}
+
+
+def table(rows: list[Row]) -> str:
+    head = "| bench | figure | krea-mcp | baseline | ratio | target | met |\n|---|---|---|---|---|---|---|"
+    lines = [head]
+    for r in rows:
+        base = f"{_fmt(r.baseline)} {r.unit} ({r.baseline_name})" if r.baseline is not None else "—"
+        ratio = f"{r.ratio:.2f}×" if r.ratio is not None else "—"
+        met = {True: "yes", False: "**no**", None: "—"}[r.met]
+        lines.append(f"| {r.bench} | {r.figure} | {_fmt(r.value)} {r.unit} | {base} | {ratio} | {r.target} | {met} |")
+    return "\n".join(lines)
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "—"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}" if abs(x) < 1 else f"{x:.2f}"
+
+
+def machine() -> dict[str, Any]:
+    import os
+
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description="krea-mcp benchmarks")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--only", help="comma-separated: " + ",".join(BENCHES))
+    args = parser.parse_args()
+    names = args.only.split(",") if args.only else list(BENCHES)
+    rows: list[Row] = []
+    for name in names:
+        print(f"running {name}…", file=sys.stderr, flush=True)
+        rows += BENCHES[name]()
+    if args.json:
+        print(json.dumps({"machine": machine(), "rows": [asdict(r) | {"ratio": r.ratio} for r in rows]}, indent=2))
+    else:
+        print(table(rows))
+        print(f"\nmachine: {machine()}")
+
+
+if __name__ == "__main__":
+    main()
