@@ -27,10 +27,13 @@ class _LazyNetworkTransport(httpx.AsyncBaseTransport):
     def __init__(self, **kwargs: Any) -> None:
         self._kwargs = kwargs
         self._inner: httpx.AsyncHTTPTransport | None = None
+        self._lock = anyio.Lock()  # a burst of first requests builds one transport, not one each
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._inner is None:
-            self._inner = await anyio.to_thread.run_sync(lambda: httpx.AsyncHTTPTransport(**self._kwargs))
+            async with self._lock:
+                if self._inner is None:
+                    self._inner = await anyio.to_thread.run_sync(lambda: httpx.AsyncHTTPTransport(**self._kwargs))
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:
