@@ -188,3 +188,15 @@ async def test_cancel_unknown_job_is_a_404() -> None:
     async with connect(fake) as client:
         result = await client.call_tool("cancel_job", {"job_id": "3c90c3cc-0d44-4b50-8888-8dd25736052a"})
     assert result.is_error is True and "not found" in text_of(result)
+
+
+async def test_every_resource_link_in_a_result_can_be_read_from_the_server(mode: str) -> None:
+    """MCP: a resource link names a resource the server can read, so clients that follow links never fail."""
+    fake = FakeKrea(token=TOKEN, job_duration_s=0.05)
+    async with connect(fake, mode, preview="off", auto_save=True) as client:
+        result = await client.call_tool("generate_image", {"prompt": "a fox"})
+        links = [str(b.uri) for b in result.content if b.type == "resource_link"]
+        assert len(links) == 2  # the image URL and the saved file
+        for uri in links:
+            read = await client.read_resource(uri)
+            assert base64.b64decode(read.contents[0].blob).startswith(b"\x89PNG")

@@ -82,15 +82,16 @@ class Delivery:
         return await anyio.to_thread.run_sync(build)
 
     async def _download(self, urls: list[str]) -> list[bytes]:
-        out = []
-        for url in urls:  # no Authorization header: result URLs live on a CDN
-            async with self._http.stream("GET", url) as response:
-                response.raise_for_status()
-                chunks, size = [], 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > MAX_PREVIEW_SOURCE_BYTES:
-                        raise ValueError("image too large to preview")
-                    chunks.append(chunk)
-            out.append(b"".join(chunks))
-        return out
+        return [await self.fetch(url) for url in urls]
+
+    async def fetch(self, url: str) -> bytes:
+        """An image's bytes, in memory (at most 64 MB). No Authorization header: result URLs live on a CDN."""
+        async with self._http.stream("GET", url) as response:
+            response.raise_for_status()
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_PREVIEW_SOURCE_BYTES:
+                    raise ValueError("image too large")
+                chunks.append(chunk)
+        return b"".join(chunks)

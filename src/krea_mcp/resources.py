@@ -6,6 +6,7 @@ Hosts that browse resources can list and show them; the template also reads any 
 from __future__ import annotations
 
 import mimetypes
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from mcp.server import MCPServer
@@ -15,7 +16,7 @@ from mcp.server.mcpserver.resources import FileResource, FunctionResource
 
 from .caller import as_caller, bearer_from
 from .errors import KreaError
-from .results import JobResult
+from .results import job_data
 
 if TYPE_CHECKING:
     from .service import JobService, Outcome
@@ -25,18 +26,7 @@ JOB_URI = "krea://jobs/{job_id}"
 
 def job_json(outcome: Outcome) -> str:
     """The job as the resource shows it: the same fields as a tool result's structuredContent."""
-    job = outcome.job
-    data = JobResult(
-        job_id=job.job_id,
-        status=job.status,
-        urls=job.urls,
-        files=[str(f) for f in outcome.files] or None,
-        model=outcome.model,
-        created_at=job.created_at,
-        completed_at=job.completed_at,
-        error=job.error,
-    )
-    return data.model_dump_json(exclude_none=True)
+    return job_data(outcome).model_dump_json(exclude_none=True)
 
 
 def register_job_template(mcp: MCPServer) -> None:
@@ -85,6 +75,20 @@ class Publisher:
             )
             self._published.add(uri)
             added = True
+        for i, url in enumerate(outcome.job.urls, 1):  # result links must be readable here (MCP: resource_link)
+            if url in self._published:
+                continue
+            self._mcp.add_resource(
+                FunctionResource(
+                    uri=url,
+                    name=f"image-{i}",
+                    description=f"image {i} of job {job_id}",
+                    mime_type=mimetypes.guess_type(url)[0] or "image/png",
+                    fn=partial(self._fetch, url),
+                )
+            )
+            self._published.add(url)
+            added = True
         for path in outcome.files:
             file_uri = path.as_uri()
             if file_uri in self._published:
@@ -96,3 +100,10 @@ class Publisher:
             self._published.add(file_uri)
             added = True
         return added
+
+    async def _fetch(self, url: str) -> bytes:
+        """The image bytes, fetched through the server's own HTTP client (so sandbox URLs work too)."""
+        try:
+            return await self._service.fetch_image(url)
+        except KreaError as exc:
+            raise ResourceError(str(exc)) from exc

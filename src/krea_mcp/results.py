@@ -34,10 +34,10 @@ class JobResult(BaseModel):
     next_step: str | None = None
 
 
-def job_result(outcome: Outcome, *, cancel_request: bool = False) -> CallToolResult:
-    """Build the tool result for a job; failed and cancelled jobs are ``isError`` (except for cancel_job itself)."""
+def job_data(outcome: Outcome) -> JobResult:
+    """The job as tool results (``structuredContent``) and the ``krea://jobs/{id}`` resource show it."""
     job = outcome.job
-    data = JobResult(
+    return JobResult(
         job_id=job.job_id,
         status=job.status,
         urls=job.urls,
@@ -48,12 +48,22 @@ def job_result(outcome: Outcome, *, cancel_request: bool = False) -> CallToolRes
         error=job.error or ("Cancelled." if job.status == "cancelled" else None),
         next_step=None if job.terminal else _next_step(job.job_id, outcome.save_to),
     )
+
+
+def job_result(outcome: Outcome, *, cancel_request: bool = False, link_urls: bool = True) -> CallToolResult:
+    """Build the tool result for a job; failed and cancelled jobs are ``isError`` (except for cancel_job itself).
+
+    ``link_urls``: add a ``resource_link`` per image URL; only where the server can also read them (see resources).
+    """
+    job = outcome.job
+    data = job_data(outcome)
     content: list[Any] = [TextContent(text=_text(outcome, data, cancel_request))]
     content += [ImageContent(data=p.data, mime_type=p.mime_type) for p in outcome.previews]
-    content += [
-        ResourceLink(name=f"image-{i}", uri=url, mime_type=mimetypes.guess_type(url)[0])
-        for i, url in enumerate(job.urls, 1)
-    ]
+    if link_urls:
+        content += [
+            ResourceLink(name=f"image-{i}", uri=url, mime_type=mimetypes.guess_type(url)[0])
+            for i, url in enumerate(job.urls, 1)
+        ]
     content += [
         ResourceLink(name=f.name, uri=f.as_uri(), mime_type=mimetypes.guess_type(f.name)[0]) for f in outcome.files
     ]

@@ -106,7 +106,7 @@ async def _reply(ctx: Context[AppState, Any], outcome: "Outcome", *, cancel_requ
     publisher = _state(ctx).publisher
     if publisher is not None and publisher.publish(outcome):
         await ctx.notify_resources_changed()
-    return job_result(outcome, cancel_request=cancel_request)
+    return job_result(outcome, cancel_request=cancel_request, link_urls=publisher is not None)
 
 
 def _progress(ctx: Context[AppState, Any]) -> Any:

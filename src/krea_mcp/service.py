@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
+import httpx
 
 from .caller import caller_key
 from .catalog import Catalog
@@ -166,6 +167,15 @@ class JobService:
             record = self.records.get(outcome.job.job_id)
             await self.delivery.deliver(outcome, target, record.prompt if record else "image")
         return outcome
+
+    async def fetch_image(self, url: str) -> bytes:
+        """The bytes of a result image (for ``resources/read`` on a result's link)."""
+        if self.delivery is None:
+            raise KreaError("Image downloads are not available on this server.")
+        try:
+            return await self.delivery.fetch(url)
+        except (httpx.HTTPError, ValueError) as exc:
+            raise KreaError(f"Could not fetch {url} ({type(exc).__name__}); the URL itself is still valid.") from None
 
     def model_of(self, job_id: str) -> str | None:
         record = self.records.get(job_id)
