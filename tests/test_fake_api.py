@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +14,7 @@ from starlette.applications import Starlette
 
 from krea_mcp.fake_api import FakeKrea, create_app
 from krea_mcp.fake_api._png import PNG_SIGNATURE, encode_png, png_dimensions, prompt_image
+from tests.e2e import free_port, running
 
 pytestmark = pytest.mark.anyio
 
@@ -470,46 +467,15 @@ def test_png_encoder_round_trip() -> None:
 # --- standalone server ----------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_up(base_url: str, proc: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "server exited early"
-        try:
-            httpx.get(f"{base_url}/jobs", timeout=1.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    pytest.fail("fake server did not start in time")
-
-
 def test_standalone_server_serves_generate_and_get() -> None:
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    args = ["--port", str(port), "--token", "t0k", "--job-duration", "0"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "krea_mcp.fake_api", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        _wait_until_up(base_url, proc)
-        with httpx.Client(base_url=base_url, headers={"Authorization": "Bearer t0k"}, timeout=5.0) as c:
-            created = c.post(FLUX, json={"prompt": "over the wire"})
-            assert created.status_code == 200, created.text
-            job = c.get(f"/jobs/{created.json()['job_id']}").json()
-            assert job["status"] == "completed"
-            assert job["result"]["urls"][0].startswith(f"{base_url}/_fake/images/")
-            assert c.get(job["result"]["urls"][0]).content.startswith(PNG_SIGNATURE)
-            assert c.get("/jobs", headers={"Authorization": "Bearer nope"}).status_code == 401
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+    args = ["-m", "krea_mcp.fake_api", "--port", str(port), "--token", "t0k", "--job-duration", "0"]
+    with running(args, port), httpx.Client(base_url=base_url, headers={"Authorization": "Bearer t0k"}, timeout=5) as c:
+        created = c.post(FLUX, json={"prompt": "over the wire"})
+        assert created.status_code == 200, created.text
+        job = c.get(f"/jobs/{created.json()['job_id']}").json()
+        assert job["status"] == "completed"
+        assert job["result"]["urls"][0].startswith(f"{base_url}/_fake/images/")
+        assert c.get(job["result"]["urls"][0]).content.startswith(PNG_SIGNATURE)
+        assert c.get("/jobs", headers={"Authorization": "Bearer nope"}).status_code == 401

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import nullcontext
@@ -19,6 +16,7 @@ import pytest
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.fake_api.__main__ import _parser
 from krea_mcp.fake_api._png import PNG_SIGNATURE, encode_png
+from tests.e2e import free_port, running
 
 pytestmark = pytest.mark.anyio
 
@@ -506,52 +504,22 @@ async def test_stats(client: httpx.AsyncClient, fake: FakeKrea) -> None:
 # --- standalone server ----------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_up(base_url: str, proc: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "server exited early"
-        try:
-            httpx.get(f"{base_url}/jobs", timeout=1.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    pytest.fail("fake server did not start in time")
-
-
 def test_standalone_reset_and_hang_look_like_network_failures() -> None:
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    args = ["--port", str(port), "--token", "t0k", "--job-duration", "0", "--quiet"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "krea_mcp.fake_api", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        _wait_until_up(base_url, proc)
-        with httpx.Client(base_url=base_url, headers={"Authorization": "Bearer t0k"}, timeout=5.0) as c:
-            inject = {"inject": {"route": "generate", "fault": "reset", "after_create": True}}
-            assert c.post("/_fake/control", json=inject).json() == {"ok": True, "faults_pending": 1}
-            with pytest.raises(httpx.TransportError):
-                c.post(FLUX, json={"prompt": "cut off"})
-            c.post("/_fake/control", json={"inject": {"route": "list_jobs", "fault": "hang"}})
-            with pytest.raises(httpx.ReadTimeout):
-                c.get("/jobs", timeout=0.3)
-            listed = c.get("/jobs")
-            assert listed.status_code == 200
-            assert len(listed.json()["items"]) == 1
-            stats = c.get("/_fake/stats").json()
-            assert (stats["generate_posts"], stats["jobs_created"], stats["faults_pending"]) == (1, 1, 0)
-            assert c.post("/_fake/control", json={"inject": {"route": "x", "fault": 500}}).status_code == 400
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+    args = ["-m", "krea_mcp.fake_api", "--port", str(port), "--token", "t0k", "--job-duration", "0", "--quiet"]
+    auth = {"Authorization": "Bearer t0k"}
+    with running(args, port), httpx.Client(base_url=base_url, headers=auth, timeout=5.0) as c:
+        inject = {"inject": {"route": "generate", "fault": "reset", "after_create": True}}
+        assert c.post("/_fake/control", json=inject).json() == {"ok": True, "faults_pending": 1}
+        with pytest.raises(httpx.TransportError):
+            c.post(FLUX, json={"prompt": "cut off"})
+        c.post("/_fake/control", json={"inject": {"route": "list_jobs", "fault": "hang"}})
+        with pytest.raises(httpx.ReadTimeout):
+            c.get("/jobs", timeout=0.3)
+        listed = c.get("/jobs")
+        assert listed.status_code == 200
+        assert len(listed.json()["items"]) == 1
+        stats = c.get("/_fake/stats").json()
+        assert (stats["generate_posts"], stats["jobs_created"], stats["faults_pending"]) == (1, 1, 0)
+        assert c.post("/_fake/control", json={"inject": {"route": "x", "fault": 500}}).status_code == 400
