@@ -28,9 +28,13 @@ class Row:
     unit: str
     target: str
     met: bool | None
+    #: When the ratio is measured directly (pairwise) rather than value / baseline.
+    measured_ratio: float | None = None
 
     @property
     def ratio(self) -> float | None:
+        if self.measured_ratio is not None:
+            return self.measured_ratio
         return self.value / self.baseline if self.baseline else None
 
 
