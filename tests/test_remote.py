@@ -209,3 +209,23 @@ async def test_bearer_passthrough_rejects_requests_without_a_token(passthrough_s
     async with httpx.AsyncClient() as http:
         response = await http.post(url, json=INIT, headers=ACCEPT)
     assert response.status_code == 401
+
+
+async def test_the_gate_covers_every_path_including_under_a_root_path() -> None:
+    """Mounted under a prefix (or uvicorn --root-path), /mcp arrives as /api/mcp: still 401 without a token."""
+    app = build_app(settings(http_auth="token", http_token="t", allowed_hosts="mcp.example.com"), host="0.0.0.0")
+    transport = httpx.ASGITransport(app=app, root_path="/api")
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        for path in ("/mcp", "/api/mcp", "/anything"):
+            response = await http.post(path, json=INIT, headers=ACCEPT)
+            assert response.status_code == 401, path
+
+
+def test_the_uvicorn_factory_applies_the_public_bind_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from krea_mcp.http_app import create_app
+
+    with pytest.raises(ConfigError, match="without authentication"):
+        create_app()
+    monkeypatch.setenv("KREA_HTTP_AUTH", "bearer-passthrough")
+    monkeypatch.setenv("KREA_ALLOWED_HOSTS", "mcp.example.com")
+    assert create_app() is not None

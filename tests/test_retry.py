@@ -190,3 +190,46 @@ async def test_polling_retries_hide_a_flaky_get() -> None:
         result = await client.call_tool("get_job", {"job_id": started.structured_content["job_id"]})
     assert result.is_error is False
     assert result.structured_content["status"] == "completed"
+
+
+async def test_a_lost_answer_is_not_matched_while_another_create_is_in_flight() -> None:
+    """Two calls start jobs at once and one answer is lost: which new job is ours cannot be told, so none is adopted."""
+    fake = FakeKrea(token=TOKEN, job_duration_s=0)
+    posts = {"n": 0}
+
+    async def handler(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        if not is_create(request):
+            return await inner.handle_async_request(request)
+        posts["n"] += 1
+        if posts["n"] == 1:  # created, then the answer is lost while the second create is still on its way
+            await inner.handle_async_request(request)
+            await anyio.sleep(0.05)
+            return httpx.Response(502, text="bad gateway")
+        await anyio.sleep(0.3)
+        return await inner.handle_async_request(request)
+
+    results: list[Any] = []
+    async with Client(create_server(make_settings(preview="off"), transport=Around(fake, handler))) as client:
+
+        async def one(prompt: str) -> None:
+            results.append(await client.call_tool("generate_image", {"prompt": prompt, "wait": False}))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(one, "first")
+            await anyio.sleep(0.01)
+            tg.start_soon(one, "second")
+    lost = [r for r in results if r.is_error]
+    assert len(lost) == 1 and "cannot be told" in text_of(lost[0])
+    assert fake.generate_posts == 2 and fake.jobs_created == 2
+
+
+async def test_a_recovered_job_says_how_it_was_identified() -> None:
+    fake = FakeKrea(token=TOKEN, job_duration_s=0)
+
+    async def handler(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        response = await inner.handle_async_request(request)
+        return httpx.Response(500, text="oops") if is_create(request) else response
+
+    result = await generate(Around(fake, handler))
+    assert result.is_error is False
+    assert "identified as the only new job" in text_of(result)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,20 @@ from .spend import SpendGuard
 log = logging.getLogger(__name__)
 
 #: How far before our send time a job's created_at may be (clock skew between us and Krea).
-RECONCILE_SKEW = timedelta(seconds=30)
+RECONCILE_SKEW = timedelta(seconds=2)
+RECOVERED_NOTE = (
+    "Krea's answer to the create request was lost; this job was identified as the only new job since the "
+    "request. Krea's job list does not say which model or prompt made it: if the image looks unrelated, say so."
+)
+
+
+@dataclass(slots=True)
+class InFlight:
+    """How many creates this process has in flight: a lost answer is only matched when ours is the only one."""
+
+    count: int = 0
+
+
 #: Pauses before each look at GET /jobs: a new job can take a moment to appear in the list.
 RECONCILE_PAUSES_S = (0.0, 0.5, 1.5)
 
@@ -32,18 +46,26 @@ async def create_job(
     *,
     known: Collection[str],
     budget_s: float,
-) -> Job:
-    """POST the job. When the answer is lost after sending, find the job in GET /jobs instead of sending again."""
+    in_flight: InFlight,
+) -> tuple[Job, str | None]:
+    """POST the job. When the answer is lost after sending, find the job in GET /jobs instead of sending again.
+
+    Returns the job and, when it was recovered from the job list, a note saying so.
+    """
     price = spend.reserve(info)
     sent_at = datetime.now(UTC)
+    in_flight.count += 1
     try:
         with retry_budget(budget_s):
-            return await client.create_image_job(info.id, body)
+            return await client.create_image_job(info.id, body), None
     except KreaError as exc:
         if not maybe_applied(exc):
             spend.release(price)
             raise
-        return await _reconcile(client, info.id, sent_at, exc, known)
+        alone = in_flight.count == 1
+        return await _reconcile(client, info.id, sent_at, exc, known, alone=alone), RECOVERED_NOTE
+    finally:
+        in_flight.count -= 1
 
 
 def maybe_applied(exc: KreaError) -> bool:
@@ -52,7 +74,7 @@ def maybe_applied(exc: KreaError) -> bool:
 
 
 async def _reconcile(
-    client: KreaClient, model: str, sent_at: datetime, cause: KreaError, known: Collection[str]
+    client: KreaClient, model: str, sent_at: datetime, cause: KreaError, known: Collection[str], *, alone: bool
 ) -> Job:
     """The create request was sent but its answer was lost: find the job it made, or say it is unclear."""
     log.warning("creating a %s job may have succeeded despite %s; checking GET /jobs", model, type(cause).__name__)
@@ -69,15 +91,15 @@ async def _reconcile(
         ]
         if candidates:
             break
-    if len(candidates) == 1:
+    if len(candidates) == 1 and alone:
         log.warning("recovered job %s after a lost answer", candidates[0].job_id)
         return candidates[0]
     if candidates:
         ids = ", ".join(j.job_id for j in candidates)
         raise AmbiguousCreateError(
-            f"Krea's answer to the request was lost ({cause}) and {len(candidates)} new jobs appeared since: "
-            f"{ids}. One of them is probably this image: check them with get_job before calling generate_image "
-            "again, which could start another paid job.",
+            f"Krea's answer to the request was lost ({cause}) and new jobs appeared since ({ids}) while other "
+            "requests were also starting jobs, so which one is this image cannot be told. Check them with get_job "
+            "before calling generate_image again, which could start another paid job.",
             candidates=[j.job_id for j in candidates],
         )
     raise AmbiguousCreateError(

@@ -73,7 +73,7 @@ def security(settings: Settings) -> TransportSecuritySettings:
 
 
 class BearerGate:
-    """ASGI middleware: requests to /mcp need a Bearer token (a specific one in token mode)."""
+    """ASGI middleware: every HTTP request needs a Bearer token (a specific one in token mode)."""
 
     def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
         self.app = app
@@ -82,7 +82,8 @@ class BearerGate:
         self.enabled = settings.http_auth != "none"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.enabled and scope["type"] == "http" and scope["path"].startswith("/mcp") and not self._ok(scope):
+        # Every HTTP request, whatever its path: behind a root path or a mount, /mcp arrives as /prefix/mcp.
+        if self.enabled and scope["type"] == "http" and not self._ok(scope):
             await _unauthorized(send)
             return
         await self.app(scope, receive, send)
@@ -115,6 +116,9 @@ def build_app(settings: Settings, *, host: str = "127.0.0.1") -> Any:
 
 
 def create_app() -> Any:
-    """Factory for ``uvicorn --factory``: settings from the environment; bind checks use KREA_ALLOWED_HOSTS."""
-    settings = Settings()
-    return build_app(settings, host="0.0.0.0" if settings.allowed_hosts else "127.0.0.1")
+    """Factory for ``uvicorn --factory``: settings from the environment.
+
+    The factory cannot know the address uvicorn binds, so it always applies the rules for a public one: an auth
+    mode and KREA_ALLOWED_HOSTS are required.
+    """
+    return build_app(Settings(), host="0.0.0.0")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,13 +17,14 @@ import httpx
 from .caller import caller_key
 from .catalog import Catalog
 from .client import KreaClient
-from .creation import create_job, maybe_applied
+from .creation import InFlight, create_job, maybe_applied
 from .delivery import Delivery
 from .errors import InvalidRequestError, KreaAPIError, KreaConnectionError, KreaError, RateLimitError, ServerError
 from .inputs import ImageInputs, is_remote
 from .jobs import Job
 from .params import GenerateParams, build_body, resolve_model
 from .polling import next_poll_delay
+from .retry import retry_budget
 from .settings import Settings
 from .spend import SpendGuards
 
@@ -46,6 +48,8 @@ class JobRecord:
     job_id: str
     model: str
     prompt: str
+    #: Said with every result for this job (e.g. that it was recovered after a lost answer).
+    note: str | None = None
 
 
 @dataclass(slots=True)
@@ -88,6 +92,7 @@ class JobService:
     inputs: ImageInputs | None = None
     delivery: Delivery | None = None
     spend: SpendGuards = field(default_factory=SpendGuards)
+    creating: InFlight = field(default_factory=InFlight)
     records: dict[str, JobRecord] = field(default_factory=dict)
 
     async def submit(self, params: GenerateParams) -> tuple[Job, str]:
@@ -102,15 +107,16 @@ class JobService:
             styles = await self.inputs.resolve_all(params.style_images, field="style_images")
             params = replace(params, images=images, style_images=styles)
         body = build_body(info, params)
-        job = await create_job(
+        job, note = await create_job(
             self.client,
             self.spend.get(caller_key()),
             info,
             body,
             known=self.records.keys(),
             budget_s=self.settings.wait_s,
+            in_flight=self.creating,
         )
-        self.records[job.job_id] = JobRecord(job.job_id, info.id, params.prompt)
+        self.records[job.job_id] = JobRecord(job.job_id, info.id, params.prompt, note)
         log.info("created job %s on %s", job.job_id, info.id)
         return job, info.id
 
@@ -123,48 +129,80 @@ class JobService:
         progress: ProgressFn | None = None,
         save_to: str | None = None,
     ) -> Outcome:
+        """One deadline for the whole call: time spent uploading and creating the job comes out of the wait.
+
+        A request already in flight is never cut (that could leave a job half-created); only waiting is.
+        """
+        deadline = anyio.current_time() + deadline_s
         target = self.delivery.target(save_to) if self.delivery else None  # a bad save_to costs nothing
-        job, model = await self.submit(params)
-        outcome = (
-            await self._wait(job, model, deadline_s, progress) if wait and not job.terminal else Outcome(job, model)
-        )
+        with retry_budget(deadline_s):
+            job, model = await self.submit(params)
+        left = deadline - anyio.current_time()
+        if not wait or job.terminal:
+            outcome = Outcome(job, model)
+        elif left <= 0:
+            outcome = Outcome(job, model, timed_out=True)
+        else:
+            outcome = await self._wait(job, model, left, progress)
         return await self._finish(outcome, target, save_to)
 
     async def get(self, job_id: str) -> Outcome:
-        job = await self.client.get_job(job_id)
+        with self._bounded(f"checking job {job_id}"):
+            job = await self.client.get_job(job_id)
         return Outcome(job, self.model_of(job_id))
 
     async def wait(
         self, job_id: str, timeout_s: float, progress: ProgressFn | None = None, save_to: str | None = None
     ) -> Outcome:
+        deadline = anyio.current_time() + timeout_s
         target = self.delivery.target(save_to) if self.delivery else None
-        job = await self.client.get_job(job_id)  # unknown ids fail fast, before any waiting
+        with self._bounded(f"checking job {job_id}", timeout_s):
+            job = await self.client.get_job(job_id)  # unknown ids fail fast, before any waiting
         model = self.model_of(job_id)
-        outcome = Outcome(job, model) if job.terminal else await self._wait(job, model, timeout_s, progress)
+        left = deadline - anyio.current_time()
+        if job.terminal or left <= 0:
+            outcome = Outcome(job, model, timed_out=not job.terminal)
+        else:
+            outcome = await self._wait(job, model, left, progress)
         return await self._finish(outcome, target, save_to)
 
     async def cancel(self, job_id: str) -> tuple[Outcome, bool]:
         """Cancel a running job. Returns the job and whether this call cancelled it (False: it had already ended)."""
-        job = await self.client.get_job(job_id)
-        if job.terminal:  # never DELETE a finished job: on Krea that deletes its record
-            return Outcome(job, self.model_of(job_id)), False
-        try:
-            after = await self.client.cancel_job(job_id)
-        except KreaError as exc:
-            if not maybe_applied(exc):  # Krea refused it outright
-                raise
-            # The DELETE may or may not have landed: look before sending another one.
-            after = await self.client.get_job(job_id)
-            if not after.terminal:
+        with self._bounded(f"cancelling job {job_id}"):
+            job = await self.client.get_job(job_id)
+            if job.terminal:  # never DELETE a finished job: on Krea that deletes its record
+                return Outcome(job, self.model_of(job_id)), False
+            try:
                 after = await self.client.cancel_job(job_id)
-        if after is None or not after.terminal:
-            after = await self.client.get_job(job_id)
+            except KreaError as exc:
+                if not maybe_applied(exc):  # Krea refused it outright
+                    raise
+                # The DELETE may or may not have landed: look before sending another one.
+                after = await self.client.get_job(job_id)
+                if not after.terminal:
+                    after = await self.client.cancel_job(job_id)
+            if after is None or not after.terminal:
+                after = await self.client.get_job(job_id)
         return Outcome(after, self.model_of(job_id)), after.status == "cancelled"
+
+    @contextmanager
+    def _bounded(self, what: str, seconds: float | None = None) -> Iterator[None]:
+        """Requests that only read (or are safe to repeat) finish within the call's deadline, or fail clearly."""
+        limit = seconds if seconds is not None else self.settings.wait_s
+        try:
+            with anyio.fail_after(limit), retry_budget(limit):
+                yield
+        except TimeoutError:
+            raise KreaConnectionError(
+                f"Krea did not answer while {what} within {limit:g} s. Nothing changed; try again shortly.", sent=True
+            ) from None
 
     async def _finish(self, outcome: Outcome, target: SaveTarget | None, save_to: str | None) -> Outcome:
         outcome.save_to = save_to
+        record = self.records.get(outcome.job.job_id)
+        if record is not None and record.note:
+            outcome.notes.append(record.note)
         if self.delivery is not None:
-            record = self.records.get(outcome.job.job_id)
             await self.delivery.deliver(outcome, target, record.prompt if record else "image")
         return outcome
 
