@@ -150,3 +150,14 @@ def test_allowed_dirs_parse_from_the_environment(monkeypatch: pytest.MonkeyPatch
     assert Settings(_env_file=None).allowed_dirs == [tmp_path, Path("/srv/assets")]  # type: ignore[call-arg]
     monkeypatch.setenv("KREA_ALLOWED_DIRS", '["/a", "/b"]')
     assert Settings(_env_file=None).allowed_dirs == [Path("/a"), Path("/b")]  # type: ignore[call-arg]
+
+
+async def test_a_symlink_loop_is_an_error_naming_the_field(workdir: Path) -> None:
+    (workdir / "loop").symlink_to(workdir / "loop")
+    fake = FakeKrea(token=TOKEN)
+    for arguments in ({"images": ["loop/x.png"]}, {"save_to": str(workdir / "loop" / "x.png")}):
+        result = await generate(fake, {"model": "flux", **arguments})
+        assert result.is_error is True
+        assert next(iter(arguments)) in text_of(result)
+        assert text_of(result).strip() != "Error executing tool generate_image"
+    assert fake.generate_posts == 0

@@ -177,3 +177,26 @@ async def test_list_models_suggests_on_unknown_model(client: Client) -> None:
     result = await client.call_tool("list_models", {"model": "imagen5"})
     assert result.is_error is True
     assert "google/imagen-4" in text_of(result)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragment"),
+    [
+        ({"model": "nano-banana", "resolution": "4K"}, "resolution: model google/nano-banana has no resolution"),
+        ({"model": "flux", "seed": 5, "options": {"seed": 7}}, "options.seed repeats an argument"),
+        ({"model": "flux", "options": {"prompt": "other"}}, "options.prompt repeats an argument"),
+    ],
+)
+async def test_nothing_an_agent_passes_is_silently_dropped_or_overridden(
+    arguments: dict[str, Any], fragment: str
+) -> None:
+    fake = FakeKrea(token=TOKEN)
+    result = await generate(fake, {"prompt": "a fox", **arguments})
+    assert result.is_error is True
+    assert fragment in text_of(result)
+    assert fake.generate_posts == 0
+
+
+async def test_list_models_describes_the_mapping_params_applies(client: Client) -> None:
+    text = text_of(await client.call_tool("list_models", {"model": "nano-banana-pro"}))
+    assert "width/height → nearest aspect_ratio" in text

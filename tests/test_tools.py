@@ -21,7 +21,7 @@ def text_of(result: Any) -> str:
 
 
 async def test_tools_list_names_the_tools_with_annotations_and_output_schema(client: Client) -> None:
-    """Every job tool declares an outputSchema; get_job and wait_for_job are read-only."""
+    """Every job tool declares an outputSchema; get_job is read-only; nothing but cancel_job is destructive."""
     tools = {t.name: t for t in (await client.list_tools()).tools}
     assert set(tools) == {"generate_image", "get_job", "wait_for_job", "cancel_job", "list_models"}
     assert tools["list_models"].annotations.read_only_hint is True
@@ -32,7 +32,7 @@ async def test_tools_list_names_the_tools_with_annotations_and_output_schema(cli
     assert tools["generate_image"].annotations.destructive_hint is False
     del tools["list_models"]
     assert tools["get_job"].annotations.read_only_hint is True
-    assert tools["wait_for_job"].annotations.read_only_hint is True
+    assert tools["wait_for_job"].annotations.destructive_hint is False  # may write files (save_to), never deletes
     assert tools["generate_image"].annotations.read_only_hint in (None, False)
     for tool in tools.values():
         assert tool.output_schema is not None

@@ -110,7 +110,7 @@ class KreaClient:
             return [Job.model_validate(item) for item in items]
         except (ValueError, KeyError, TypeError, ValidationError):
             raise ServerError(
-                f"Krea's job list is not in the documented shape: {response.text[:200]!r}",
+                f"Krea's job list is not in the documented shape: {self._snippet(response)}",
                 status_code=response.status_code,
             ) from None
 
@@ -124,7 +124,7 @@ class KreaClient:
             url = None
         if not isinstance(url, str):
             raise ServerError(
-                f"Krea's upload answer has no image_url: {response.text[:200]!r}", status_code=response.status_code
+                f"Krea's upload answer has no image_url: {self._snippet(response)}", status_code=response.status_code
             )
         return url
 
@@ -155,7 +155,7 @@ class KreaClient:
         headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
         try:
             response = await self._http.request(method, url, headers=headers, **kwargs)
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:  # transport errors, and decoding errors after the request was sent
             sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
             what = "did not answer in time" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
             message = f"Krea at {self._http.base_url} {what} ({type(exc).__name__} on {method} {url})."
@@ -167,13 +167,18 @@ class KreaClient:
             raise KreaAPIError.from_response(response, model=model, job_id=job_id, secret=token.get_secret_value())
         return response
 
-    @staticmethod
-    def _job(response: httpx.Response) -> Job:
+    def _snippet(self, response: httpx.Response) -> str:
+        """The start of an unexpected body, for an error message, with the token scrubbed should it be echoed."""
+        text = response.text[:200]
+        token = current_token() or self._token
+        return repr(text.replace(token.get_secret_value(), "[redacted]") if token else text)
+
+    def _job(self, response: httpx.Response) -> Job:
         try:
             return Job.model_validate_json(response.content)
         except ValidationError:
             raise ServerError(
-                f"Krea answered {response.status_code} with a body that is not a job: {response.text[:200]!r}",
+                f"Krea answered {response.status_code} with a body that is not a job: {self._snippet(response)}",
                 status_code=response.status_code,
                 body=None,
             ) from None

@@ -86,7 +86,7 @@ class Delivery:
 
     async def fetch(self, url: str) -> bytes:
         """An image's bytes, in memory (at most 64 MB). No Authorization header: result URLs live on a CDN."""
-        async with self._http.stream("GET", url) as response:
+        async with self._http.stream("GET", url, follow_redirects=True) as response:
             response.raise_for_status()
             chunks, size = [], 0
             async for chunk in response.aiter_bytes():

@@ -95,8 +95,9 @@ class ImageInputs:
             path = candidate.resolve(strict=True)
         except (FileNotFoundError, NotADirectoryError):
             raise InvalidRequestError(f"{field}: file not found: {candidate}", field=field) from None
-        except OSError as exc:
-            raise InvalidRequestError(f"{field}: cannot read {candidate}: {exc.strerror}", field=field) from None
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11/3.12)
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise InvalidRequestError(f"{field}: cannot read {candidate}: {reason}", field=field) from None
         if not any(path.is_relative_to(d) for d in self._dirs):
             allowed = ", ".join(str(d) for d in self._dirs)
             raise InvalidRequestError(

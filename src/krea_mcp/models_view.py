@@ -46,10 +46,10 @@ def model_detail(info: ModelInfo) -> str:
 def _mapping(info: ModelInfo) -> str:
     props = info.properties
     parts = []
-    if "width" in props:
-        parts.append("width/height/aspect_ratio/resolution → width,height")
-    elif "aspect_ratio" in props:
+    if isinstance(props.get("aspect_ratio"), dict) and props["aspect_ratio"].get("enum"):  # as params._map_size
         parts.append("width/height → nearest aspect_ratio")
+    elif "width" in props:
+        parts.append("width/height/aspect_ratio/resolution → width,height")
     img = image_field(info)
     if img == "reference_images":
         parts.append("images → reference_images tagged ref1..ref3 (write @ref1 in the prompt)")

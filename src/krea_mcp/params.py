@@ -92,6 +92,11 @@ def build_body(info: ModelInfo, p: GenerateParams) -> dict[str, Any]:
             raise InvalidRequestError(
                 f"options.{key}: Krea retired camelCase field names; use {snake!r}.", field=f"options.{key}"
             )
+        if key in body:
+            raise InvalidRequestError(
+                f"options.{key} repeats an argument generate_image already sets; pass it once, as the argument.",
+                field=f"options.{key}",
+            )
         if key not in props:
             raise InvalidRequestError(
                 f"options.{key} is not a parameter of {info.id}. It takes: {', '.join(sorted(props))}.",
@@ -169,7 +174,7 @@ def _map_size(info: ModelInfo, p: GenerateParams, body: dict[str, Any]) -> None:
             body["resolution"] = p.resolution  # validated against the enum below
         elif "resolution" in info.required:
             body["resolution"] = resolutions[0]
-    elif p.resolution is not None and not takes_wh:
+    elif p.resolution is not None and (ratios or not takes_wh):  # nothing would carry it: say so
         raise InvalidRequestError(
             f"resolution: model {info.id} has no resolution setting. {_takes(info)}", field="resolution"
         )

@@ -105,8 +105,8 @@ class ImageSaver:
             return SaveTarget(self._output_dir, None)
         try:
             return self._target(save_to)
-        except OSError as exc:  # e.g. a name too long for the file system
-            reason = exc.strerror or type(exc).__name__
+        except (OSError, RuntimeError) as exc:  # a name too long for the file system; a symlink loop (3.11/3.12)
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise InvalidRequestError(
                 f"save_to: {save_to[:120]!r} cannot be used: {reason}.", field="save_to"
             ) from None
@@ -167,9 +167,10 @@ class ImageSaver:
             await anyio.to_thread.run_sync(partial(self._make_directory, directory))
         except InvalidRequestError as exc:
             raise SaveError(f"{exc} {_intact(job_id, url)}", job_id=job_id, url=url) from None
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11/3.12)
             raise SaveError(
-                f"Could not create the directory {directory} ({exc.strerror or exc}). {_intact(job_id, url)}",
+                f"Could not create the directory {directory} ({getattr(exc, 'strerror', None) or exc}). "
+                f"{_intact(job_id, url)}",
                 job_id=job_id,
                 url=url,
             ) from None

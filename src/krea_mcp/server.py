@@ -267,7 +267,7 @@ def _tools(settings: Settings) -> list[Tool]:
             wait_for_job,
             f"Wait up to timeout_s (default {wait_s}) for a job, with progress; returns URLs or the status (call "
             "again). Never cancels the job.",
-            read_only=True,
+            read_only=False,  # with save_to it writes files
         ),
         _tool(
             cancel_job,

@@ -143,7 +143,7 @@ class JobService:
         elif left <= 0:
             outcome = Outcome(job, model, timed_out=True)
         else:
-            outcome = await self._wait(job, model, left, progress)
+            outcome = await self._wait(job, model, left, progress, total_s=deadline_s)
         return await self._finish(outcome, target, save_to)
 
     async def get(self, job_id: str) -> Outcome:
@@ -163,7 +163,7 @@ class JobService:
         if job.terminal or left <= 0:
             outcome = Outcome(job, model, timed_out=not job.terminal)
         else:
-            outcome = await self._wait(job, model, left, progress)
+            outcome = await self._wait(job, model, left, progress, total_s=timeout_s)
         return await self._finish(outcome, target, save_to)
 
     async def cancel(self, job_id: str) -> tuple[Outcome, bool]:
@@ -223,7 +223,9 @@ class JobService:
         info = self.catalog.models.get(model or "")
         return (info.typical_s if info else 20.0) * self.duration_scale
 
-    async def _wait(self, job: Job, model: str | None, deadline_s: float, progress: ProgressFn | None) -> Outcome:
+    async def _wait(
+        self, job: Job, model: str | None, deadline_s: float, progress: ProgressFn | None, *, total_s: float
+    ) -> Outcome:
         """Poll until terminal or the deadline. Cancellation propagates; the Krea job is never cancelled here."""
         start = time.monotonic()
         typical = self.typical_s(model)
@@ -243,7 +245,7 @@ class JobService:
             ):
                 return
             last_report, last_status = elapsed, last.status
-            await progress(elapsed, deadline_s, f"{last.status} · {elapsed:.0f} s (typical ~{typical:.0f} s)")
+            await progress(elapsed, total_s, f"{last.status} · {elapsed:.0f} s (typical ~{typical:.0f} s)")
 
         with anyio.move_on_after(deadline_s):
             await report(force=True)

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     )
     poll_interval_s: float | None = Field(
         default=None,
-        ge=0,
+        gt=0,
         le=60,
         description="Fixed polling interval; unset uses a schedule shaped by each model's typical duration.",
     )
