@@ -201,7 +201,7 @@ async def test_deadline_with_krea_unreachable_still_returns_the_job_id() -> None
         ({"model": "imagen-4", "steps": 20}, ["steps", "google/imagen-4", "no such parameter"]),
         ({"options": {"guidanceScale": 2}}, ["camelCase", "guidance_scale"]),
         ({"options": {"bogus": 1}}, ["options.bogus", "It takes"]),
-        ({"model": "flux-pro", "resolution": "4K"}, ["width=4096", "256–1440"]),
+        ({"model": "flux-pro", "resolution": "4K"}, ["resolution=4K", "at most 1440"]),
     ],
 )
 async def test_invalid_parameters_are_rejected_before_any_post(arguments: dict[str, Any], expected: list[str]) -> None:

@@ -66,3 +66,14 @@ async def test_concurrent_calls_cannot_slip_past_the_limit() -> None:
                 tg.start_soon(one)
     assert sum(not r.is_error for r in results) == 3
     assert fake.jobs_created == 3
+
+
+async def test_a_refused_call_uploads_nothing(tmp_path: Any) -> None:
+    from krea_mcp.fake_api._png import prompt_image
+
+    (tmp_path / "cat.png").write_bytes(prompt_image("cat", 8, 8))
+    fake = FakeKrea(token=TOKEN, job_duration_s=0)
+    async with connect(fake, max_jobs=0) as client:
+        refused = await client.call_tool("generate_image", {"prompt": "a fox", "images": ["cat.png"]})
+    assert refused.is_error and "KREA_MAX_JOBS" in text_of(refused)
+    assert fake.requests == []

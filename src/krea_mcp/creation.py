@@ -41,6 +41,7 @@ RECONCILE_PAUSES_S = (0.0, 0.5, 1.5)
 async def create_job(
     client: KreaClient,
     spend: SpendGuard,
+    price: float,
     info: ModelInfo,
     body: dict[str, Any],
     *,
@@ -48,11 +49,12 @@ async def create_job(
     budget_s: float,
     in_flight: InFlight,
 ) -> tuple[Job, str | None]:
-    """POST the job. When the answer is lost after sending, find the job in GET /jobs instead of sending again.
+    """POST the job (``price`` is already reserved with ``spend``, and released here if Krea certainly made nothing).
+
+    When the answer is lost after sending, find the job in GET /jobs instead of sending again.
 
     Returns the job and, when it was recovered from the job list, a note saying so.
     """
-    price = spend.reserve(info)
     sent_at = datetime.now(UTC)
     in_flight.count += 1
     try:

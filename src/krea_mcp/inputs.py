@@ -53,14 +53,17 @@ class ImageInputs:
         self._client = client
         self._dirs = allowed_dirs
         self._by_hash: dict[tuple[str, str], str] = {}  # (caller, sha256) -> URL: uploads are never shared
-        self._lock = anyio.Lock()
+        self._locks: dict[tuple[str, str], anyio.Lock] = {}
 
-    async def resolve_all(self, refs: list[str], *, field: str) -> list[str]:
-        """Check every local reference first (nothing is uploaded if one is bad), then resolve them in order."""
+    def check(self, refs: list[str], *, field: str) -> None:
+        """Check every local reference without reading it, so a bad one is reported before anything is uploaded."""
         for ref in refs:
             ref = ref.strip()
             if not is_remote(ref) and not ref.startswith("data:"):
                 self.local_path(ref, field=field)
+
+    async def resolve_all(self, refs: list[str], *, field: str) -> list[str]:
+        """URLs for ``refs``, in order (call ``check`` on every list first)."""
         return [await self.resolve(ref, field=field) for ref in refs]
 
     async def resolve(self, ref: str, *, field: str) -> str:
@@ -73,7 +76,7 @@ class ImageInputs:
                 )
             return ref
         if ref.startswith("data:"):
-            data, name = _decode_data_uri(ref, field), "pasted-image"
+            data, name = await anyio.to_thread.run_sync(_decode_data_uri, ref, field), "pasted-image"
         else:
             path = self.local_path(ref, field=field)
             data, name = await anyio.Path(path).read_bytes(), path.name
@@ -120,8 +123,9 @@ class ImageInputs:
             raise InvalidRequestError(f"{field}: {name} is not a JPEG, PNG, WebP or HEIC image.", field=field)
         if len(data) > MAX_UPLOAD_BYTES:
             raise InvalidRequestError(f"{field}: {name} is larger than Krea's 75 MB limit.", field=field)
-        digest = (caller_key(), hashlib.sha256(data).hexdigest())
-        async with self._lock:  # two calls with the same file upload it once
+        sha = await anyio.to_thread.run_sync(lambda: hashlib.sha256(data).hexdigest())  # up to 75 MB: off the loop
+        digest = (caller_key(), sha)
+        async with self._locks.setdefault(digest, anyio.Lock()):  # the same file uploads once; others go in parallel
             url = self._by_hash.get(digest)
             if url is None:
                 mime, ext = kind

@@ -163,7 +163,14 @@ def _map_size(info: ModelInfo, p: GenerateParams, body: dict[str, Any]) -> None:
             body["width"], body["height"] = p.width, p.height
         elif ratio is not None or p.resolution is not None or "width" in info.required:
             long_side = _LONG_SIDE.get(p.resolution or "1K", 1024)
-            body["width"], body["height"] = _size_for(ratio or 1.0, long_side)
+            bounds = _bounds(props["width"])
+            if p.resolution is not None and long_side > bounds[1]:  # asked for explicitly: never shrink it silently
+                raise InvalidRequestError(
+                    f"resolution={p.resolution} needs {long_side} px, but model {info.id} allows at most "
+                    f"{bounds[1]:g} px per side; use a lower resolution or width/height.",
+                    field="resolution",
+                )
+            body["width"], body["height"] = _size_for(ratio or 1.0, long_side, bounds)
     elif p.width is not None or p.aspect_ratio is not None:
         raise InvalidRequestError(
             f"model {info.id} takes no size parameters; drop width/height/aspect_ratio.", field="width"
@@ -247,10 +254,33 @@ def _nearest_ratio(text: str, allowed: list[str], info: ModelInfo, *, exact: boo
     return best
 
 
-def _size_for(ratio: float, long_side: int) -> tuple[int, int]:
-    """Width and height with the given ratio and long side, rounded to multiples of 16."""
-    w, h = (float(long_side), long_side / ratio) if ratio >= 1 else (long_side * ratio, float(long_side))
-    return max(16, round(w / 16) * 16), max(16, round(h / 16) * 16)
+def _size_for(ratio: float, long_side: int, bounds: tuple[float, float]) -> tuple[int, int]:
+    """Width and height with the given ratio, the long side ``long_side`` where the model's range allows.
+
+    A wide ratio on a model with a minimum side (Flux: 512) grows until the short side fits, and the long side
+    is capped at the maximum; both are multiples of 16. Sizes we chose never fail the model's range; sizes the
+    agent gave are checked as given.
+    """
+    lo, hi = bounds
+    long_f = float(long_side)
+    short = long_f / ratio if ratio >= 1 else long_f * ratio
+    if short < lo:
+        long_f *= lo / short
+    long_f = min(long_f, hi)
+    short = max(long_f / ratio if ratio >= 1 else long_f * ratio, lo)
+    w, h = (long_f, short) if ratio >= 1 else (short, long_f)
+
+    def snap(x: float) -> int:
+        v = round(x / 16) * 16
+        return int(min(max(v, -(-lo // 16) * 16), hi // 16 * 16)) if hi >= 16 else max(16, v)
+
+    return snap(w), snap(h)
+
+
+def _bounds(spec: object) -> tuple[float, float]:
+    """A size field's (minimum, maximum), with open ends as 16 and 8192."""
+    d = spec if isinstance(spec, dict) else {}
+    return float(d.get("minimum", 16)), float(d.get("maximum", 8192))
 
 
 def _takes(info: ModelInfo) -> str:

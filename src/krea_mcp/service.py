@@ -102,14 +102,24 @@ class JobService:
         build_body(
             info, replace(params, images=_stand_ins(params.images), style_images=_stand_ins(params.style_images))
         )
-        if self.inputs is not None:
-            images = await self.inputs.resolve_all(params.images, field="images")
-            styles = await self.inputs.resolve_all(params.style_images, field="style_images")
-            params = replace(params, images=images, style_images=styles)
-        body = build_body(info, params)
+        if self.inputs is not None:  # every local file checked before any is uploaded
+            self.inputs.check(params.images, field="images")
+            self.inputs.check(params.style_images, field="style_images")
+        guard = self.spend.get(caller_key())
+        price = guard.reserve(info)  # a call the spend guard refuses uploads nothing
+        try:
+            if self.inputs is not None:
+                images = await self.inputs.resolve_all(params.images, field="images")
+                styles = await self.inputs.resolve_all(params.style_images, field="style_images")
+                params = replace(params, images=images, style_images=styles)
+            body = build_body(info, params)
+        except BaseException:
+            guard.release(price)
+            raise
         job, note = await create_job(
             self.client,
-            self.spend.get(caller_key()),
+            guard,
+            price,
             info,
             body,
             known=self.records.keys(),
