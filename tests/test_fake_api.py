@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from krea_mcp.fake_api import FakeKrea, create_app
 from krea_mcp.fake_api._png import PNG_SIGNATURE, encode_png, png_dimensions, prompt_image
 from tests.e2e import free_port, running
+from tests.fake_clock import FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -27,19 +28,6 @@ JOB_FIELDS = {"job_id", "status", "created_at", "completed_at", "result"}
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class FakeClock:
-    """A manually advanced clock."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from krea_mcp.fake_api import FakeKrea
 from krea_mcp.fake_api.__main__ import _parser
 from krea_mcp.fake_api._png import PNG_SIGNATURE, encode_png
 from tests.e2e import free_port, running
+from tests.fake_clock import FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -27,19 +28,6 @@ ROUTES = ("generate", "get_job", "list_jobs", "delete_job", "upload", "image")
 STATUSES = (400, 401, 402, 404, 410, 429, 500, 502, 503, 504)
 NON_TERMINAL = ["backlogged", "queued", "scheduled", "processing", "sampling", "intermediate-complete"]
 PNG = encode_png(2, 2, [b"\x10\x20\x30" * 2] * 2)
-
-
-class FakeClock:
-    """A manually advanced clock."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
