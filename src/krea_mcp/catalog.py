@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -26,7 +26,6 @@ class ModelInfo:
     inputs: tuple[str, ...] = ()
     #: Conservative upper estimate of one call's price in USD (None when Krea publishes nothing).
     usd_estimate: float | None = None
-    camel_case_aliases: tuple[str, ...] = field(default=())
 
     @property
     def properties(self) -> dict[str, Any]:
@@ -58,9 +57,14 @@ class Catalog:
     sunset: dict[str, SunsetModel]
     aliases: dict[str, str]
 
+    @staticmethod
+    def key(name: str) -> str:
+        """A model name as the catalog indexes it: lower case, without a leading ``/generate/image/``."""
+        return name.strip().lower().removeprefix("/").removeprefix("generate/image/")
+
     def resolve(self, name: str) -> ModelInfo | None:
         """Find a model by full id or alias (case-insensitive, tolerant of a leading path prefix)."""
-        key = name.strip().lower().removeprefix("/").removeprefix("generate/image/")
+        key = self.key(name)
         if key in self.models:
             return self.models[key]
         target = self.aliases.get(key)
@@ -87,7 +91,6 @@ def load_catalog() -> Catalog:
             deprecated=bool(m.get("deprecated")),
             inputs=tuple(m.get("inputs", ())),
             usd_estimate=m.get("usd_estimate"),
-            camel_case_aliases=tuple(m.get("camel_case_aliases", ())),
         )
         models[info.id] = info
         for alias in info.aliases:

@@ -73,16 +73,15 @@ class Delivery:
         from .preview import build_previews  # Pillow is imported only when a preview is made
 
         try:
-            images = [await anyio.Path(f).read_bytes() for f in files] if files else await self._download(urls)
+            images = (
+                [await anyio.Path(f).read_bytes() for f in files] if files else [await self.fetch(url) for url in urls]
+            )
         except (httpx.HTTPError, OSError, ValueError) as exc:
             return [], f"Preview unavailable: could not fetch the image ({type(exc).__name__})."
         build = partial(
             build_previews, images, mode=self._settings.preview, budget_bytes=self._settings.preview_budget_bytes
         )
         return await anyio.to_thread.run_sync(build)
-
-    async def _download(self, urls: list[str]) -> list[bytes]:
-        return [await self.fetch(url) for url in urls]
 
     async def fetch(self, url: str) -> bytes:
         """An image's bytes, in memory (at most 64 MB). No Authorization header: result URLs live on a CDN."""

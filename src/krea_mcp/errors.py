@@ -54,12 +54,17 @@ class UnknownModelError(InvalidRequestError):
 class ModelSunsetError(InvalidRequestError):
     """Krea retired the model."""
 
-    def __init__(self, model: str, *, replacement: str | None, sunset_date: str | None, detail: str = "") -> None:
-        when = f" on {sunset_date}" if sunset_date else ""
-        use = f" Use model {replacement!r} instead." if replacement else " Pick another model with list_models."
-        extra = f" ({detail})" if detail else ""
-        super().__init__(f"Model {model!r} was retired by Krea{when}{extra}.{use}", field="model")
+    def __init__(self, model: str, *, replacement: str | None, sunset_date: str | None) -> None:
+        super().__init__(sunset_message(model, replacement, sunset_date), field="model")
         self.replacement = replacement
+
+
+def sunset_message(model: str, replacement: str | None, sunset_date: str | None, detail: str = "") -> str:
+    """What to tell the agent about a retired model, from the catalog or from Krea's 410 body."""
+    when = f" on {sunset_date}" if sunset_date else ""
+    use = f" Use model {replacement!r} instead." if replacement else " Pick another model with list_models."
+    extra = f" ({detail})" if detail else ""
+    return f"Model {model!r} was retired by Krea{when}{extra}.{use}"
 
 
 class MissingTokenError(KreaError):
@@ -134,14 +139,11 @@ class KreaAPIError(KreaError):
             )
         if status == 410:
             info = body if isinstance(body, dict) else {}
-            raise_model = model or "this model"
-            sunset = ModelSunsetError(
-                raise_model,
-                replacement=info.get("replacement"),
-                sunset_date=info.get("sunset_date"),
-                detail=str(info.get("message") or detail),
+            replacement = info.get("replacement")
+            message = sunset_message(
+                model or "this model", replacement, info.get("sunset_date"), str(info.get("message") or detail)
             )
-            return GoneError(str(sunset), status_code=status, body=body, replacement=info.get("replacement"))
+            return GoneError(message, status_code=status, body=body, replacement=replacement)
         if status == 429:
             retry_after = _retry_after(response)
             later = f" Krea suggests retrying after {retry_after:g} s." if retry_after is not None else ""

@@ -1,4 +1,4 @@
-"""Krea's job object as it comes over the wire, and the status vocabulary."""
+"""Krea's job object as it comes over the wire, and which statuses are final."""
 
 from __future__ import annotations
 
@@ -7,19 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+#: Of the nine statuses Krea documents, the ones after which a job never changes again.
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
-#: Every status Krea documents, in the order a job normally walks them.
-STATUSES = (
-    "backlogged",
-    "queued",
-    "scheduled",
-    "processing",
-    "sampling",
-    "intermediate-complete",
-    "completed",
-    "failed",
-    "cancelled",
-)
 
 
 class Job(BaseModel):

@@ -46,11 +46,10 @@ class GenerateParams:
 
 def resolve_model(catalog: Catalog, name: str) -> ModelInfo:
     """Find the model or raise: sunset models and unknown names never fall back to a default."""
-    key = name.strip().lower().removeprefix("/").removeprefix("generate/image/")
+    key = catalog.key(name)
     sunset = next((s for s in catalog.sunset.values() if key in (s.id, s.id.split("/", 1)[-1])), None)
     if sunset is not None:
-        s = sunset
-        raise ModelSunsetError(key, replacement=s.replacement, sunset_date=s.sunset_date)
+        raise ModelSunsetError(key, replacement=sunset.replacement, sunset_date=sunset.sunset_date)
     info = catalog.resolve(name)
     if info is None:
         raise UnknownModelError(name, suggest_models(catalog, name))

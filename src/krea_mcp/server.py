@@ -146,7 +146,9 @@ def create_server(
     return mcp
 
 
-def _tool(fn: Callable[..., Any], description: str, *, read_only: bool, destructive: bool = False) -> Tool:
+def _tool(
+    fn: Callable[..., Any], description: str, *, read_only: bool, destructive: bool = False, structured: bool = True
+) -> Tool:
     """Register ``fn`` with a compact input schema and its annotations (only where they differ from the defaults).
 
     The spec's defaults are readOnlyHint=false, destructiveHint=true, idempotentHint=false, openWorldHint=true.
@@ -157,8 +159,10 @@ def _tool(fn: Callable[..., Any], description: str, *, read_only: bool, destruct
         hints = ToolAnnotations(idempotent_hint=True)
     else:
         hints = ToolAnnotations(destructive_hint=False)
-    structured = None if fn.__name__ != "list_models" else False  # list_models returns plain text only
-    tool = Tool.from_function(fn, description=description, annotations=hints, structured_output=structured)
+    # structured=False: plain text only, no {"result": ...} copy of it in structuredContent.
+    tool = Tool.from_function(
+        fn, description=description, annotations=hints, structured_output=None if structured else False
+    )
     return tool.model_copy(update={"parameters": compact_schema(tool.parameters, drop=VALIDATION_ONLY)})
 
 
@@ -279,5 +283,6 @@ def _tools(settings: Settings) -> list[Tool]:
             list_models,
             "Krea image models: id, aliases, time, price, inputs. With model: its parameters and mapping.",
             read_only=True,
+            structured=False,  # the catalog as text: a JSON copy would double it
         ),
     ]

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_BASE_URL = "https://api.krea.ai"
@@ -96,28 +96,23 @@ class Settings(BaseSettings):
             raise ValueError("KREA_BASE_URL must start with http:// or https://")
         return value
 
-    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @field_validator("allowed_dirs", "allowed_hosts", "allowed_origins", mode="before")
     @classmethod
-    def _split_commas(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            return json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(",") if p.strip()]
-        return value
+    def _split_list(cls, value: Any, info: ValidationInfo) -> Any:
+        """A JSON list, or comma-separated; directories may also be separated by os.pathsep (":" or ";")."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        if info.field_name == "allowed_dirs":  # never for hosts: "host:port" contains ":"
+            text = text.replace(os.pathsep, ",")
+        return [part.strip() for part in text.split(",") if part.strip()]
 
     @property
     def multi_user(self) -> bool:
         """Each HTTP request brings its own Krea token: nothing on this machine may be shared between callers."""
         return self.http_auth == "bearer-passthrough"
-
-    @field_validator("allowed_dirs", mode="before")
-    @classmethod
-    def _split_dirs(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part for chunk in text.split(os.pathsep) for part in chunk.split(",") if part.strip()]
-        return value
 
     def resolved_output_dir(self) -> Path:
         """The directory images are saved to by default (not created here)."""
