@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,12 +15,14 @@ from starlette.applications import Starlette
 from krea_mcp.fake_api import FakeKrea, create_app
 from krea_mcp.fake_api._png import PNG_SIGNATURE, encode_png, png_dimensions, prompt_image
 from tests.e2e import free_port, running
-from tests.fake_clock import FakeClock
+from tests.emulator import FLUX, TOKEN, FakeClock
+from tests.emulator import open_client as _client
+from tests.emulator import status as _status
+from tests.emulator import submit as _submit
+from tests.emulator import when as _when
 
 pytestmark = pytest.mark.anyio
 
-TOKEN = "key-id:secret"
-FLUX = "/generate/image/bfl/flux-1-dev"  # typical_s = 7.0
 ZIMAGE = "/generate/image/z-image/z-image"
 JOB_FIELDS = {"job_id", "status", "created_at", "completed_at", "result"}
 
@@ -40,33 +42,10 @@ def fake(clock: FakeClock) -> FakeKrea:
     return FakeKrea(token=TOKEN, clock=clock)
 
 
-def _client(fake: FakeKrea, token: str | None = TOKEN) -> httpx.AsyncClient:
-    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-    return httpx.AsyncClient(transport=fake.transport(), base_url=fake.base_url, headers=headers)
-
-
 @pytest.fixture
 async def client(fake: FakeKrea) -> AsyncIterator[httpx.AsyncClient]:
     async with _client(fake) as c:
         yield c
-
-
-async def _submit(client: httpx.AsyncClient, prompt: str = "a red fox", path: str = FLUX) -> dict[str, Any]:
-    response = await client.post(path, json={"prompt": prompt})
-    assert response.status_code == 200, response.text
-    job: dict[str, Any] = response.json()
-    return job
-
-
-async def _status(client: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
-    response = await client.get(f"/jobs/{job_id}")
-    assert response.status_code == 200, response.text
-    job: dict[str, Any] = response.json()
-    return job
-
-
-def _when(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 # --- generate: validation and errors --------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import nullcontext
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -17,12 +17,14 @@ from krea_mcp.fake_api import FakeKrea
 from krea_mcp.fake_api.__main__ import _parser
 from krea_mcp.fake_api._png import PNG_SIGNATURE, encode_png
 from tests.e2e import free_port, running
-from tests.fake_clock import FakeClock
+from tests.emulator import FLUX, TOKEN, FakeClock
+from tests.emulator import open_client as _client
+from tests.emulator import status as _status
+from tests.emulator import submit as _submit
+from tests.emulator import when as _when
 
 pytestmark = pytest.mark.anyio
 
-TOKEN = "key-id:secret"
-FLUX = "/generate/image/bfl/flux-1-dev"  # typical_s = 7.0
 SUNSET = "/generate/image/bytedance/seedream-3"
 ROUTES = ("generate", "get_job", "list_jobs", "delete_job", "upload", "image")
 STATUSES = (400, 401, 402, 404, 410, 429, 500, 502, 503, 504)
@@ -40,33 +42,10 @@ def fake(clock: FakeClock) -> FakeKrea:
     return FakeKrea(token=TOKEN, clock=clock)
 
 
-def _client(fake: FakeKrea, token: str | None = TOKEN, timeout: float = 5.0) -> httpx.AsyncClient:
-    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-    return httpx.AsyncClient(transport=fake.transport(), base_url=fake.base_url, headers=headers, timeout=timeout)
-
-
 @pytest.fixture
 async def client(fake: FakeKrea) -> AsyncIterator[httpx.AsyncClient]:
     async with _client(fake) as c:
         yield c
-
-
-async def _submit(client: httpx.AsyncClient, prompt: str = "a red fox") -> dict[str, Any]:
-    response = await client.post(FLUX, json={"prompt": prompt})
-    assert response.status_code == 200, response.text
-    job: dict[str, Any] = response.json()
-    return job
-
-
-async def _status(client: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
-    response = await client.get(f"/jobs/{job_id}")
-    assert response.status_code == 200, response.text
-    job: dict[str, Any] = response.json()
-    return job
-
-
-def _when(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 Call = Callable[[], Awaitable[httpx.Response]]
