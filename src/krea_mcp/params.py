@@ -20,7 +20,6 @@ from .errors import InvalidRequestError, ModelSunsetError, UnknownModelError
 
 _RATIO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[:x/]\s*(\d+(?:\.\d+)?)\s*$")
 _LONG_SIDE = {"1K": 1024, "2K": 2048, "4K": 4096}
-_CAMEL = re.compile(r"[a-z][A-Z]")
 
 
 @dataclass(slots=True)
@@ -74,6 +73,26 @@ def suggest_models(catalog: Catalog, name: str, n: int = 3) -> list[str]:
     return found[:n]
 
 
+def suggest_field(info: ModelInfo, name: str) -> str | None:
+    """The model's own field an agent most likely meant by ``name`` (``guidanceScale`` -> ``guidance_scale_flux``).
+
+    Only ever a field the model really has, so following the hint cannot hit a second rejection.
+    """
+    snake = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name.strip()).lower().replace("-", "_")
+    props = list(info.properties)
+    if snake in props:
+        return snake
+    flat = snake.replace("_", "")
+    for field_name in props:
+        if field_name.replace("_", "") == flat:
+            return field_name
+    prefixed = [f for f in props if f.startswith(snake + "_") or snake.startswith(f + "_")]
+    if len(prefixed) == 1:
+        return prefixed[0]
+    close = difflib.get_close_matches(snake, props, n=1, cutoff=0.7)
+    return close[0] if close else None
+
+
 def build_body(info: ModelInfo, p: GenerateParams) -> dict[str, Any]:
     """Map ``p`` onto ``info``'s request fields, then validate the body against the model's schema."""
     props = info.properties
@@ -86,21 +105,15 @@ def build_body(info: ModelInfo, p: GenerateParams) -> dict[str, Any]:
     _map_images(info, p.images, body)
     _map_style_images(info, p.style_images, body)
     for key, value in p.options.items():
-        if _CAMEL.search(key):
-            snake = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower()
-            raise InvalidRequestError(
-                f"options.{key}: Krea retired camelCase field names; use {snake!r}.", field=f"options.{key}"
-            )
         if key in body:
             raise InvalidRequestError(
                 f"options.{key} repeats an argument generate_image already sets; pass it once, as the argument.",
                 field=f"options.{key}",
             )
         if key not in props:
-            raise InvalidRequestError(
-                f"options.{key} is not a parameter of {info.id}. It takes: {', '.join(sorted(props))}.",
-                field=f"options.{key}",
-            )
+            near = suggest_field(info, key)
+            hint = f"use options.{near}" if near else f"it takes: {', '.join(sorted(props))}"
+            raise InvalidRequestError(f"options.{key} is not a parameter of {info.id}; {hint}.", field=f"options.{key}")
         body[key] = value
     validate_body(info, body)
     return body
@@ -197,6 +210,28 @@ def image_field(info: ModelInfo) -> str | None:
 
 def style_field(info: ModelInfo) -> str | None:
     return next((f for f in STYLE_FIELDS if f in info.properties), None)
+
+
+#: Model fields that generate_image's own arguments fill in (everything else of a model goes through ``options``).
+ARGUMENT_FIELDS = frozenset(
+    {"prompt", "width", "height", "aspect_ratio", "resolution", "seed", "steps", "num_inference_steps"}
+    | {"negative_prompt", "strength", "denoising_strength", *IMAGE_FIELDS, *STYLE_FIELDS}
+)
+
+
+def argument_for(field_name: str) -> str | None:
+    """The generate_image argument that fills a model field, if one does (``denoising_strength`` -> ``strength``)."""
+    if field_name in IMAGE_FIELDS:
+        return "images"
+    if field_name in STYLE_FIELDS:
+        return "style_images"
+    renamed = {"num_inference_steps": "steps", "denoising_strength": "strength"}
+    return renamed.get(field_name, field_name if field_name in ARGUMENT_FIELDS else None)
+
+
+def option_fields(info: ModelInfo) -> list[str]:
+    """The model's fields that only ``options`` can set."""
+    return sorted(f for f in info.properties if f not in ARGUMENT_FIELDS)
 
 
 def _map_images(info: ModelInfo, images: list[str], body: dict[str, Any]) -> None:

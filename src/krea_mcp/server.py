@@ -15,6 +15,7 @@ from pydantic import Field
 
 from . import __version__
 from ._schema import VALIDATION_ONLY, compact_schema
+from .arguments import StrictTool
 from .caller import as_caller, bearer_from
 from .errors import KreaError
 from .resources import Publisher, register_job_template
@@ -160,7 +161,7 @@ def _tool(
     else:
         hints = ToolAnnotations(destructive_hint=False)
     # structured=False: plain text only, no {"result": ...} copy of it in structuredContent.
-    tool = Tool.from_function(
+    tool = StrictTool.from_function(
         fn, description=description, annotations=hints, structured_output=None if structured else False
     )
     return tool.model_copy(update={"parameters": compact_schema(tool.parameters, drop=VALIDATION_ONLY)})
@@ -258,6 +259,24 @@ def _tools(settings: Settings) -> list[Tool]:
         with _tool_errors():
             return model_detail(resolve_model(catalog, model))
 
+    def model_field_hint(name: str, arguments: dict[str, Any]) -> str | None:
+        """Where the chosen model takes a setting sent at the top level (only a field it really has)."""
+        from .catalog import load_catalog
+        from .params import argument_for, option_fields, resolve_model, suggest_field
+
+        try:
+            info = resolve_model(load_catalog(), str(arguments.get("model") or settings.default_model))
+        except KreaError:
+            return None
+        found = suggest_field(info, name)
+        argument = argument_for(found) if found else None
+        if argument is not None:
+            return f"use {argument!r}"
+        if found is not None:
+            return f"model {info.id} takes it as options.{found}: pass options={{{found!r}: ...}}"
+        own = ", ".join(option_fields(info)) or "none"
+        return f"model {info.id} has no such setting either (its other fields, for options: {own})"
+
     wait_s = f"{settings.wait_s:g}"
     return [
         _tool(
@@ -265,7 +284,7 @@ def _tools(settings: Settings) -> list[Tool]:
             f"Generate an image with Krea; returns its URLs. Checked first: a bad call costs nothing. Waits up to "
             f"{wait_s} s, else returns job_id: then call wait_for_job.",
             read_only=False,
-        ),
+        ).model_copy(update={"field_hint": model_field_hint}),
         _tool(get_job, "Check a job once: status, and image URLs when completed.", read_only=True),
         _tool(
             wait_for_job,
