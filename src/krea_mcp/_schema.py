@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-#: Validation-only keywords: pydantic still enforces them (and its errors name the field), but they tell a model
-#: nothing it needs to call the tool right, and every byte of tools/list costs context in every conversation.
-VALIDATION_ONLY = frozenset({"maxLength", "minLength", "maxItems", "minimum", "maximum", "exclusiveMinimum", "pattern"})
+#: Validation-only keywords: still enforced (and explained) when a call arrives, but they tell a model little it
+#: needs to call the tool right, and every byte of tools/list costs context in every conversation. Numeric bounds
+#: and list sizes are kept: an agent cannot guess that a seed is unsigned or that images takes at most 16.
+VALIDATION_ONLY = frozenset({"maxLength", "minLength", "pattern"})
 
 
 def compact_schema(schema: dict[str, Any], *, drop: frozenset[str] = frozenset()) -> dict[str, Any]:

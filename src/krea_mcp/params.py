@@ -172,6 +172,18 @@ def _map_size(info: ModelInfo, p: GenerateParams, body: dict[str, Any]) -> None:
             body["aspect_ratio"] = "1:1" if "1:1" in ratios else ratios[0]
     elif takes_wh:
         if p.width is not None and p.height is not None:
+            if p.resolution is not None:  # two different sizes asked for: never drop one silently
+                raise InvalidRequestError(
+                    f"resolution={p.resolution} and width/height={p.width}x{p.height} both set the size of "
+                    f"{info.id}'s image; pass only one of them.",
+                    field="resolution",
+                )
+            if ratio is not None and abs(math.log(ratio / (p.width / p.height))) > 0.01:
+                raise InvalidRequestError(
+                    f"aspect_ratio {p.aspect_ratio!r} does not match width/height {p.width}x{p.height}; pass "
+                    "width and height, or aspect_ratio (with resolution), not both.",
+                    field="aspect_ratio",
+                )
             body["width"], body["height"] = p.width, p.height
         elif ratio is not None or p.resolution is not None or "width" in info.required:
             long_side = _LONG_SIDE.get(p.resolution or "1K", 1024)
@@ -197,6 +209,22 @@ def _map_size(info: ModelInfo, p: GenerateParams, body: dict[str, Any]) -> None:
         raise InvalidRequestError(
             f"resolution: model {info.id} has no resolution setting. {_takes(info)}", field="resolution"
         )
+
+
+def size_note(info: ModelInfo, p: GenerateParams, body: dict[str, Any]) -> str | None:
+    """What was sent to Krea for the size, when it is not literally what the agent asked (None when it is)."""
+    if "aspect_ratio" in body and p.width is not None and p.height is not None:
+        asked = p.width / p.height
+        if abs(math.log(_parse_ratio(str(body["aspect_ratio"])) / asked)) > 0.01:
+            return (
+                f"Size: sent aspect_ratio={body['aspect_ratio']}, the closest {info.id} offers to {p.width}x{p.height} "
+                "(it takes aspect ratios, not pixel sizes)."
+            )
+        return f"Size: sent aspect_ratio={body['aspect_ratio']} for {p.width}x{p.height} ({info.id} takes ratios)."
+    if "width" in body and p.width is None and (p.aspect_ratio is not None or p.resolution is not None):
+        asked_for = " ".join(x for x in (p.aspect_ratio, p.resolution) if x)
+        return f"Size: sent width={body['width']}, height={body['height']} for {asked_for} ({info.id} takes pixels)."
+    return None
 
 
 #: Where each model takes input/reference images, in order of preference.

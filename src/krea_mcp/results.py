@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ._schema import compact_in_place
 
 if TYPE_CHECKING:
+    from .jobs import Job
     from .service import Outcome
 
 
@@ -73,6 +75,23 @@ def job_result(outcome: Outcome, *, cancel_request: bool = False, link_urls: boo
     )
 
 
+def run_seconds(job: Job) -> float | None:
+    """How long the job itself took, from Krea's own timestamps (not how long this call waited); None if unknown."""
+    created, completed = job.created(), _instant(job.completed_at)
+    if created is None or completed is None:
+        return None
+    seconds = (completed - created).total_seconds()
+    return seconds if 0 <= seconds <= 7 * 86_400 else None
+
+
+def _instant(text: str | None) -> datetime | None:
+    try:
+        when = datetime.fromisoformat((text or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 def _next_step(job_id: str, save_to: str | None) -> str:
     extra = f", save_to={json.dumps(save_to)}" if save_to else ""
     return f'Call wait_for_job with job_id="{job_id}"{extra} to keep waiting.'
@@ -92,7 +111,8 @@ def _headline(outcome: Outcome, data: JobResult, model: str, cancel_request: boo
     next_step = data.next_step or ""
     if data.status == "completed":
         n = len(data.urls)
-        took = f" in {outcome.waited_s:.0f} s" if outcome.waited_s else ""
+        run_s = run_seconds(outcome.job)
+        took = f" in {run_s:.0f} s" if run_s is not None else ""
         if cancel_request:
             return f"Job {data.job_id}{model} had already completed; nothing to cancel. {n} image(s):"
         return f"Completed{took}{model}: {n} image{'s' if n != 1 else ''}."

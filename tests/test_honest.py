@@ -1,0 +1,67 @@
+"""Honest results: the run time is the job's own, sizes mapped onto a model are reported, contradictions refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from krea_mcp.catalog import load_catalog
+from krea_mcp.errors import InvalidRequestError
+from krea_mcp.fake_api import FakeKrea
+from krea_mcp.params import GenerateParams, build_body, size_note
+from krea_mcp.server import create_server
+from tests.conftest import TOKEN, make_settings
+from tests.emulator import FakeClock
+from tests.test_tools import text_of
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_run_time_after_a_resumed_wait_is_the_jobs_own(mode: str) -> None:
+    """A 72 s job picked up by wait_for_job after it finished reports 72 s, not the length of this wait."""
+    clock = FakeClock()
+    fake = FakeKrea(token=TOKEN, job_duration_s=72, clock=clock)
+    server = create_server(make_settings(preview="off"), transport=fake.transport())
+    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+        started = await client.call_tool("generate_image", {"prompt": "a slow fox", "wait": False})
+        job_id = started.structured_content["job_id"]
+        clock.advance(80)
+        done = await client.call_tool("wait_for_job", {"job_id": job_id})
+    assert done.structured_content["status"] == "completed"
+    assert text_of(done).startswith("Completed in 72 s"), text_of(done)
+
+
+def _body(model: str, **asked: Any) -> tuple[dict[str, Any], str | None]:
+    info = load_catalog().resolve(model)
+    assert info is not None
+    params = GenerateParams(prompt="x", model=info.id, **asked)
+    body = build_body(info, params)
+    return body, size_note(info, params, body)
+
+
+def test_pixels_on_a_ratio_model_are_mapped_and_said() -> None:
+    body, note = _body("nano-banana", width=1000, height=700)
+    assert body["aspect_ratio"] == "3:2" and "width" not in body
+    assert note is not None and "aspect_ratio=3:2" in note and "1000x700" in note and "closest" in note
+
+
+def test_a_ratio_on_a_pixel_model_is_converted_and_said() -> None:
+    body, note = _body("flux", aspect_ratio="16:9")
+    assert note == f"Size: sent width={body['width']}, height={body['height']} for 16:9 (bfl/flux-1-dev takes pixels)."
+
+
+def test_exact_pixels_need_no_note() -> None:
+    assert _body("flux", width=1024, height=768)[1] is None
+
+
+def test_resolution_and_pixels_together_are_refused_not_dropped() -> None:
+    with pytest.raises(InvalidRequestError, match=r"resolution=2K and width/height=1000x700 both set the size"):
+        _body("imagen-4", width=1000, height=700, resolution="2K")
+
+
+def test_a_ratio_contradicting_the_pixels_is_refused() -> None:
+    with pytest.raises(InvalidRequestError, match="does not match width/height"):
+        _body("flux", width=1024, height=1024, aspect_ratio="16:9")
+    assert _body("flux", width=1920, height=1080, aspect_ratio="16:9")[0]["width"] == 1920
