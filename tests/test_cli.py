@@ -72,3 +72,78 @@ def test_doctor_reports_a_rejected_token(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "token check   FAILED" in proc.stdout and "401" in proc.stdout
     assert "wrong-sentinel-77" not in proc.stdout + proc.stderr
+
+
+def test_ctrl_c_prints_the_job_id_and_wait_then_picks_it_up(tmp_path: Path) -> None:
+    """Interrupted generate: no traceback, the job id and the commands to resume or cancel; `wait` finishes it."""
+    import re
+    import signal
+    import time
+
+    from .e2e import free_port, running
+
+    port = free_port()
+    env = child_env(KREA_API_TOKEN="t", KREA_BASE_URL=f"http://127.0.0.1:{port}", KREA_OUTPUT_DIR=str(tmp_path / "o"))
+    with running(["-m", "krea_mcp.fake_api", "--port", str(port), "--job-duration", "3", "--quiet"], port):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "krea_mcp", "generate", "a slow fox"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 30
+        while "queued" not in proc.stderr.readline():  # the job exists once its first status is shown
+            assert time.monotonic() < deadline and proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err
+        match = re.search(r"job ([0-9a-f-]{36}) keeps running", err)
+        assert match, err
+        job_id = match.group(1)
+        assert f"krea-mcp wait {job_id}" in err and f"krea-mcp cancel {job_id}" in err
+        waited = run("wait", job_id, "--out", "later", cwd=tmp_path, **env)
+    assert waited.returncode == 0, waited.stderr
+    (saved,) = [line for line in waited.stdout.splitlines() if line.endswith(".png") and not line.startswith("http")]
+    assert Path(saved).parent == tmp_path / "later" and Path(saved).stat().st_size > 0
+
+
+def test_cancel_command_cancels_a_running_job(tmp_path: Path) -> None:
+    from .e2e import free_port, running
+
+    port = free_port()
+    env = {"KREA_API_TOKEN": "t", "KREA_BASE_URL": f"http://127.0.0.1:{port}", "KREA_OUTPUT_DIR": str(tmp_path)}
+    with running(["-m", "krea_mcp.fake_api", "--port", str(port), "--job-duration", "30", "--quiet"], port):
+        import httpx
+
+        created = httpx.post(
+            f"http://127.0.0.1:{port}/generate/image/bfl/flux-1-dev",
+            json={"prompt": "a fox"},
+            headers={"Authorization": "Bearer t"},
+        )
+        job_id = created.json()["job_id"]
+        cancelled = run("cancel", job_id, "--json", cwd=tmp_path, **env)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert json.loads(cancelled.stdout)["status"] == "cancelled"
+
+
+def test_cli_errors_speak_in_flags_not_tool_arguments(tmp_path: Path) -> None:
+    proc = run("generate", "a fox", "--sandbox", "--model", "z-image", "--aspect-ratio", "5:4", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "--aspect-ratio '5:4' is not offered" in proc.stderr
+    assert "aspect_ratio" not in proc.stderr and "Error executing tool" not in proc.stderr
+    unknown = run("generate", "a fox", "--sandbox", "--model", "fluxx", cwd=tmp_path)
+    assert "`krea-mcp models`" in unknown.stderr and "list_models" not in unknown.stderr
+
+
+def test_doctor_in_the_sandbox_shows_a_sandbox_snippet_that_works_today(tmp_path: Path) -> None:
+    proc = run("doctor", "--sandbox", cwd=tmp_path, KREA_OUTPUT_DIR=str(tmp_path / "o"))
+    assert proc.returncode == 0, proc.stdout
+    assert "api.krea.ai" not in proc.stdout and "KREA_API_TOKEN" not in proc.stdout
+    snippet = json.loads(proc.stdout[proc.stdout.index("{") : proc.stdout.rindex("}") + 1])
+    server = snippet["mcpServers"]["krea"]
+    assert server["args"][-1] == "--sandbox" and "env" not in server
+    assert Path(server["command"]).is_absolute() and "uvx" not in server["command"]

@@ -14,7 +14,7 @@ from . import __version__
 from .settings import Settings
 
 log = logging.getLogger("krea_mcp")
-COMMANDS = ("generate", "models", "doctor")
+COMMANDS = ("generate", "wait", "cancel", "models", "doctor")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,7 +57,8 @@ def _serve_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="krea-mcp",
         description="MCP server for Krea AI image generation. Serves stdio by default.",
-        epilog="Commands for people: krea-mcp generate PROMPT | krea-mcp models | krea-mcp doctor (each has --help).",
+        epilog="Commands for people: krea-mcp generate PROMPT | krea-mcp wait JOB_ID | krea-mcp cancel JOB_ID | "
+        "krea-mcp models | krea-mcp doctor (each has --help).",
     )
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")
     parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
@@ -128,6 +129,8 @@ def _command(name: str, argv: list[str]) -> int:
         settings = _settings(args, default_log_level="WARNING")
         _configure_logging(settings.log_level)
         return anyio.run(cli.doctor, settings)
+    if name in ("wait", "cancel"):
+        return _job_command(name, argv)
     args = _generate_parser().parse_args(argv)
     overrides: dict[str, Any] = {"preview": "off", "auto_save": not args.no_save}
     out: Path | None = args.out.expanduser().resolve() if args.out else None
@@ -147,7 +150,44 @@ def _command(name: str, argv: list[str]) -> int:
         "save_to": str(out) if out is not None and not args.no_save else None,
     }
     arguments = {k: v for k, v in arguments.items() if v is not None}
-    return anyio.run(lambda: cli.generate(settings, arguments, as_json=args.json))
+    session = cli.Session(settings)
+    return _interruptible(session, lambda: cli.generate(session, arguments, as_json=args.json))
+
+
+def _job_command(name: str, argv: list[str]) -> int:
+    """``krea-mcp wait JOB_ID`` and ``krea-mcp cancel JOB_ID``: pick up a job an interrupted command left running."""
+    from . import cli
+
+    what = "Wait for a job and save its images." if name == "wait" else "Cancel a running job (not charged)."
+    parser = _simple_parser(name, what)
+    parser.add_argument("job_id", metavar="JOB_ID")
+    if name == "wait":
+        parser.add_argument("--out", type=Path, help="directory or file to save to (default: KREA_OUTPUT_DIR)")
+        parser.add_argument("--no-save", action="store_true", help="print the URLs only")
+    parser.add_argument("--json", action="store_true", help="print the job result as JSON on stdout")
+    args = parser.parse_args(argv)
+    overrides: dict[str, Any] = {"preview": "off"}
+    out: Path | None = args.out.expanduser().resolve() if getattr(args, "out", None) else None
+    if out is not None:
+        overrides["allowed_dirs"] = [Path.cwd(), out.parent if out.suffix else out]
+    settings = _settings(args, default_log_level="WARNING", **overrides)
+    _configure_logging(settings.log_level)
+    session = cli.Session(settings)
+    if name == "cancel":
+        return _interruptible(session, lambda: cli.cancel(session, args.job_id, as_json=args.json))
+    save_to = None if args.no_save else str(out or settings.resolved_output_dir())
+    return _interruptible(session, lambda: cli.wait(session, args.job_id, save_to, as_json=args.json))
+
+
+def _interruptible(session: Any, run: Any) -> int:
+    """Run a command; on Ctrl-C say where its job is (it keeps running) instead of a traceback."""
+    import anyio
+
+    try:
+        return int(anyio.run(run))
+    except KeyboardInterrupt:
+        print(f"\n{session.interrupted()}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

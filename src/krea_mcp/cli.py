@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
 import time
@@ -64,33 +65,110 @@ class ProgressView:
         print(f"  {text}", file=self._stream, flush=True)
 
 
-async def generate(settings: Settings, arguments: dict[str, Any], *, as_json: bool) -> int:
-    """Run generate_image (then wait_for_job until done, since a terminal has no 60 s cap) over in-memory MCP."""
-    from mcp import Client
+class Session:
+    """What a command has learned so far: the job id, so an interrupted command can still say where its job is."""
 
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.job_id: str | None = None
+
+    def interrupted(self) -> str:
+        """What to tell a person who pressed Ctrl-C: the job keeps running, and how to pick it up."""
+        if self.job_id is None:
+            return "krea-mcp: interrupted before a job was created; nothing was charged."
+        if self.settings.sandbox:
+            return (
+                f"krea-mcp: interrupted. Sandbox job {self.job_id} ended with this process (sandbox jobs live in "
+                "one server process); run the command again."
+            )
+        return (
+            f"krea-mcp: interrupted; job {self.job_id} keeps running on Krea.\n"
+            f"  krea-mcp wait {self.job_id}     # wait for it and save the image\n"
+            f"  krea-mcp cancel {self.job_id}   # cancel it (not charged)"
+        )
+
+
+async def generate(session: Session, arguments: dict[str, Any], *, as_json: bool) -> int:
+    """Start generate_image without waiting (so the job id is known at once), then wait_for_job until it ends: a
+    terminal has no 60 s cap. Runs over in-memory MCP: the same tools an agent calls."""
     from .params import resolve_model
-    from .server import create_server
     from .wiring import SANDBOX_TIME_SCALE
 
+    settings = session.settings
     model = arguments.get("model") or settings.default_model
     try:
         typical = resolve_model(load_catalog(), model).typical_s * (SANDBOX_TIME_SCALE if settings.sandbox else 1)
     except KreaError:
         typical = 20.0  # the tool call reports the real problem
-    view = ProgressView(sys.stderr, typical)
     print(f"krea-mcp: {model}{' (sandbox)' if settings.sandbox else ''}: {arguments['prompt']!r}", file=sys.stderr)
-    async with Client(create_server(settings)) as client, anyio.create_task_group() as tg:
+    start = {**arguments, "wait": False}
+    start.pop("save_to", None)  # saved by the wait below, once the job is done
+    return await _follow(session, "generate_image", start, arguments.get("save_to"), typical, as_json=as_json)
+
+
+async def wait(session: Session, job_id: str, save_to: str | None, *, as_json: bool) -> int:
+    """Wait for an existing job (for example one an interrupted ``generate`` left running) and save its images."""
+    session.job_id = job_id
+    first = {"job_id": job_id, "save_to": save_to} if save_to else {"job_id": job_id}
+    return await _follow(session, "wait_for_job", first, save_to, 20.0, as_json=as_json)
+
+
+async def cancel(session: Session, job_id: str, *, as_json: bool) -> int:
+    from mcp import Client
+
+    from .server import create_server
+
+    session.job_id = job_id
+    async with Client(create_server(session.settings)) as client:
+        result = await client.call_tool("cancel_job", {"job_id": job_id})
+    return _print_result(result, result.structured_content or {}, as_json=as_json)
+
+
+async def _follow(
+    session: Session, tool: str, arguments: dict[str, Any], save_to: str | None, typical: float, *, as_json: bool
+) -> int:
+    from mcp import Client
+
+    from .server import create_server
+
+    view = ProgressView(sys.stderr, typical)
+    async with Client(create_server(session.settings)) as client, anyio.create_task_group() as tg:
         tg.start_soon(view.tick)
-        result = await client.call_tool("generate_image", arguments, progress_callback=view.on_progress)
+        result = await client.call_tool(tool, arguments, progress_callback=view.on_progress)
         data: dict[str, Any] = result.structured_content or {}
-        while not result.is_error and data.get("status") not in TERMINAL:
-            follow = {"job_id": data["job_id"], "timeout_s": 600, "save_to": arguments.get("save_to")}
+        session.job_id = data.get("job_id") or session.job_id
+        while not result.is_error and (data.get("status") not in TERMINAL or (save_to and "files" not in data)):
+            follow = {"job_id": data["job_id"], "timeout_s": 600, "save_to": save_to}
             follow = {k: v for k, v in follow.items() if v is not None}
             result = await client.call_tool("wait_for_job", follow, progress_callback=view.on_progress)
             data = result.structured_content or {}
+            if data.get("status") in TERMINAL:
+                break
         tg.cancel_scope.cancel()
     view.finish()
     return _print_result(result, data, as_json=as_json)
+
+
+#: Tool words in error texts, and what a person at a terminal types instead.
+_CLI_WORDS = (
+    (re.compile(r"\blist_models\b( with model=<id>)?"), "`krea-mcp models`"),
+    (re.compile(r'\b(?:wait_for_job|get_job) with job_id="?([A-Za-z0-9_-]+)"?'), r"`krea-mcp wait \1`"),
+    (re.compile(r"\b(?:call )?wait_for_job\b"), "`krea-mcp wait JOB_ID`"),
+    (re.compile(r"\bgenerate_image\b"), "`krea-mcp generate`"),
+    (re.compile(r"\bsave_to\b"), "--out"),
+    (re.compile(r"\baspect_ratio\b"), "--aspect-ratio"),
+    (re.compile(r"\bimages=\[\.\.\.\]|\bimages\b(?=[=:]| must| has)"), "--image"),
+    (re.compile(r"\b(width|height|seed|resolution|model)(?==)"), r"--\1 "),
+    (re.compile(r"(?<![-\w])(width|height|seed|resolution) and (width|height)\b"), r"--\1 and --\2"),
+)
+
+
+def for_people(text: str) -> str:
+    """An error written for an agent (tool and argument names), reworded with this command's flags."""
+    text = text.removeprefix("Error executing tool ").split(": ", 1)[-1] if text.startswith("Error executing") else text
+    for pattern, replacement in _CLI_WORDS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def _print_result(result: Any, data: dict[str, Any], *, as_json: bool) -> int:
@@ -98,12 +176,13 @@ def _print_result(result: Any, data: dict[str, Any], *, as_json: bool) -> int:
     if as_json:
         print(json.dumps(data, indent=2))
     if result.is_error:
-        print(f"krea-mcp: {text}", file=sys.stderr)
+        print(f"krea-mcp: {for_people(text)}", file=sys.stderr)
         return 1
     if not as_json:
-        print(text.splitlines()[0], file=sys.stderr)
-        for line in text.splitlines()[1:]:
-            if line.startswith(("Saving failed", "Preview")):
+        lines = for_people(text).splitlines()
+        print(lines[0], file=sys.stderr)
+        for line in lines[1:]:
+            if line.startswith(("Saving failed", "Preview", "Size:")):
                 print(line, file=sys.stderr)
         for path in data.get("files") or []:
             print(path)
@@ -133,18 +212,47 @@ async def doctor(settings: Settings) -> int:
     ok = True
     token = settings.api_token
     print("krea-mcp doctor")
-    print(f"  base URL      {settings.base_url}{'  (sandbox emulator)' if settings.sandbox else ''}")
-    print(f"  API token     {'set (hidden)' if token else 'NOT SET'}{' (sandbox needs none)' * settings.sandbox}")
+    if settings.sandbox:
+        print("  API           sandbox: the built-in Krea emulator, in this process (no token, no network)")
+    else:
+        print(f"  base URL      {shown_url(settings.base_url)}")
+        print(f"  API token     {'set (hidden)' if token else 'NOT SET'}")
     print(f"  default model {settings.default_model}")
     print(f"  wait          {settings.wait_s:g} s per call; preview {settings.preview}; auto-save {settings.auto_save}")
     print(f"  input dirs    {', '.join(str(d) for d in settings.input_dirs())}")
     ok &= await _check_api(settings)
     ok &= _check_output_dir(settings.resolved_output_dir())
-    print("\nClaude Desktop / Cursor config (claude_desktop_config.json, .cursor/mcp.json):")
-    snippet = {"mcpServers": {"krea": {"command": "uvx", "args": ["krea-mcp"], "env": {"KREA_API_TOKEN": "<token>"}}}}
-    print(json.dumps(snippet, indent=2))
-    print("Claude Code: claude mcp add krea --env KREA_API_TOKEN=<token> -- uvx krea-mcp")
+    command, args = _launch()
+    env = {} if settings.sandbox else {"env": {"KREA_API_TOKEN": "<token>"}}
+    args = [*args, "--sandbox"] if settings.sandbox else args
+    print("\nClaude Desktop / Cursor config (claude_desktop_config.json, .cursor/mcp.json), for this installation:")
+    print(json.dumps({"mcpServers": {"krea": {"command": command, "args": args, **env}}}, indent=2))
+    token_env = "" if settings.sandbox else "--env KREA_API_TOKEN=<token> "
+    print(f"Claude Code: claude mcp add krea {token_env}-- {' '.join([command, *args])}")
     return 0 if ok else 1
+
+
+def shown_url(url: str) -> str:
+    """A URL as it may be printed: without any user:password part."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def _launch() -> tuple[str, list[str]]:
+    """How a host starts the krea-mcp that is running now: its absolute executable, which works today."""
+    import shutil
+
+    found = shutil.which("krea-mcp")
+    here = Path(sys.executable).with_name("krea-mcp")
+    if here.exists():
+        return str(here), []
+    if found:
+        return str(Path(found).resolve()), []
+    return sys.executable, ["-m", "krea_mcp"]
 
 
 async def _check_api(settings: Settings) -> bool:
