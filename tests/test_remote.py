@@ -52,7 +52,7 @@ def test_loopback_detection(host: str, loopback: bool) -> None:
     ("values", "fragment"),
     [
         ({}, "without authentication"),
-        ({"http_auth": "token", "http_token": "s3cret"}, "KREA_ALLOWED_HOSTS"),
+        ({"http_auth": "token", "http_token": "s3cret-s3cret-s3cret-s3cret-s3cret"}, "KREA_ALLOWED_HOSTS"),
         ({"http_auth": "token"}, "KREA_HTTP_TOKEN"),
         ({"http_auth": "bearer-passthrough", "api_token": "operator", "allowed_hosts": "a.example"}, "unset"),
     ],
@@ -64,7 +64,7 @@ def test_unsafe_public_binds_are_refused(values: dict[str, Any], fragment: str) 
 
 def test_a_configured_public_bind_is_accepted() -> None:
     check(settings(http_auth="bearer-passthrough", allowed_hosts="mcp.example.com"), "0.0.0.0")
-    assert build_app(settings(http_auth="token", http_token="t", allowed_hosts="mcp.example.com"), host="0.0.0.0")
+    assert build_app(settings(http_auth="token", http_token="t" * 32, allowed_hosts="mcp.example.com"), host="0.0.0.0")
 
 
 def test_cli_refuses_a_public_bind_without_auth(tmp_path: Path) -> None:
@@ -83,7 +83,7 @@ def test_cli_refuses_a_public_bind_without_auth(tmp_path: Path) -> None:
 @pytest.fixture
 def token_server(tmp_path: Path) -> Any:
     port = free_port()
-    env = child_env(KREA_HTTP_AUTH="token", KREA_HTTP_TOKEN="gate-7c1e", KREA_ALLOWED_HOSTS="mcp.example.com")
+    env = child_env(KREA_HTTP_AUTH="token", KREA_HTTP_TOKEN="gate-7c1e-9f4b2d0a8e6c41f3b5d7a9c2e4f6a8b0", KREA_ALLOWED_HOSTS="mcp.example.com")
     with running(
         ["-m", "krea_mcp", "--transport", "http", "--port", str(port), "--sandbox"], port, env=env, cwd=tmp_path
     ):
@@ -94,14 +94,14 @@ async def test_token_mode_requires_the_exact_token(token_server: str) -> None:
     async with httpx.AsyncClient() as http:
         missing = await http.post(token_server, json=INIT, headers=ACCEPT)
         wrong = await http.post(token_server, json=INIT, headers={**ACCEPT, "authorization": "Bearer nope"})
-        right = await http.post(token_server, json=INIT, headers={**ACCEPT, "authorization": "Bearer gate-7c1e"})
+        right = await http.post(token_server, json=INIT, headers={**ACCEPT, "authorization": "Bearer gate-7c1e-9f4b2d0a8e6c41f3b5d7a9c2e4f6a8b0"})
     assert missing.status_code == 401 and "www-authenticate" in missing.headers
     assert wrong.status_code == 401
     assert right.status_code == 200
 
 
 async def test_dns_rebinding_protection_stays_on(token_server: str) -> None:
-    auth = {**ACCEPT, "authorization": "Bearer gate-7c1e"}
+    auth = {**ACCEPT, "authorization": "Bearer gate-7c1e-9f4b2d0a8e6c41f3b5d7a9c2e4f6a8b0"}
     async with httpx.AsyncClient() as http:
         foreign_host = await http.post(token_server, json=INIT, headers={**auth, "host": "evil.example"})
         foreign_origin = await http.post(token_server, json=INIT, headers={**auth, "origin": "http://evil.example"})
@@ -116,7 +116,7 @@ async def test_token_mode_serves_tools_to_an_mcp_client(token_server: str) -> No
 
     with anyio.fail_after(60):
         async with (
-            httpx2.AsyncClient(headers={"authorization": "Bearer gate-7c1e"}) as http,
+            httpx2.AsyncClient(headers={"authorization": "Bearer gate-7c1e-9f4b2d0a8e6c41f3b5d7a9c2e4f6a8b0"}) as http,
             Client(streamable_http_client(token_server, http_client=http)) as client,
         ):
             result = await client.call_tool("generate_image", {"prompt": "a fox"})
@@ -213,7 +213,7 @@ async def test_bearer_passthrough_rejects_requests_without_a_token(passthrough_s
 
 async def test_the_gate_covers_every_path_including_under_a_root_path() -> None:
     """Mounted under a prefix (or uvicorn --root-path), /mcp arrives as /api/mcp: still 401 without a token."""
-    app = build_app(settings(http_auth="token", http_token="t", allowed_hosts="mcp.example.com"), host="0.0.0.0")
+    app = build_app(settings(http_auth="token", http_token="t" * 32, allowed_hosts="mcp.example.com"), host="0.0.0.0")
     transport = httpx.ASGITransport(app=app, root_path="/api")
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
         for path in ("/mcp", "/api/mcp", "/anything"):

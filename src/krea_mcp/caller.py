@@ -26,10 +26,25 @@ def as_caller(token: SecretStr | None) -> Iterator[None]:
         _caller_token.reset(reset)
 
 
+def parse_bearer(value: str) -> str | None:
+    """The token of one ``Authorization`` header value ``Bearer <token>``, or None. The HTTP gate and the tools
+    both read the header through this, so what the gate authorises is exactly what a tool uses."""
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 def bearer_from(headers: Mapping[str, str] | None) -> SecretStr | None:
-    """The token of an ``Authorization: Bearer ...`` header, if there is one."""
-    scheme, _, value = (headers or {}).get("authorization", "").partition(" ")
-    return SecretStr(value.strip()) if scheme.lower() == "bearer" and value.strip() else None
+    """The token of the request's one ``Authorization: Bearer ...`` header; None without one, or with several
+    (the HTTP gate refuses those: which one counts would be ambiguous)."""
+    if headers is None:
+        return None
+    getlist = getattr(headers, "getlist", None)  # starlette's Headers keeps every value of a repeated header
+    if callable(getlist):
+        values = list(getlist("authorization"))
+    else:
+        values = [v for k, v in headers.items() if k.lower() == "authorization"]
+    token = parse_bearer(values[0]) if len(values) == 1 else None
+    return SecretStr(token) if token else None
 
 
 def caller_key() -> str:

@@ -78,7 +78,11 @@ class Settings(BaseSettings):
         description="HTTP transport auth: none (loopback only), token (clients send KREA_HTTP_TOKEN), or "
         "bearer-passthrough (each request's Bearer token is the caller's own Krea token; multi-user).",
     )
-    http_token: SecretStr | None = Field(default=None, description="The Bearer token clients must send (token mode).")
+    http_token: SecretStr | None = Field(
+        default=None,
+        description="The Bearer token clients must send (token mode): at least 32 characters, e.g. from "
+        "secrets.token_urlsafe(32).",
+    )
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Extra Host header values the HTTP transport accepts (comma-separated)."
     )
@@ -139,3 +143,10 @@ class Settings(BaseSettings):
         if value is None or not value.get_secret_value().strip():
             return None
         return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("http_token")
+    @classmethod
+    def _strip_http_token(cls, value: SecretStr | None) -> SecretStr | None:
+        """Surrounding whitespace (a ``.env`` line) is never part of the token. An empty token stays empty, not
+        unset, so token mode can say exactly what is wrong (see ``http_app.check``)."""
+        return None if value is None else SecretStr(value.get_secret_value().strip())
