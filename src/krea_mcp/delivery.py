@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
-import httpx
 
-from .errors import InvalidRequestError
+from .errors import InvalidRequestError, KreaError
 from .saving import SaveError
 
 if TYPE_CHECKING:
+    from .downloads import Downloader
     from .preview import Preview
     from .saving import ImageSaver, SaveTarget
     from .service import Outcome
@@ -33,8 +33,8 @@ MAX_PREVIEW_SOURCE_BYTES = 64 * 1024 * 1024
 class Delivery:
     """Saves and previews completed jobs' images; ``saver`` is None where saving is disabled."""
 
-    def __init__(self, http: httpx.AsyncClient, saver: ImageSaver | None, settings: Settings) -> None:
-        self._http = http
+    def __init__(self, downloader: Downloader, saver: ImageSaver | None, settings: Settings) -> None:
+        self._downloader = downloader
         self._saver = saver
         self._settings = settings
 
@@ -76,21 +76,15 @@ class Delivery:
             images = (
                 [await anyio.Path(f).read_bytes() for f in files] if files else [await self.fetch(url) for url in urls]
             )
-        except (httpx.HTTPError, OSError, ValueError) as exc:
-            return [], f"Preview unavailable: could not fetch the image ({type(exc).__name__})."
+        except KreaError as exc:
+            return [], f"Preview unavailable: {exc}"
+        except OSError as exc:
+            return [], f"Preview unavailable: could not read the saved image ({exc.strerror or type(exc).__name__})."
         build = partial(
             build_previews, images, mode=self._settings.preview, budget_bytes=self._settings.preview_budget_bytes
         )
         return await anyio.to_thread.run_sync(build)
 
     async def fetch(self, url: str) -> bytes:
-        """An image's bytes, in memory (at most 64 MB). No Authorization header: result URLs live on a CDN."""
-        async with self._http.stream("GET", url, follow_redirects=True) as response:
-            response.raise_for_status()
-            chunks, size = [], 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > MAX_PREVIEW_SOURCE_BYTES:
-                    raise ValueError("image too large")
-                chunks.append(chunk)
-        return b"".join(chunks)
+        """An image's bytes, in memory (at most 64 MB), fetched under the download rules (DownloadError if not)."""
+        return await self._downloader.fetch_bytes(url, limit=MAX_PREVIEW_SOURCE_BYTES)

@@ -29,6 +29,7 @@ from .settings import Settings
 from .spend import SpendGuards
 
 if TYPE_CHECKING:
+    from .downloads import Downloader
     from .preview import Preview
     from .saving import SaveTarget
 
@@ -91,6 +92,8 @@ class JobService:
     duration_scale: float = 1.0
     inputs: ImageInputs | None = None
     delivery: Delivery | None = None
+    #: Fetches URLs from Krea's answers under the download rules (downloads.py); None only in bare test setups.
+    downloader: Downloader | None = None
     spend: SpendGuards = field(default_factory=SpendGuards)
     creating: InFlight = field(default_factory=InFlight)
     records: dict[str, JobRecord] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from .catalog import load_catalog
 from .client import KreaClient
 from .delivery import Delivery
+from .downloads import Downloader
 from .inputs import ImageInputs
 from .saving import ImageSaver
 from .service import JobService
@@ -51,6 +52,12 @@ async def build_service(
     client = await stack.enter_async_context(
         KreaClient(base_url=base_url, token=token, timeout_s=settings.request_timeout_s, transport=http_transport)
     )
+    # Result URLs come from Krea's answers: fetched only under the download rules. With an injected transport (tests,
+    # --sandbox) nothing reaches the network and the emulator's own origin is trusted like the base URL; on the real
+    # network the downloader's own connections are pinned to checked addresses.
+    injected = http_transport is not None
+    downloader = Downloader(client.http if injected else None, base_url=base_url, trusted=[SANDBOX_BASE_URL] * injected)
+    stack.push_async_callback(downloader.aclose)
     multi = settings.multi_user  # callers are strangers: no local files, no saving, no shared listings
     dirs = [] if multi else settings.input_dirs()
     saver = None if multi else ImageSaver(client.http, output_dir=settings.resolved_output_dir(), allowed_dirs=dirs)
@@ -60,6 +67,7 @@ async def build_service(
         load_catalog(),
         duration_scale=duration_scale if duration_scale is not None else scale,
         inputs=ImageInputs(client, dirs),
-        delivery=Delivery(client.http, saver, settings),
+        delivery=Delivery(downloader, saver, settings),
+        downloader=downloader,
         spend=SpendGuards(settings.max_jobs, settings.max_spend_usd),
     )
