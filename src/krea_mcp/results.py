@@ -17,7 +17,7 @@ from ._schema import compact_in_place
 
 if TYPE_CHECKING:
     from .jobs import Job
-    from .service import Outcome
+    from .service import JobRecord, Outcome
 
 
 class JobResult(BaseModel):
@@ -127,3 +127,39 @@ def _headline(outcome: Outcome, data: JobResult, model: str, cancel_request: boo
         waited = f"{outcome.waited_s:.0f} s"
         return f"Job {data.job_id}{model} is still {data.status} after {waited}; it keeps running.{trouble} {next_step}"
     return f"Job {data.job_id}{model} is {data.status}. {next_step}"
+
+
+def jobs_list_result(items: list[tuple[Job, JobRecord | None]], note: str | None) -> CallToolResult:
+    """``list_jobs``: one line per job (id, status, model, age, prompt), newest first; the same as structured data."""
+    now = datetime.now(UTC)
+    lines, rows = [], []
+    for job, record in items:
+        created = job.created()
+        age = _age(now, created) if created else "age unknown"
+        model = record.model if record else "model not recorded here"
+        prompt = f" · {record.prompt[:60]!r}" if record else ""
+        lines.append(f"{job.job_id} · {job.status} · {model} · {age}{prompt}")
+        row: dict[str, Any] = {"job_id": job.job_id, "status": job.status, "created_at": job.created_at}
+        if record:
+            row |= {"model": record.model, "prompt": record.prompt[:200]}
+        if job.urls:
+            row["urls"] = job.urls
+        rows.append({k: v for k, v in row.items() if v is not None})
+    head = (
+        f"{len(items)} recent job(s), newest first. Pick one up with wait_for_job(job_id=...)."
+        if items
+        else ("No jobs found for this token.")
+    )
+    text = "\n".join([head, *lines, *([note] if note else [])])
+    return CallToolResult(content=[TextContent(text=text)], structured_content={"jobs": rows})
+
+
+def _age(now: datetime, then: datetime) -> str:
+    seconds = max(0, int((now - then).total_seconds()))
+    if seconds < 90:
+        return f"{seconds} s ago"
+    if seconds < 5400:
+        return f"{seconds // 60} min ago"
+    if seconds < 2 * 86_400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86_400} days ago"

@@ -173,9 +173,7 @@ def _tools(settings: Settings) -> list[Tool]:
         ctx: Context[AppState, Any],
         model: Annotated[
             str | None,
-            Field(
-                min_length=1, max_length=100, description=f"Krea model id or alias (default {settings.default_model})"
-            ),
+            Field(min_length=1, max_length=100, description=f"Model id or alias; default {settings.default_model}"),
         ] = None,
         width: Annotated[int | None, Field(ge=16, le=8192)] = None,
         height: Annotated[int | None, Field(ge=16, le=8192)] = None,
@@ -184,9 +182,7 @@ def _tools(settings: Settings) -> list[Tool]:
         seed: Annotated[int | None, Field(ge=0, le=2**32 - 1)] = None,
         steps: Annotated[int | None, Field(ge=1, le=200)] = None,
         negative_prompt: Annotated[str | None, Field(max_length=5_000)] = None,
-        strength: Annotated[
-            float | None, Field(ge=-2, le=2, allow_inf_nan=False, description="Edit strength 0-1")
-        ] = None,
+        strength: Annotated[float | None, Field(ge=-2, le=2, allow_inf_nan=False, description="Edit strength")] = None,
         images: Annotated[
             list[Annotated[str, Field(min_length=1, max_length=14_000_000)]] | None,
             Field(max_length=16, description="Input/reference images: URLs, local paths or data: URIs"),
@@ -241,10 +237,21 @@ def _tools(settings: Settings) -> list[Tool]:
             )
         return await _reply(ctx, outcome)
 
-    async def cancel_job(job_id: JobId, ctx: Context[AppState, Any]) -> JobToolResult:
+    # No outputSchema (its structuredContent is the same job object): the bytes go to what agents need to know.
+    async def cancel_job(job_id: JobId, ctx: Context[AppState, Any]) -> CallToolResult:
         with _tool_errors(ctx, job_id=job_id):
             outcome, _ = await (await _state(ctx).service()).cancel(job_id)
         return await _reply(ctx, outcome, cancel_request=True)
+
+    async def list_jobs(
+        ctx: Context[AppState, Any],
+        limit: Annotated[int, Field(ge=1, le=50)] = 10,
+    ) -> CallToolResult:
+        from .results import jobs_list_result
+
+        with _tool_errors(ctx):
+            items, note = await (await _state(ctx).service()).recent(limit)
+        return jobs_list_result(items, note)
 
     async def list_models(
         model: Annotated[str | None, Field(max_length=100, description="Id or alias: show its full parameters")] = None,
@@ -297,6 +304,11 @@ def _tools(settings: Settings) -> list[Tool]:
             "Cancel a running job (not charged). A finished job is left alone.",
             read_only=False,
             destructive=True,
+        ),
+        _tool(
+            list_jobs,
+            "Recent jobs (id, status, model, age, prompt), newest first: finds a job whose call was cut off.",
+            read_only=True,
         ),
         _tool(
             list_models,

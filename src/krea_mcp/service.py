@@ -51,6 +51,10 @@ class JobRecord:
     prompt: str
     #: Said with every result for this job (e.g. that it was recovered after a lost answer).
     note: str | None = None
+    #: Whose job it is (the caller key; "" for the server's own token): list_jobs shows a caller only its own.
+    caller: str = field(default_factory=caller_key)
+    #: When this server learned of the job (wall clock), for list_jobs when Krea cannot be asked.
+    recorded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(slots=True)
@@ -227,6 +231,24 @@ class JobService:
             return await self.delivery.fetch(url)
         except (httpx.HTTPError, ValueError) as exc:
             raise KreaError(f"Could not fetch {url} ({type(exc).__name__}); the URL itself is still valid.") from None
+
+    async def recent(self, limit: int) -> tuple[list[tuple[Job, JobRecord | None]], str | None]:
+        """The caller's newest jobs from Krea's job list, with the model and prompt this server recorded for them.
+
+        If Krea cannot be asked, the jobs this server recorded for the caller are listed instead (status unknown),
+        and the second value says so.
+        """
+        mine = {r.job_id: r for r in self.records.values() if r.caller == caller_key()}
+        try:
+            with self._bounded("listing jobs"):
+                jobs = await self.client.list_jobs(limit=limit)
+        except KreaError as exc:
+            newest = sorted(mine.values(), key=lambda r: r.recorded_at, reverse=True)[:limit]
+            stand_ins = [
+                (Job(job_id=r.job_id, status="unknown", created_at=r.recorded_at.isoformat()), r) for r in newest
+            ]
+            return stand_ins, f"Krea's job list could not be read ({exc}); showing the jobs this server started."
+        return [(job, mine.get(job.job_id)) for job in jobs], None
 
     def model_of(self, job_id: str) -> str | None:
         record = self.records.get(job_id)
