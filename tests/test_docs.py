@@ -102,12 +102,14 @@ def check_cli(argv: list[str]) -> None:
     program, *args = argv
     if program == "krea_mcp.fake_api":
         parse(_fake_api_parser(), args)
-    elif args == ["generate"]:
+    elif args in (["generate"], ["wait"], ["cancel"]):
         pass  # the subcommand named in prose, not an invocation
     elif args[:1] == ["generate"]:
         parse(_generate_parser(), args[1:])
     elif args[:1] and args[0] in ("models", "doctor"):
         parse(_simple_parser(args[0], ""), args[1:])
+    elif args[:1] and args[0] in ("wait", "cancel"):
+        assert len(args) >= 2 and not args[1].startswith("-"), f"{args[0]} needs a JOB_ID: {argv}"
     else:
         parse(_serve_parser(), args)
 
@@ -199,9 +201,9 @@ def test_readme_json_snippets_parse_and_include_both_host_shapes() -> None:
 
 
 def test_readme_json_server_entries_run_the_real_cli() -> None:
-    """Each host entry runs ``uvx krea-mcp`` or ``krea-mcp`` with flags the server parser accepts."""
+    """Each host entry runs ``uvx krea-mcp`` or an installed ``krea-mcp`` with flags the server parser accepts."""
     for key, entry in server_entries():
-        assert entry["command"] in ("uvx", "krea-mcp"), entry
+        assert entry["command"] == "uvx" or Path(entry["command"]).name == "krea-mcp", entry
         args = entry.get("args", [])
         if entry["command"] == "uvx":
             assert "krea-mcp" in args, entry

@@ -13,7 +13,7 @@ from PIL import Image
 from starlette.applications import Starlette
 
 from krea_mcp.fake_api import FakeKrea, create_app
-from krea_mcp.fake_api._png import PNG_SIGNATURE, encode_png, png_dimensions, prompt_image
+from krea_mcp.fake_api._png import PNG_SIGNATURE, encode_png, labelled_image, png_dimensions
 from tests.e2e import free_port, running
 from tests.emulator import FLUX, TOKEN, FakeClock
 from tests.emulator import open_client as _client
@@ -166,13 +166,33 @@ async def test_status_walk_to_completed_with_a_downloadable_png(
     assert image.status_code == 200
     assert image.headers["content-type"] == "image/png"
     assert image.content.startswith(PNG_SIGNATURE)
-    assert png_dimensions(image.content) == (256, 256)
+    assert png_dimensions(image.content) == (1024, 1024)  # the body named no size: the model's default
     with Image.open(io.BytesIO(image.content)) as decoded:
         decoded.load()
-        assert decoded.size == (256, 256)
+        assert decoded.size == (1024, 1024)
         assert decoded.mode == "RGB"
-    assert image.content == prompt_image("a lighthouse at dusk", 256, 256)
-    assert image.content != prompt_image("a different prompt", 256, 256)
+    assert image.content == labelled_image("a lighthouse at dusk", "bfl/flux-1-dev", 1024, 1024)
+    assert image.content != labelled_image("a different prompt", "bfl/flux-1-dev", 1024, 1024)
+
+
+@pytest.mark.parametrize(
+    ("model", "body", "size"),
+    [
+        ("bfl/flux-1-dev", {"width": 1344, "height": 768}, (1344, 768)),
+        ("z-image/z-image", {"aspect_ratio": "9:16", "resolution": "1K"}, (576, 1024)),
+        ("google/nano-banana-pro", {"aspect_ratio": "21:9", "resolution": "2K"}, (2048, 878)),
+        ("krea/krea-2/large", {"aspect_ratio": "2.35:1", "resolution": "1K"}, (1024, 436)),
+    ],
+)
+async def test_placeholder_images_have_the_requested_size(
+    clock: FakeClock, model: str, body: dict[str, Any], size: tuple[int, int]
+) -> None:
+    fake = FakeKrea(token=TOKEN, clock=clock, job_duration_s=0)
+    async with _client(fake) as c:
+        job = (await c.post(f"/generate/image/{model}", json={"prompt": "a lighthouse", **body})).json()
+        done = await _status(c, job["job_id"])
+        png = (await c.get(done["result"]["urls"][0])).content
+    assert png_dimensions(png) == size
 
 
 async def test_image_urls_404_for_unknown_or_unfinished_jobs(client: httpx.AsyncClient) -> None:

@@ -65,3 +65,26 @@ def test_a_ratio_contradicting_the_pixels_is_refused() -> None:
     with pytest.raises(InvalidRequestError, match="does not match width/height"):
         _body("flux", width=1024, height=1024, aspect_ratio="16:9")
     assert _body("flux", width=1920, height=1080, aspect_ratio="16:9")[0]["width"] == 1920
+
+
+async def test_a_sandbox_job_from_another_process_is_explained_not_blamed_on_the_token() -> None:
+    async with Client(create_server(make_settings(sandbox=True, api_token=None))) as client:
+        result = await client.call_tool("get_job", {"job_id": "3c90c3cc-0d44-4b50-8888-8dd25736052a"})
+    assert result.is_error
+    text = text_of(result)
+    assert "sandbox jobs live only in the server process that created them" in text
+    assert "token" not in text
+
+
+async def test_sandbox_images_have_the_size_that_was_sent(tmp_path: Any) -> None:
+    from krea_mcp.fake_api._png import png_dimensions
+
+    settings = make_settings(sandbox=True, api_token=None, preview="off", output_dir=tmp_path)
+    async with Client(create_server(settings)) as client:
+        result = await client.call_tool(
+            "generate_image", {"prompt": "a wide lighthouse", "width": 1344, "height": 768, "save_to": "."}
+        )
+    assert not result.is_error, text_of(result)
+    (saved,) = result.structured_content["files"]
+    with open(saved, "rb") as f:
+        assert png_dimensions(f.read(64)) == (1344, 768)

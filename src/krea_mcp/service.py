@@ -19,7 +19,15 @@ from .catalog import Catalog
 from .client import KreaClient
 from .creation import InFlight, create_job, maybe_applied
 from .delivery import Delivery
-from .errors import InvalidRequestError, KreaAPIError, KreaConnectionError, KreaError, RateLimitError, ServerError
+from .errors import (
+    InvalidRequestError,
+    KreaAPIError,
+    KreaConnectionError,
+    KreaError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+)
 from .inputs import ImageInputs, is_remote
 from .jobs import Job
 from .params import GenerateParams, build_body, resolve_model
@@ -209,6 +217,15 @@ class JobService:
         try:
             with anyio.fail_after(limit), retry_budget(limit):
                 yield
+        except NotFoundError as exc:
+            if not self.settings.sandbox:
+                raise
+            raise NotFoundError(  # not the token's fault: the emulator forgets its jobs when its process ends
+                f"Not found while {what}: sandbox jobs live only in the server process that created them and vanish "
+                "when it restarts (nothing is charged in the sandbox). Start a new one with generate_image.",
+                status_code=exc.status_code,
+                body=exc.body,
+            ) from None
         except TimeoutError:
             raise KreaConnectionError(
                 f"Krea did not answer while {what} within {limit:g} s. Nothing changed; try again shortly.", sent=True

@@ -29,7 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--job-duration", type=float, default=None, help="fixed job duration in seconds")
     parser.add_argument("--concurrency", type=int, default=None, help="concurrent job limit (default: none)")
     parser.add_argument("--backlog", type=int, default=None, help="max waiting jobs before 429 (default: none)")
-    parser.add_argument("--image-size", type=_size, default=(256, 256), help="result image WIDTHxHEIGHT (256x256)")
+    parser.add_argument(
+        "--image-size",
+        type=_size,
+        default=None,
+        help="fixed result image WIDTHxHEIGHT (default: the size each request asks for)",
+    )
     parser.add_argument("--image-noise", action="store_true", help="random pixels: incompressible, realistic sizes")
     parser.add_argument("--walk-all-statuses", action="store_true", help="jobs pass through every non-terminal status")
     parser.add_argument("--quiet", action="store_true", help="no access log")

@@ -1,13 +1,16 @@
-"""A tiny PNG encoder and header reader (zlib + struct, no Pillow)."""
+"""Placeholder images: a tiny PNG encoder and header reader (zlib + struct), and labelled placeholders (Pillow)."""
 
 from __future__ import annotations
 
 import hashlib
+import io
+import math
 import random
 import struct
 import zlib
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _BANDS = 8
@@ -57,3 +60,60 @@ def noise_image(prompt: str, width: int, height: int) -> bytes:
     """A deterministic PNG of random pixels: it does not compress, so its size is about ``width * height * 3``."""
     rng = random.Random(hashlib.sha256(prompt.encode("utf-8")).digest())
     return encode_png(width, height, [rng.randbytes(width * 3) for _ in range(height)], level=1)
+
+
+#: Long side of an image Krea sizes by resolution (``1K`` when a body names none).
+_LONG_SIDE = {"1K": 1024, "2K": 2048, "4K": 4096}
+
+
+def requested_size(body: dict[str, Any]) -> tuple[int, int]:
+    """The size a generate body asks for: its width/height, else its aspect_ratio at its resolution, else 1024².
+
+    Real Krea rounds some sizes to what a model supports; the sandbox returns exactly what was asked, which is
+    what an agent checking its own request wants to see.
+    """
+    width, height = body.get("width"), body.get("height")
+    if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
+        return width, height
+    long_side = _LONG_SIDE.get(str(body.get("resolution") or "1K"), 1024)
+    ratio = str(body.get("aspect_ratio") or "1:1").split(":")
+    try:
+        wide, tall = float(ratio[0]), float(ratio[1])
+    except (IndexError, ValueError):
+        wide = tall = 1.0
+    if wide <= 0 or tall <= 0 or not math.isfinite(wide / tall):
+        wide = tall = 1.0
+    if wide >= tall:
+        return long_side, max(1, round(long_side * tall / wide))
+    return max(1, round(long_side * wide / tall)), long_side
+
+
+@lru_cache(maxsize=16)
+def labelled_image(prompt: str, model: str, width: int, height: int) -> bytes:
+    """A PNG of the requested size: a gradient coloured by the prompt, with the prompt, model and size written on it,
+    so a person looking at a sandbox result sees what was asked for."""
+    from PIL import Image, ImageDraw, ImageFont, ImageOps  # deferred: only the sandbox draws images
+
+    digest = hashlib.sha256(prompt.encode("utf-8")).digest()
+    dark = tuple(int(c) // 3 for c in digest[:3])
+    light = tuple(128 + int(c) // 2 for c in digest[3:6])
+    gradient = Image.linear_gradient("L").resize((width, height))
+    image = ImageOps.colorize(gradient, dark, light)  # type: ignore[arg-type]
+    size = max(8, min(width, height) // 16)
+    font = ImageFont.load_default(size=size)
+    words, lines, line = prompt.split(), [], ""
+    columns = max(8, int(width / (size * 0.55)) - 2)
+    for word in words:
+        if line and len(line) + 1 + len(word) > columns:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+        if len(lines) == 4:
+            break
+    lines.append(line[:columns])
+    text = "\n".join([*lines[:5], "", model, f"{width}x{height} · krea-mcp sandbox"])
+    ImageDraw.Draw(image).multiline_text((size, size), text, font=font, fill=(255, 255, 255), spacing=size // 4)
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=1)
+    return out.getvalue()
