@@ -95,7 +95,7 @@ def address_problem(address: Address) -> str | None:
         ("is_reserved", "reserved"),
     ):
         if getattr(address, test):
-            return f"a {name} address"
+            return f"{'an' if name[0] in 'aeiou' else 'a'} {name} address"
     if isinstance(address, ipaddress.IPv4Address) and address in _SHARED:
         return "a shared (carrier-grade NAT) address"
     if not address.is_global:

@@ -20,6 +20,7 @@ from krea_mcp.catalog import ModelInfo, load_catalog
 from ._assets import MAX_ASSET_BYTES, accepted_mime
 from ._control import control_routes
 from ._faults import FaultGate, FaultQueue
+from ._result_links import MetadataStandIn, result_link_routes
 from ._http import (
     BACKLOG_FULL,
     BAD_BODY,
@@ -77,6 +78,8 @@ class FakeKrea:
         self.out_of_credits = False
         #: New jobs pass through every non-terminal status in order, each for an equal share of their duration.
         self.walk_all_statuses = walk_all_statuses
+        #: A hostile or compromised upstream: completed jobs report these URLs instead of their own image.
+        self.result_urls: list[str] | None = None
         self._failures: list[str] = []
         self._stalls = 0
         self._cancels = 0
@@ -85,7 +88,11 @@ class FakeKrea:
         self._scheduler = Scheduler(concurrency)
         self.app = Starlette(
             routes=self._routes(),
-            middleware=[Middleware(AuthGate, fake=self), Middleware(FaultGate, faults=self._faults)],
+            middleware=[
+                Middleware(MetadataStandIn),
+                Middleware(AuthGate, fake=self),
+                Middleware(FaultGate, faults=self._faults),
+            ],
             exception_handlers={HTTPException: http_error},
         )
 
@@ -102,6 +109,7 @@ class FakeKrea:
             Route("/_fake/images/{job_id}/{index:int}.png", self._serve_image, methods=["GET"]),
             Route("/_fake/assets/{asset_id}", self._serve_asset, methods=["GET"]),
             *control_routes(self),
+            *result_link_routes(self),
         ]
 
     def fail_next_jobs(self, n: int = 1, error: str = "Content moderation: the prompt was flagged") -> None:
@@ -139,6 +147,7 @@ class FakeKrea:
         self._failures.clear()
         self._stalls = self._cancels = 0
         self.out_of_credits = self.walk_all_statuses = False
+        self.result_urls = None
 
     def transport(self) -> httpx.ASGITransport:
         """An httpx transport that calls this app in-process (honouring read timeouts and emulated resets)."""
@@ -179,7 +188,8 @@ class FakeKrea:
         out["completed_at"] = None if finished is None else iso(max(self._time.at(finished), job.created))
         out["result"] = None
         if status == "completed":
-            out["result"] = {"urls": [f"{self.base_url}/_fake/images/{job.job_id}/0.png"]}
+            own = [f"{self.base_url}/_fake/images/{job.job_id}/0.png"]
+            out["result"] = {"urls": list(self.result_urls) if self.result_urls is not None else own}
         elif status == "failed":
             out["result"] = {"error": job.fail_reason}
         if with_type:

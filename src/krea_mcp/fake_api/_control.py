@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 _COUNTS = ("fail_next_jobs", "stall_next_jobs", "cancel_next_jobs")
 _SWITCHES = ("out_of_credits", "walk_all_statuses")
-_KEYS = frozenset({"reset", "inject", "error", *_COUNTS, *_SWITCHES})
+_KEYS = frozenset({"reset", "inject", "error", "result_urls", *_COUNTS, *_SWITCHES})
 _INJECT_KEYS = frozenset({"route", "fault", "count", "retry_after", "after_create"})
 
 Action = Callable[[], None]
@@ -80,6 +80,11 @@ def _plan(fake: FakeKrea, body: dict[str, Any]) -> list[Action]:
         actions.append(lambda: fake.cancel_next_jobs(cancels))
     if "inject" in body:
         actions.append(_inject(fake, body["inject"]))
+    if "result_urls" in body:
+        urls = body["result_urls"]
+        if urls is not None and (not isinstance(urls, list) or not all(isinstance(u, str) for u in urls)):
+            raise ValueError("result_urls must be a list of URL strings, or null for the emulator's own images")
+        actions.append(partial(setattr, fake, "result_urls", urls))
     return actions
 
 
