@@ -13,11 +13,18 @@ from pydantic import SecretStr, ValidationError
 
 from . import __version__
 from .caller import current_token
-from .errors import KreaAPIError, KreaConnectionError, MissingTokenError, ServerError
+from .errors import KreaAPIError, KreaConnectionError, MissingTokenError, ServerError, safe_excerpt, scrub, shown_url
 from .jobs import Job
 from .retry import RetryPolicy, certainly_not_applied, is_transient, with_retries
 
 log = logging.getLogger(__name__)
+
+#: The most this client reads of one Krea answer (a job, an upload, an error): a job is a few hundred bytes.
+MAX_ANSWER_BYTES = 1024 * 1024
+#: The most it reads of one page of ``GET /jobs`` (up to 100 jobs).
+MAX_LIST_BYTES = 8 * 1024 * 1024
+#: Headers that describe the body as it came over the wire, not as it is kept once read.
+_WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 class _LazyNetworkTransport(httpx.AsyncBaseTransport):
@@ -104,9 +111,9 @@ class KreaClient:
         params: dict[str, str | int] = {"limit": limit}
         if status:
             params["status"] = status
-        response = await self._read("GET", "/jobs", params=params)
+        response = await self._read("GET", "/jobs", params=params, max_bytes=MAX_LIST_BYTES)
         try:
-            items = response.json()["items"]
+            items = self._decoded(response)["items"]
             return [Job.model_validate(item) for item in items]
         except (ValueError, KeyError, TypeError, ValidationError):
             raise ServerError(
@@ -119,7 +126,7 @@ class KreaClient:
         files = {"file": (filename, data, mime_type)}
         response = await self._read("POST", "/assets", files=files)  # a duplicate upload is free
         try:
-            url = response.json()["image_url"]
+            url = self._decoded(response)["image_url"]
         except (ValueError, KeyError, TypeError):
             url = None
         if not isinstance(url, str):
@@ -147,38 +154,91 @@ class KreaClient:
         )
 
     async def _send(
-        self, method: str, url: str, *, model: str | None = None, job_id: str | None = None, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        model: str | None = None,
+        job_id: str | None = None,
+        max_bytes: int = MAX_ANSWER_BYTES,
+        **kwargs: Any,
     ) -> httpx.Response:
         token = current_token() or self._token
         if token is None:
             raise MissingTokenError()
         headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
         try:
-            response = await self._http.request(method, url, headers=headers, **kwargs)
+            request = self._http.build_request(method, url, headers=headers, **kwargs)
+            streamed = await self._http.send(request, stream=True)
+            try:
+                body, complete = await _read_at_most(streamed, max_bytes)
+            finally:
+                await streamed.aclose()
         except httpx.RequestError as exc:  # transport errors, and decoding errors after the request was sent
             sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
             what = "did not answer in time" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
-            message = f"Krea at {self._http.base_url} {what} ({type(exc).__name__} on {method} {url})."
+            message = f"Krea at {shown_url(self._http.base_url)} {what} ({type(exc).__name__} on {method} {url})."
             if method == "POST" and sent and url.startswith("/generate/"):
                 message += " The request was sent, so Krea may have created the job; retrying could start a second one."
             raise KreaConnectionError(message, sent=sent) from None
-        log.debug("%s %s -> %s", method, url, response.status_code)
+        log.debug("%s %s -> %s", method, url, streamed.status_code)
+        # An error answer is judged on its first max_bytes; a success must be whole to be used at all.
+        response = _kept(streamed, body)
         if response.is_error:
-            raise KreaAPIError.from_response(response, model=model, job_id=job_id, secret=token.get_secret_value())
+            raise KreaAPIError.from_response(response, model=model, job_id=job_id, secret=self._secrets())
+        if not complete:
+            raise ServerError(
+                f"Krea's answer to {method} {url} is larger than {max_bytes // 1024:,} KiB, the most this server "
+                "reads of one answer, so it was not read further. That is not a normal Krea answer: try again "
+                "shortly, and if it persists check the job in Krea's web app.",
+                status_code=response.status_code,
+            )
         return response
 
+    def _secrets(self) -> tuple[str, ...]:
+        """Every token a request could carry: the caller's (multi-user) and the server's; scrubbed from answers."""
+        tokens = (current_token(), self._token)
+        return tuple(t.get_secret_value() for t in tokens if t is not None and t.get_secret_value())
+
+    def _decoded(self, response: httpx.Response) -> Any:
+        """The answer's JSON with every token scrubbed from every string in it (ValueError if it is not JSON)."""
+        return scrub(response.json(), self._secrets())
+
     def _snippet(self, response: httpx.Response) -> str:
-        """The start of an unexpected body, for an error message, with the token scrubbed should it be echoed."""
-        text = response.text[:200]
-        token = current_token() or self._token
-        return repr(text.replace(token.get_secret_value(), "[redacted]") if token else text)
+        """The start of an unexpected body, for an error message: tokens scrubbed first, then cut to length."""
+        return repr(safe_excerpt(response.text, self._secrets()))
 
     def _job(self, response: httpx.Response) -> Job:
         try:
-            return Job.model_validate_json(response.content)
-        except ValidationError:
+            return Job.model_validate(self._decoded(response))
+        except (ValueError, ValidationError):
             raise ServerError(
                 f"Krea answered {response.status_code} with a body that is not a job: {self._snippet(response)}",
                 status_code=response.status_code,
                 body=None,
             ) from None
+
+
+async def _read_at_most(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """Up to ``limit`` bytes of the (decoded) body, and whether that is all of it; never reads more than one chunk
+    past the limit, so an endless or huge answer costs at most ``limit`` plus a chunk of memory."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], False
+    return b"".join(chunks), True
+
+
+def _kept(streamed: httpx.Response, body: bytes) -> httpx.Response:
+    """A complete in-memory response holding ``body`` (already decoded), in place of the streamed one."""
+    headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _WIRE_HEADERS]
+    return httpx.Response(
+        streamed.status_code,
+        headers=headers,
+        content=body,
+        request=streamed.request,
+        extensions={k: v for k, v in streamed.extensions.items() if k != "network_stream"},
+    )

@@ -22,10 +22,17 @@ A job that *ran* and failed is not an exception: it is a job whose status is ``f
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     import httpx
+
+REDACTED = "[redacted]"
+#: How much of Krea's own words an error message quotes.
+DETAIL_CHARS = 500
+SNIPPET_CHARS = 200
 
 TOKEN_HELP = "workspace owners and admins create tokens in Krea's API settings; see https://docs.krea.ai/developers/api-keys-and-billing"
 
@@ -106,17 +113,21 @@ class KreaAPIError(KreaError):
 
     @staticmethod
     def from_response(
-        response: httpx.Response, *, model: str | None = None, job_id: str | None = None, secret: str | None = None
+        response: httpx.Response,
+        *,
+        model: str | None = None,
+        job_id: str | None = None,
+        secret: str | Iterable[str | None] | None = None,
     ) -> KreaAPIError:
         """Build the right error for an error response: the one place that reads Krea's error bodies.
 
-        ``secret`` (the token sent) is scrubbed from Krea's words, should a server ever echo it back.
+        ``secret`` (the token sent, or every token in play) is scrubbed from everything taken from the answer
+        before any of it is cut to length, should a server ever echo it back.
         """
+        secrets = _secrets(secret)
         status = response.status_code
-        body = _json_or_none(response)
-        detail = _detail(body, response)
-        if secret and secret in detail:
-            detail = detail.replace(secret, "[redacted]")
+        body = scrub(_json_or_none(response), secrets)
+        detail = _detail(body, response, secrets)
         if status == 401:
             return AuthenticationError(
                 f"Krea rejected the API token (401: {detail}). Set a valid KREA_API_TOKEN ({TOKEN_HELP}).",
@@ -139,10 +150,9 @@ class KreaAPIError(KreaError):
             )
         if status == 410:
             info = body if isinstance(body, dict) else {}
-            replacement = info.get("replacement")
-            message = sunset_message(
-                model or "this model", replacement, info.get("sunset_date"), str(info.get("message") or detail)
-            )
+            replacement = _short(info.get("replacement"))
+            extra = safe_excerpt(str(info.get("message") or detail), secrets, DETAIL_CHARS)
+            message = sunset_message(model or "this model", replacement, _short(info.get("sunset_date")), extra)
             return GoneError(message, status_code=status, body=body, replacement=replacement)
         if status == 429:
             retry_after = _retry_after(response)
@@ -208,19 +218,76 @@ def _json_or_none(response: httpx.Response) -> Any:
         return None
 
 
-def _detail(body: Any, response: httpx.Response) -> str:
-    """Krea's own words: ``error`` (or ``message``), else a short slice of the raw text."""
+def _detail(body: Any, response: httpx.Response, secrets: tuple[str, ...] = ()) -> str:
+    """Krea's own words: ``error`` (or ``message``), else a short slice of the raw text; scrubbed, then cut."""
     if isinstance(body, dict):
         for key in ("message", "error", "detail"):
             value = body.get(key)
             if isinstance(value, str) and value:
-                return value[:500]
+                return safe_excerpt(value, secrets, DETAIL_CHARS)
             if isinstance(value, list) and value:  # 422-style detail[]{loc, msg}
-                return "; ".join(str(v.get("msg", v)) if isinstance(v, dict) else str(v) for v in value)[:500]
+                text = "; ".join(str(v.get("msg", v)) if isinstance(v, dict) else str(v) for v in value)
+                return safe_excerpt(text, secrets, DETAIL_CHARS)
     text = response.text.strip()
     if not text or text.startswith("<") or "html" in response.headers.get("content-type", ""):
         return response.reason_phrase or "no details"  # a gateway's HTML page says nothing useful
-    return text[:200]
+    return safe_excerpt(text, secrets, SNIPPET_CHARS)
+
+
+def _secrets(secret: str | Iterable[str | None] | None) -> tuple[str, ...]:
+    values = [secret] if isinstance(secret, str) else list(secret or ())
+    # Longest first: a token that contains another is replaced whole.
+    return tuple(sorted({v for v in values if v}, key=len, reverse=True))
+
+
+def scrub(value: Any, secrets: str | Iterable[str | None] | None) -> Any:
+    """``value`` with every secret replaced by ``[redacted]`` in every string in it (keys too, at any depth).
+
+    Used on whole answers as soon as they are decoded, so a token Krea echoes back (even JSON-escaped, where the
+    raw bytes would not show it) is gone before anything is shown, logged, kept or cut to length.
+    """
+    found = _secrets(secrets)
+    if not found:
+        return value
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            for secret in found:
+                if secret in item:
+                    item = item.replace(secret, REDACTED)
+            return item
+        if isinstance(item, dict):
+            return {walk(k): walk(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [walk(v) for v in item]
+        return item
+
+    return walk(value)
+
+
+def safe_excerpt(text: str, secrets: str | Iterable[str | None] | None = None, limit: int = SNIPPET_CHARS) -> str:
+    """At most ``limit`` characters of ``text`` (plus an ellipsis), for a message: secrets are scrubbed *first*,
+    so a token straddling the cut can never leave a fragment behind."""
+    text = scrub(text, secrets)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def shown_url(url: object) -> str:
+    """A URL as it may be shown or logged: any ``user:password@`` part is removed (``KREA_BASE_URL`` may carry
+    one, and error messages reach every caller)."""
+    text = str(url)
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return "(unparseable URL)"
+    if "@" not in parts.netloc:
+        return text
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def _short(value: Any, limit: int = 100) -> str | None:
+    """A short string field of an (already scrubbed) answer, cut to ``limit``; None if absent or not a string."""
+    return value[:limit] if isinstance(value, str) and value else None
 
 
 def _retry_after(response: httpx.Response) -> float | None:

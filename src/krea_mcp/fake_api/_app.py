@@ -132,9 +132,15 @@ class FakeKrea:
         count: int = 1,
         retry_after: float | None = None,
         after_create: bool = False,
+        size: int | None = None,
     ) -> None:
-        """Answer the next ``count`` requests to ``route`` with ``fault`` (after the request took effect if asked)."""
-        self._faults.add(route, fault, count, retry_after, after_create)
+        """Answer the next ``count`` requests to ``route`` with ``fault`` (after the request took effect if asked).
+
+        Hostile answers take ``size``: ``echo_token`` repeats the request's token at that offset of a 400 error
+        message, ``huge_body`` sends a job answer of that many bytes, ``many_urls`` a completed job with that many
+        result URLs.
+        """
+        self._faults.add(route, fault, count, retry_after, after_create, size)
 
     @property
     def faults_pending(self) -> int:

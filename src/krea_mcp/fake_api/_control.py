@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 _COUNTS = ("fail_next_jobs", "stall_next_jobs", "cancel_next_jobs")
 _SWITCHES = ("out_of_credits", "walk_all_statuses")
 _KEYS = frozenset({"reset", "inject", "error", "result_urls", *_COUNTS, *_SWITCHES})
-_INJECT_KEYS = frozenset({"route", "fault", "count", "retry_after", "after_create"})
+_INJECT_KEYS = frozenset({"route", "fault", "count", "retry_after", "after_create", "size"})
 
 Action = Callable[[], None]
 
@@ -52,8 +52,11 @@ def _inject(fake: FakeKrea, spec: object) -> Action:
         raise ValueError("retry_after must be a number of seconds or null")
     if not isinstance(after_create, bool):
         raise ValueError("after_create must be true or false")
+    size = spec.get("size")
+    if size is not None and (not _is_int(size) or size < 0):
+        raise ValueError("size must be a non-negative integer or null")
     check_fault(route, fault, count, retry_after)
-    return lambda: fake.inject(route, fault, count=count, retry_after=retry_after, after_create=after_create)
+    return lambda: fake.inject(route, fault, count=count, retry_after=retry_after, after_create=after_create, size=size)
 
 
 def _plan(fake: FakeKrea, body: dict[str, Any]) -> list[Action]:

@@ -10,11 +10,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from krea_mcp.catalog import SunsetModel, load_catalog
 
+from ._answers import HOSTILE_FAULTS, hostile_response
 from ._http import BACKLOG_FULL, BAD_BODY, BAD_QUERY, BAD_UPLOAD, NO_CREDITS, UNAUTHORIZED, gone_response
 
 ROUTES = ("generate", "get_job", "list_jobs", "delete_job", "upload", "image", "*")
 STATUS_FAULTS = (400, 401, 402, 404, 410, 429, 500, 502, 503, 504)
-KIND_FAULTS = ("malformed", "reset", "hang")
+KIND_FAULTS = ("malformed", "reset", "hang", *HOSTILE_FAULTS)
 GENERATE_PREFIX = "/generate/image/"
 # What a load balancer in front of the API answers: HTML, not JSON.
 _GATEWAY = {502: "Bad Gateway", 503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
@@ -37,6 +38,8 @@ class Fault:
     kind: int | str
     retry_after: float | None = None
     after_create: bool = False
+    #: The one number a hostile fault takes (see ``_answers``): a token offset, a body size or a URL count.
+    size: int | None = None
 
 
 def check_fault(route: str, fault: int | str, count: int = 1, retry_after: float | None = None) -> None:
@@ -60,10 +63,20 @@ class FaultQueue:
     def __len__(self) -> int:
         return len(self._pending)
 
-    def add(self, route: str, fault: int | str, count: int, retry_after: float | None, after_create: bool) -> None:
+    def add(
+        self,
+        route: str,
+        fault: int | str,
+        count: int,
+        retry_after: float | None,
+        after_create: bool,
+        size: int | None = None,
+    ) -> None:
         """Queue ``count`` copies of a fault (ValueError if any argument is invalid)."""
         check_fault(route, fault, count, retry_after)
-        self._pending.extend([Fault(route, fault, retry_after, after_create)] * count)
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+            raise ValueError("size must be a non-negative integer")
+        self._pending.extend([Fault(route, fault, retry_after, after_create, size)] * count)
 
     def take(self, route: str) -> Fault | None:
         """Remove and return the oldest fault for ``route`` (or for ``"*"``), if any."""
@@ -170,5 +183,7 @@ class FaultGate:
             await _hang(receive)
         elif fault.kind == "reset":
             await _reset(send)
+        elif fault.kind in HOSTILE_FAULTS:
+            await hostile_response(str(fault.kind), fault.size, scope)(scope, receive, send)
         else:
             await fault_response(fault, route, scope["path"])(scope, receive, send)
