@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 from krea_mcp import saving
+from krea_mcp.confined import open_below
+from krea_mcp.downloads import Downloader
 from krea_mcp.errors import InvalidRequestError
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.fake_api._png import PNG_SIGNATURE, prompt_image
@@ -51,7 +53,7 @@ def outside(tmp_path: Path) -> Path:
 
 def _saver(handler: Handler, out: Path, allowed: Path, **kwargs: int) -> ImageSaver:
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return ImageSaver(http, output_dir=out, allowed_dirs=[allowed], **kwargs)
+    return ImageSaver(Downloader(http, base_url=CDN), output_dir=out, allowed_dirs=[allowed], **kwargs)
 
 
 def _serve(body: bytes = PNG, content_type: str | None = "image/png", status: int = 200) -> Handler:
@@ -181,7 +183,7 @@ async def test_save_from_the_emulator_to_the_default_dir(out: Path, allowed: Pat
     recording = Recording(fake.transport())
     # Even a client that carries the API token must not send it to the image host.
     async with httpx.AsyncClient(transport=recording, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
-        saver = ImageSaver(http, output_dir=out, allowed_dirs=[allowed])
+        saver = ImageSaver(Downloader(http, base_url=fake.base_url), output_dir=out, allowed_dirs=[allowed])
         paths = await saver.save(urls, target=saver.target(None), prompt="A red fox, in the snow!", job_id=job_id)
     assert paths == [out.resolve() / f"a-red-fox-in-the-snow-{job_id[:8]}-1.png"]
     assert paths[0].is_absolute()
@@ -196,7 +198,7 @@ async def test_save_to_an_explicit_file_and_never_overwrite(out: Path, allowed: 
     (allowed / "brand").mkdir()
     (allowed / "brand" / "logo.png").write_bytes(b"precious")
     async with httpx.AsyncClient(transport=fake.transport()) as http:
-        saver = ImageSaver(http, output_dir=out, allowed_dirs=[allowed])
+        saver = ImageSaver(Downloader(http, base_url=fake.base_url), output_dir=out, allowed_dirs=[allowed])
         target = saver.target(str(allowed / "brand" / "logo.png"))
         first = await saver.save(urls, target=target, prompt="a logo", job_id=job_id)
         second = await saver.save(urls, target=target, prompt="a logo", job_id=job_id)
@@ -255,10 +257,12 @@ async def test_several_urls_keep_order_and_respect_max_parallel(out: Path, allow
         ("image/jpeg", f"{CDN}/r/abc", JPEG, "x-3f2a9c1e-1.jpg"),
         ("image/webp; charset=binary", f"{CDN}/r/abc", b"RIFF....WEBPVP8 ", "x-3f2a9c1e-1.webp"),
         ("image/gif", f"{CDN}/r/abc", b"GIF89a....", "x-3f2a9c1e-1.gif"),
-        (None, f"{CDN}/r/abc.webp?sig=1", PNG, "x-3f2a9c1e-1.webp"),  # no type: the URL suffix
-        ("application/octet-stream", f"{CDN}/r/abc.jpeg", PNG, "x-3f2a9c1e-1.jpg"),
-        (None, f"{CDN}/r/abc", PNG, "x-3f2a9c1e-1.png"),  # no type, no suffix: the bytes
-        ("application/octet-stream", f"{CDN}/r/abc", b"\x00\x01 not an image", "x-3f2a9c1e-1.bin"),
+        # An image type this module has no suffix for: the URL's suffix, else the bytes, else .bin. (Untyped and
+        # application/octet-stream answers used to be saved the same way; they are now refused, see below.)
+        ("image/x-unknown", f"{CDN}/r/abc.webp?sig=1", PNG, "x-3f2a9c1e-1.webp"),
+        ("image/x-unknown", f"{CDN}/r/abc.jpeg", PNG, "x-3f2a9c1e-1.jpg"),
+        ("image/x-unknown", f"{CDN}/r/abc", PNG, "x-3f2a9c1e-1.png"),
+        ("image/x-unknown", f"{CDN}/r/abc", b"\x00\x01 not an image", "x-3f2a9c1e-1.bin"),
     ],
 )
 async def test_extension_from_type_then_url_then_bytes(
@@ -268,6 +272,17 @@ async def test_extension_from_type_then_url_then_bytes(
     (path,) = await saver.save([url], target=saver.target(None), prompt="x", job_id=JOB_ID)
     assert path.name == name
     assert path.read_bytes() == body
+
+
+@pytest.mark.parametrize("content_type", [None, "application/octet-stream", "text/html"])
+async def test_an_answer_that_is_not_typed_as_an_image_is_not_saved(
+    out: Path, allowed: Path, content_type: str | None
+) -> None:
+    saver = _saver(_serve(PNG, content_type), out, allowed)
+    with pytest.raises(SaveError, match="not image/") as caught:
+        await saver.save([f"{CDN}/r/abc.png"], target=saver.target(None), prompt="x", job_id=JOB_ID)
+    assert "cdn.example.com" in str(caught.value) and "still available" in str(caught.value)
+    assert _everything(out) == []
 
 
 # --- failures leave nothing behind ----------------------------------------------------------------------------------
@@ -379,7 +394,7 @@ async def test_oversized_body_is_abandoned(out: Path, allowed: Path, monkeypatch
 
 
 async def test_disk_error_becomes_a_save_error(out: Path, allowed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def full_disk(path: object, flags: int, mode: int = 0o777) -> int:
+    def full_disk(path: object, flags: int, mode: int = 0o777, **kwargs: object) -> int:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("krea_mcp.saving.os.open", full_disk)
@@ -401,7 +416,7 @@ async def test_symlink_swapped_in_after_target_is_refused(out: Path, allowed: Pa
 async def test_rename_fallback_without_hard_links_still_never_overwrites(
     out: Path, allowed: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_links(src: object, dst: object) -> None:
+    def no_links(src: object, dst: object, **kwargs: object) -> None:
         raise PermissionError(1, "Operation not permitted")
 
     monkeypatch.setattr("krea_mcp.saving.os.link", no_links)
@@ -475,12 +490,13 @@ def test_max_parallel_must_be_positive(out: Path, allowed: Path) -> None:
 
 def test_temp_files_are_hidden_unique_and_follow_the_umask(out: Path) -> None:
     out.mkdir()
-    (first, file_1), (second, file_2) = saving._create_temp(out, "x"), saving._create_temp(out, "x")
+    with open_below(out, out, create=False) as directory:
+        (first, file_1), (second, file_2) = saving._create_temp(directory, "x"), saving._create_temp(directory, "x")
     file_1.close()
     file_2.close()
     umask = os.umask(0)
     os.umask(umask)
     assert first != second
-    for tmp in (first, second):
+    for tmp in (out / first, out / second):
         assert tmp.name.startswith(".x.") and tmp.name.endswith(".part")
         assert tmp.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -2,17 +2,22 @@
 
 Safety properties:
 
-* **Confinement.** ``save_to`` is checked before the job is submitted (a bad path costs no credits): ``~`` is
-  expanded, relative paths start at the output directory, symlinks and ``..`` are resolved, and the result must lie
-  inside the output directory or one of the allowed directories. The check is repeated just before writing, so a
-  symlink swapped in meanwhile is refused too.
-* **No credentials on the CDN.** Result URLs are fetched with no ``Authorization`` header and no client auth, even
-  if the ``httpx`` client passed in had some configured.
+* **Confinement, checked early.** ``save_to`` is checked before the job is submitted (a bad path costs no credits):
+  a ``file://`` URI is read as its path, ``~`` is expanded, relative paths start at the output directory, symlinks
+  and ``..`` are resolved, and the result must lie inside the output directory or one of the allowed directories.
+  Control characters, other file types (``hero.gif``), names or paths too long for the file system and a directory
+  that could not be created are refused at that point too.
+* **Confinement, kept while writing.** The target directory is opened once, one component at a time from its
+  allowed root without following symlinks (:mod:`krea_mcp.confined`); every file is created, published and removed
+  relative to that open directory, so a directory swapped for a symlink after the check cannot redirect a write.
+  The path reported is where the file really is (if the directory was renamed meanwhile, its new name).
+* **Fetched under the download rules.** Result URLs go through :class:`~krea_mcp.downloads.Downloader` (https only,
+  public addresses only, checked redirects, an image content type, never the ``Authorization`` header).
 * **Bounded memory and disk.** Bodies are streamed chunk by chunk into a hidden ``.<name>.<random>.part`` file in
   the target directory; nothing holds a whole image, and a body over ``MAX_IMAGE_BYTES`` is abandoned.
-* **Atomic, never overwriting.** A complete download is published with ``os.link`` (which fails rather than
+* **Atomic, never overwriting.** A complete download is published with a hard link (which fails rather than
   replaces), trying ``name-2``, ``name-3``, … when a name is taken; where hard links are unsupported it falls back
-  to ``os.rename`` after checking the name is free (a narrow race on such file systems only).
+  to a rename after checking the name is free (a narrow race on such file systems only).
 * **Nothing half-written.** On any error or cancellation the temp file is removed and no file appears under the
   final name. Download and disk errors become :class:`SaveError`, which says the job and its URL are intact.
 * **Never blocks the event loop.** All file-system calls run in worker threads.
@@ -20,14 +25,13 @@ Safety properties:
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import os
 import re
 import secrets
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urlparse
@@ -36,12 +40,16 @@ import anyio
 import anyio.to_thread
 import httpx
 
+from .confined import ConfinementError, Directory, open_below, root_of
+from .downloads import DownloadError
 from .errors import InvalidRequestError, KreaError
 from .inputs import sniff_image
 from .paths import user_path
 
 if TYPE_CHECKING:
     from anyio import AsyncFile
+
+    from .downloads import Downloader
 
 #: Suffixes that make ``save_to`` a file path rather than a directory.
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".heic"})
@@ -51,6 +59,8 @@ CHUNK_BYTES = 256 * 1024
 SLUG_MAX = 40
 #: Longest explicit file name accepted (leaves room for "-2" suffixes and the hidden temp name).
 MAX_FILENAME_BYTES = 200
+#: Longest name this module creates in a directory: an explicit name with a "-9999" suffix and a longer extension.
+_LONGEST_NAME = MAX_FILENAME_BYTES + 16
 _MAX_NAME_TRIES = 10_000
 _CONTENT_TYPES = {
     "image/png": ".png",
@@ -89,11 +99,11 @@ class ImageSaver:
     """Checks ``save_to`` arguments and streams result images into the allowed directories."""
 
     def __init__(
-        self, http: httpx.AsyncClient, *, output_dir: Path, allowed_dirs: list[Path], max_parallel: int = 4
+        self, downloader: Downloader, *, output_dir: Path, allowed_dirs: list[Path], max_parallel: int = 4
     ) -> None:
         if max_parallel < 1:
             raise ValueError("max_parallel must be at least 1")
-        self._http = http
+        self._downloader = downloader
         self._output_dir = output_dir.expanduser().resolve()
         roots = [self._output_dir, *(d.expanduser().resolve() for d in allowed_dirs)]
         self._roots = list(dict.fromkeys(roots))
@@ -116,8 +126,16 @@ class ImageSaver:
         path = user_path(text, field="save_to")
         if not path.is_absolute():
             path = self._output_dir / path
-        names_file = path.suffix.lower() in IMAGE_SUFFIXES and not text.endswith(("/", os.sep))
-        filename = path.name if names_file else None
+        as_directory = text.endswith(("/", os.sep))
+        suffix = path.suffix.lower()
+        filename = path.name if suffix in IMAGE_SUFFIXES and not as_directory else None
+        if filename is None and not as_directory and _is_other_file_type(suffix) and not path.is_dir():
+            raise InvalidRequestError(
+                f"save_to: {save_to[:120]!r} ends in {path.suffix}, a file type this server does not write: images "
+                "are saved as .png, .jpg, .jpeg, .webp or .heic, as Krea delivers them. Pass a file name ending in "
+                f"one of those, or a directory (end the path with / to mean a directory named {path.name!r}).",
+                field="save_to",
+            )
         if filename is not None and len(filename.encode("utf-8")) > MAX_FILENAME_BYTES:
             raise InvalidRequestError(
                 f"save_to: the file name is longer than {MAX_FILENAME_BYTES} bytes; choose a shorter one.",
@@ -125,27 +143,33 @@ class ImageSaver:
             )
         directory = (path.parent if filename else path).resolve(strict=False)
         self._check_inside(directory, shown=save_to)
+        existing = _nearest_existing(directory)
+        _check_lengths(directory, existing)
         if filename is not None:
             _check_not_directory(directory / filename)
-        _check_directory_usable(directory)
+        _check_directory_usable(directory, existing)
         return SaveTarget(directory, filename)
 
     async def save(self, urls: list[str], *, target: SaveTarget, prompt: str, job_id: str) -> list[Path]:
         """Download ``urls`` concurrently into ``target``; return the absolute paths of the files, in URL order."""
         if not urls:
             return []
-        await self._prepare_directory(target.directory, job_id=job_id, url=urls[0])
+        directory = await self._open_directory(target.directory, job_id=job_id, url=urls[0])
         results: list[Path | Exception | None] = [None] * len(urls)
 
         async def run(index: int, url: str) -> None:
+            stem = _stem(target, prompt, job_id, index, len(urls))
             try:
-                results[index] = await self._save_one(url, target, _stem(target, prompt, job_id, index, len(urls)))
+                results[index] = await self._save_one(url, directory, target, stem)
             except Exception as exc:  # collected so that the other downloads still finish
                 results[index] = exc
 
-        async with anyio.create_task_group() as group:
-            for index, url in enumerate(urls):
-                group.start_soon(run, index, url)
+        try:
+            async with anyio.create_task_group() as group:
+                for index, url in enumerate(urls):
+                    group.start_soon(run, index, url)
+        finally:  # every worker thread using the descriptor has returned by now
+            directory.close()
         return _outcome(results, urls, job_id)
 
     # --- checks -----------------------------------------------------------------------------------------------
@@ -161,12 +185,20 @@ class ImageSaver:
             field="save_to",
         )
 
-    async def _prepare_directory(self, directory: Path, *, job_id: str, url: str) -> None:
-        """Create the directory, re-checking confinement so a symlink swapped in after ``target()`` is refused."""
+    async def _open_directory(self, directory: Path, *, job_id: str, url: str) -> Directory:
+        """Open (creating) the directory from its allowed root; a symlink swapped in after ``target()`` is refused."""
         try:
-            await anyio.to_thread.run_sync(partial(self._make_directory, directory))
+            with anyio.CancelScope(shield=True):  # quick; never leave a descriptor open behind a cancellation
+                opened = await anyio.to_thread.run_sync(self._open_below_root, directory)
         except InvalidRequestError as exc:
             raise SaveError(f"{exc} {_intact(job_id, url)}", job_id=job_id, url=url) from None
+        except ConfinementError as exc:
+            raise SaveError(
+                f"Did not save into {directory}: {exc.filename} is {exc.strerror}. It changed after save_to was "
+                f"checked; nothing was written. {_intact(job_id, url)}",
+                job_id=job_id,
+                url=url,
+            ) from None
         except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11/3.12)
             raise SaveError(
                 f"Could not create the directory {directory} ({getattr(exc, 'strerror', None) or exc}). "
@@ -174,49 +206,71 @@ class ImageSaver:
                 job_id=job_id,
                 url=url,
             ) from None
+        return opened
 
-    def _make_directory(self, directory: Path) -> None:
-        self._check_inside(directory.resolve(strict=False), shown=str(directory))
-        directory.mkdir(parents=True, exist_ok=True)
-        self._check_inside(directory.resolve(strict=True), shown=str(directory))
+    def _open_below_root(self, directory: Path) -> Directory:
+        self._check_inside(directory.resolve(strict=False), shown=str(directory))  # fails early with a clear text
+        root = root_of(directory, self._roots)
+        if root is None:  # not reachable after target(); kept so that a bad SaveTarget can never escape
+            self._check_inside(directory, shown=str(directory))
+            raise AssertionError("unreachable")
+        return open_below(root, directory, create=True)
 
     # --- one image ----------------------------------------------------------------------------------------------
 
-    async def _save_one(self, url: str, target: SaveTarget, stem: str) -> Path:
+    async def _save_one(self, url: str, directory: Directory, target: SaveTarget, stem: str) -> Path:
         async with self._limiter:
             try:
-                tmp, raw = await anyio.to_thread.run_sync(_create_temp, target.directory, stem)
+                with anyio.CancelScope(shield=True):  # quick; a created temp file is always removed below
+                    tmp, raw = await anyio.to_thread.run_sync(_create_temp, directory, stem)
             except OSError as exc:
                 raise _write_failed(url, target.directory, exc) from exc
             try:
                 async with anyio.wrap_file(raw) as file:  # closing is shielded from cancellation
                     ext = await self._download(url, file)
                 names = _candidate_names(stem, ext, target.filename)
-                return await anyio.to_thread.run_sync(_publish, tmp, target.directory, names)
+                return await anyio.to_thread.run_sync(self._publish, directory, tmp, names, url)
             except OSError as exc:
                 raise _write_failed(url, target.directory, exc) from exc
             finally:  # after a successful publish the temp name is already gone; this is then a no-op
                 with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(_unlink_quietly, tmp)
+                    await anyio.to_thread.run_sync(directory.unlink_quietly, tmp)
+
+    def _publish(self, directory: Directory, tmp: str, names: Iterator[str], url: str) -> Path:
+        """Give ``tmp`` the first free name of ``names`` without ever replacing an existing file (worker thread)."""
+        for name in names:
+            try:
+                directory.link(tmp, name)
+            except FileExistsError:
+                continue
+            except OSError:  # no hard links here (some network or FAT file systems): check, then rename
+                if directory.exists(name):
+                    continue
+                directory.rename(tmp, name)
+            else:
+                directory.unlink_quietly(tmp)
+            return self._located(directory, name, url)
+        raise FileExistsError(f"every candidate name for {tmp} in {directory.path} is taken")
+
+    def _located(self, directory: Directory, name: str, url: str) -> Path:
+        """Where the published file really is; a directory moved out of the allowed ones loses the file again."""
+        place = directory.location()
+        if place is not None and any(place.is_relative_to(root) for root in self._roots):
+            return place / name
+        directory.unlink_quietly(name)
+        where = "was removed" if place is None else f"was moved to {place}, outside the allowed directories,"
+        raise _Failed(url, f"the directory {directory.path} {where} while the image was being saved; nothing was kept")
 
     async def _download(self, url: str, file: AsyncFile[bytes]) -> str:
         """Stream ``url`` into ``file`` and return the file extension of what arrived."""
         try:
-            request = self._http.build_request("GET", url)
-            request.headers.pop("Authorization", None)  # result URLs are on a CDN: the token must never go there
-            response = await self._http.send(request, stream=True, auth=None, follow_redirects=True)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            async with self._downloader.open(url) as response:
+                head = await _write_body(response, file, url)
+                return _extension(response.headers.get("content-type"), url, head)
+        except DownloadError as exc:
+            raise _Failed(url, exc.rule, download=True, host=exc.host) from exc
+        except httpx.HTTPError as exc:  # the body broke off
             raise _Failed(url, _describe(exc), download=True) from exc
-        try:
-            if not response.is_success:
-                raise _Failed(url, f"HTTP {response.status_code} {response.reason_phrase}".strip(), download=True)
-            head = await _write_body(response, file, url)
-            return _extension(response.headers.get("content-type"), url, head)
-        except httpx.HTTPError as exc:
-            raise _Failed(url, _describe(exc), download=True) from exc
-        finally:
-            with anyio.CancelScope(shield=True):
-                await response.aclose()
 
 
 async def _write_body(response: httpx.Response, file: AsyncFile[bytes], url: str) -> bytes:
@@ -236,9 +290,9 @@ async def _write_body(response: httpx.Response, file: AsyncFile[bytes], url: str
 class _Failed(Exception):
     """Internal: one URL could not be saved; ``_outcome`` turns these into one SaveError carrying the job id."""
 
-    def __init__(self, url: str, reason: str, *, download: bool = False) -> None:
+    def __init__(self, url: str, reason: str, *, download: bool = False, host: str | None = None) -> None:
         super().__init__(reason)
-        self.url, self.reason, self.download = url, reason, download
+        self.url, self.reason, self.download, self.host = url, reason, download, host
 
 
 def _outcome(results: list[Path | Exception | None], urls: list[str], job_id: str) -> list[Path]:
@@ -255,7 +309,7 @@ def _outcome(results: list[Path | Exception | None], urls: list[str], job_id: st
     index, first = failures[0]
     what = f"image {index} of {len(urls)}" if len(urls) > 1 else "the image"
     if first.download:
-        host = urlparse(first.url).hostname or "the image host"
+        host = first.host or urlparse(first.url).hostname or "the image host"
         message = f"Could not download {what} of job {job_id!r} from {host}: {first.reason}."
     else:
         message = f"Could not save {what} of job {job_id!r}: {first.reason}."
@@ -282,7 +336,57 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
-# --- file-system steps (run in worker threads) ----------------------------------------------------------------------
+# --- checks and file-system steps (run in worker threads) -----------------------------------------------------------
+
+
+def _is_other_file_type(suffix: str) -> bool:
+    """``.gif``, ``.txt``, …: a suffix that names a known file type (Python's built-in table, not the system's)."""
+    return bool(suffix) and suffix in _file_types()
+
+
+@functools.cache
+def _file_types() -> frozenset[str]:
+    import mimetypes
+
+    table = mimetypes.MimeTypes()  # the built-in table only: the same answer on every machine
+    return frozenset(ext.lower() for strict in table.types_map for ext in strict)
+
+
+def _nearest_existing(directory: Path) -> Path:
+    """``directory`` or its nearest ancestor that exists (an over-long name counts as missing, not an error)."""
+    probe = directory
+    while not os.path.lexists(probe) and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
+def _check_lengths(directory: Path, existing: Path) -> None:
+    """Each name fits the file system's limit, and so does the whole path with a file name added."""
+    name_max = _pathconf(existing, "PC_NAME_MAX", 255)
+    path_max = _pathconf(existing, "PC_PATH_MAX", 4096)
+    for part in directory.parts[1:]:
+        size = len(os.fsencode(part))
+        if size > name_max:
+            raise InvalidRequestError(
+                f"save_to: the directory name {part[:40]!r}… is {size} bytes long; this file system allows at most "
+                f"{name_max} bytes per name. Choose a shorter name.",
+                field="save_to",
+            )
+    size = len(os.fsencode(directory)) + 1 + _LONGEST_NAME
+    if size >= path_max:
+        raise InvalidRequestError(
+            f"save_to: the directory path {str(directory)[:60]!r}… is too long: with a file name it would be "
+            f"{size} bytes, and this system allows paths of fewer than {path_max}. Choose a shorter path.",
+            field="save_to",
+        )
+
+
+def _pathconf(path: Path, name: str, default: int) -> int:
+    try:
+        value = os.pathconf(path, name)
+    except (OSError, ValueError, AttributeError):  # AttributeError: no pathconf (Windows)
+        return default
+    return value if value > 0 else default
 
 
 def _check_not_directory(path: Path) -> None:
@@ -294,54 +398,51 @@ def _check_not_directory(path: Path) -> None:
         )
 
 
-def _check_directory_usable(directory: Path) -> None:
-    """The directory, or its nearest existing ancestor, must be a directory (not a file)."""
-    probe = directory
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir():
-        where = "is an existing file" if probe == directory else f"cannot be created: {probe} is a file"
+def _check_directory_usable(directory: Path, existing: Path) -> None:
+    """The directory, or its nearest existing ancestor, must be a directory (not a file) this process can write."""
+    if not existing.is_dir():
+        where = "is an existing file" if existing == directory else f"cannot be created: {existing} is a file"
         raise InvalidRequestError(
             f"save_to: the directory {directory} {where}. Pass a directory path, or a file path ending in "
             ".png, .jpg, .jpeg, .webp or .heic.",
             field="save_to",
         )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "cannot be written" if existing == directory else f"cannot be created in {existing}"
+        raise InvalidRequestError(
+            f"save_to: the directory {directory} {what}: this server has no write permission there. Choose "
+            "another directory, or ask the user to fix its permissions.",
+            field="save_to",
+        )
 
 
-def _create_temp(directory: Path, stem: str) -> tuple[Path, BinaryIO]:
+def _create_temp(directory: Directory, stem: str) -> tuple[str, BinaryIO]:
     """Create and open a hidden, unique ``.<stem>.<random>.part`` file (its mode follows the umask, unlike mkstemp)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
     for _ in range(100):
-        path = directory / f".{stem[:100]}.{secrets.token_hex(4)}.part"
+        name = f".{stem[:100]}.{secrets.token_hex(4)}.part"
         try:
-            fd = os.open(path, flags, 0o666)
+            fd = directory.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
             continue
-        return path, os.fdopen(fd, "wb")
-    raise FileExistsError(f"could not create a temporary file in {directory}")
+        return name, os.fdopen(fd, "wb")
+    raise FileExistsError(f"could not create a temporary file in {directory.path}")
 
 
-def _publish(tmp: Path, directory: Path, names: Iterator[str]) -> Path:
-    """Give ``tmp`` the first free name of ``names`` without ever replacing an existing file."""
-    for name in names:
-        final = directory / name
-        try:
-            os.link(tmp, final)
-        except FileExistsError:
-            continue
-        except OSError:  # no hard links here (some network or FAT file systems): check, then rename
-            if os.path.lexists(final):
-                continue
-            os.rename(tmp, final)
-            return final
-        _unlink_quietly(tmp)
-        return final
-    raise FileExistsError(f"every candidate name for {tmp.name} in {directory} is taken")
+def type_note(target: SaveTarget, saved: list[Path]) -> str | None:
+    """A note for the result when ``save_to`` named a file type Krea did not deliver (files are not converted)."""
+    if target.filename is None or not saved:
+        return None
+    asked = Path(target.filename).suffix
+    other = [p for p in saved if _same_type(p.suffix) != _same_type(asked)]
+    if not other:
+        return None
+    kinds = ", ".join(sorted({p.suffix.lstrip(".").upper() for p in other}))
+    names = ", ".join(p.name for p in other)
+    return f"save_to asked for {asked}, but Krea delivered {kinds}: saved as {names} (not converted)."
 
 
-def _unlink_quietly(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink(missing_ok=True)
+def _same_type(suffix: str) -> str:
+    return _SAME_TYPE.get(suffix.lower(), suffix.lower())
 
 
 # --- names ----------------------------------------------------------------------------------------------------------
@@ -373,7 +474,7 @@ def _candidate_names(stem: str, ext: str, filename: str | None) -> Iterator[str]
     """``stem.ext``, ``stem-2.ext``, ``stem-3.ext``, …; an explicit name keeps its suffix if the type matches."""
     if filename is not None:
         given = Path(filename).suffix
-        if ext == ".bin" or _SAME_TYPE.get(given.lower(), given.lower()) == ext:
+        if ext == ".bin" or _same_type(given) == ext:
             ext = given  # the user's spelling (".JPEG") when it names the same type, or when the type is unknown
     yield stem + ext
     for n in range(2, _MAX_NAME_TRIES):

@@ -60,7 +60,7 @@ async def build_service(
     stack.push_async_callback(downloader.aclose)
     multi = settings.multi_user  # callers are strangers: no local files, no saving, no shared listings
     dirs = [] if multi else settings.input_dirs()
-    saver = None if multi else ImageSaver(client.http, output_dir=settings.resolved_output_dir(), allowed_dirs=dirs)
+    saver = None if multi else ImageSaver(downloader, output_dir=settings.resolved_output_dir(), allowed_dirs=dirs)
     return JobService(
         client,
         settings,
