@@ -16,6 +16,36 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_BASE_URL = "https://api.krea.ai"
 
 
+def _checked_dir(path: Path, setting: str) -> Path:
+    """``path`` with ``~`` expanded; a relative path (it would depend on the working directory the host picks) or
+    a file-system root (every file on the machine) is refused."""
+    shown = str(path)
+    try:
+        expanded = path.expanduser()
+    except RuntimeError:  # "~someone" for a user this machine does not know
+        raise ValueError(f"{setting}: {shown!r} names no user on this machine; use an absolute path.") from None
+    if not expanded.is_absolute():
+        hint = ""
+        if setting == "KREA_ALLOWED_DIRS":
+            hint = (
+                ' Entries are separated by commas and by the path separator ("' + os.pathsep + '"); a directory whose'
+                " name contains either must be given in the JSON list form, e.g. KREA_ALLOWED_DIRS='[\"/srv/my"
+                + os.pathsep
+                + "dir\"]'."
+            )
+        raise ValueError(
+            f"{setting}: {shown!r} is a relative path, which would depend on the working directory the host starts "
+            f"the server in. Use an absolute path (~/… is fine).{hint}"
+        )
+    real = Path(os.path.realpath(expanded))
+    if real == Path(real.anchor):
+        raise ValueError(
+            f"{setting}: {shown!r} is the root of the file system, which would open every file on this machine to "
+            "the agent. Name a narrower directory."
+        )
+    return expanded
+
+
 class Settings(BaseSettings):
     """Every setting krea-mcp reads; field ``x`` is the variable ``KREA_X``."""
 
@@ -50,12 +80,14 @@ class Settings(BaseSettings):
     )
     allowed_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
-        description="Directories local input images may be read from (os.pathsep- or comma-separated, or a JSON "
-        "list). Empty means the working directory.",
+        description="Absolute directories local input images may be read from and images saved to (os.pathsep- or "
+        "comma-separated, or a JSON list for names containing either); never a file-system root. Empty means the "
+        "working directory.",
     )
     output_dir: Path | None = Field(
         default=None,
-        description="Where images are saved; unset uses the user's Pictures/krea-mcp (or the app data dir).",
+        description="Where images are saved (an absolute path, never a file-system root); unset uses the user's "
+        "Pictures/krea-mcp (or the app data dir).",
     )
     auto_save: bool = Field(default=False, description="Save every finished job's images without being asked.")
     preview: Literal["off", "thumbnail", "full"] = Field(
@@ -112,6 +144,21 @@ class Settings(BaseSettings):
         if info.field_name == "allowed_dirs":  # never for hosts: "host:port" contains ":"
             text = text.replace(os.pathsep, ",")
         return [part.strip() for part in text.split(",") if part.strip()]
+
+    @field_validator("allowed_dirs")
+    @classmethod
+    def _absolute_dirs(cls, value: list[Path]) -> list[Path]:
+        return [_checked_dir(path, "KREA_ALLOWED_DIRS") for path in value]
+
+    @field_validator("output_dir", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("output_dir")
+    @classmethod
+    def _absolute_output_dir(cls, value: Path | None) -> Path | None:
+        return None if value is None else _checked_dir(value, "KREA_OUTPUT_DIR")
 
     @property
     def multi_user(self) -> bool:
