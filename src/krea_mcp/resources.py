@@ -1,18 +1,25 @@
-"""MCP resources: every job this server created (``krea://jobs/{job_id}``) and every image it saved (``file://``).
+"""MCP resources: jobs this server created (``krea://jobs/{job_id}``), their image URLs and the images it saved
+(``file://``).
 
-Hosts that browse resources can list and show them; the template also reads any job by id.
+Hosts that browse resources can list and show them; the template also reads any job by id. What stays listed is
+bounded (the least recently used go first), a saved file is read again from its allowed root by descriptor (a
+symlink swapped in since it was saved is never followed), and reading an image URL is bounded in time and size.
 """
 
 from __future__ import annotations
 
 import mimetypes
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError
-from mcp.server.mcpserver.resources import FileResource, FunctionResource
+from mcp.server.mcpserver.resources import FunctionResource, Resource
 
 from .caller import as_caller, bearer_from
 from .errors import KreaError
@@ -22,6 +29,12 @@ if TYPE_CHECKING:
     from .service import JobService, Outcome
 
 JOB_URI = "krea://jobs/{job_id}"
+#: Resources kept listed (jobs, image URLs, saved files together); the least recently published or read go first.
+MAX_RESOURCES = 512
+#: Largest saved file or result image that ``resources/read`` returns.
+MAX_READ_BYTES = 64 * 1024 * 1024
+#: ``resources/read`` of an image URL gives up after this long (a host trickling bytes must not hold the call).
+READ_TIMEOUT_S = 20.0
 
 
 def job_json(outcome: Outcome) -> str:
@@ -45,65 +58,114 @@ def register_job_template(mcp: MCPServer) -> None:
 
 
 class Publisher:
-    """Adds resources for jobs and files as they appear (once each)."""
+    """Adds resources for jobs, their image URLs and saved files as they appear, keeping the most recent ones."""
 
     def __init__(self, mcp: MCPServer, service: JobService) -> None:
         self._mcp = mcp
         self._service = service
-        self._published: set[str] = set()
+        self._roots = service.settings.input_dirs()  # where saved files may be (output dir included)
+        self._limit = MAX_RESOURCES
+        self._published: OrderedDict[str, None] = OrderedDict()
 
     def publish(self, outcome: Outcome) -> bool:
-        """Register the job and its saved files; returns True when something new was added."""
-        added = False
+        """Register the job, its image URLs and saved files; returns True when the listing changed."""
+        changed = False
+        candidates = list(self._candidates(outcome))[: self._limit]
+        for uri, make in candidates:
+            if uri in self._published:
+                self._published.move_to_end(uri)
+                continue
+            self._mcp.add_resource(make())
+            self._published[uri] = None
+            changed = True
+        while len(self._published) > self._limit:
+            old, _ = self._published.popitem(last=False)
+            _remove_resource(self._mcp, old)
+        return changed
+
+    def _candidates(self, outcome: Outcome) -> Iterator[tuple[str, Callable[[], Resource]]]:
         job_id = outcome.job.job_id
-        uri = JOB_URI.format(job_id=job_id)
         record = self._service.records.get(job_id)
-        if uri not in self._published and record is not None:
-
-            async def read() -> str:
-                return job_json(await self._service.get(job_id))
-
-            self._mcp.add_resource(
-                FunctionResource(
-                    uri=uri,
-                    name=f"job-{job_id[:8]}",
-                    title=f"Krea job: {record.prompt[:60]}",
-                    description=f"{record.model} job {job_id}",
-                    mime_type="application/json",
-                    fn=read,
-                )
-            )
-            self._published.add(uri)
-            added = True
-        for i, url in enumerate(outcome.job.urls, 1):  # result links must be readable here (MCP: resource_link)
-            if url in self._published:
-                continue
-            self._mcp.add_resource(
-                FunctionResource(
-                    uri=url,
-                    name=f"image-{i}",
-                    description=f"image {i} of job {job_id}",
-                    mime_type=mimetypes.guess_type(url)[0] or "image/png",
-                    fn=partial(self._fetch, url),
-                )
-            )
-            self._published.add(url)
-            added = True
+        if record is not None:
+            uri = JOB_URI.format(job_id=job_id)
+            yield uri, partial(self._job_resource, uri, job_id, record.prompt, record.model)
         for path in outcome.files:
-            file_uri = path.as_uri()
-            if file_uri in self._published:
-                continue
-            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            self._mcp.add_resource(
-                FileResource(uri=file_uri, path=path, name=path.name, mime_type=mime, description=f"job {job_id}")
-            )
-            self._published.add(file_uri)
-            added = True
-        return added
+            yield path.as_uri(), partial(self._file_resource, path, job_id)
+        for i, url in enumerate(outcome.job.urls, 1):  # result links must be readable here (MCP: resource_link)
+            yield url, partial(self._url_resource, url, i, job_id)
+
+    def _touch(self, uri: str) -> None:
+        if uri in self._published:
+            self._published.move_to_end(uri)
+
+    def _job_resource(self, uri: str, job_id: str, prompt: str, model: str) -> Resource:
+        async def read() -> str:
+            self._touch(uri)
+            return job_json(await self._service.get(job_id))
+
+        return FunctionResource(
+            uri=uri,
+            name=f"job-{job_id[:8]}",
+            title=f"Krea job: {prompt[:60]}",
+            description=f"{model} job {job_id}",
+            mime_type="application/json",
+            fn=read,
+        )
+
+    def _file_resource(self, path: Path, job_id: str) -> Resource:
+        return FunctionResource(
+            uri=path.as_uri(),
+            name=path.name,
+            description=f"job {job_id}",
+            mime_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+            fn=partial(self._read_file, path),
+        )
+
+    def _url_resource(self, url: str, index: int, job_id: str) -> Resource:
+        return FunctionResource(
+            uri=url,
+            name=f"image-{index}",
+            description=f"image {index} of job {job_id}",
+            mime_type=mimetypes.guess_type(url)[0] or "image/png",
+            fn=partial(self._fetch, url),
+        )
+
+    async def _read_file(self, path: Path) -> bytes:
+        """The saved file, reached again from its allowed root without following any symlink below it."""
+        from .confined import read_below
+
+        self._touch(path.as_uri())
+        try:
+            return await anyio.to_thread.run_sync(read_below, self._roots, path, MAX_READ_BYTES)
+        except ValueError:
+            limit = f"{MAX_READ_BYTES / 2**20:g} MB" if MAX_READ_BYTES >= 2**20 else f"{MAX_READ_BYTES} bytes"
+            raise ResourceError(
+                f"{path} is larger than the {limit} a resource read returns; open the file directly."
+            ) from None
+        except OSError as exc:
+            where = exc.filename or path
+            reason = exc.strerror or type(exc).__name__
+            raise ResourceError(
+                f"{path} can no longer be read as it was saved: {where}: {reason}. Nothing outside the allowed "
+                "directories is read; the image URL in the job result still works."
+            ) from None
 
     async def _fetch(self, url: str) -> bytes:
-        """The image bytes, fetched through the server's own HTTP client (so sandbox URLs work too)."""
+        """The image bytes, under the download rules, within READ_TIMEOUT_S and MAX_READ_BYTES."""
+        self._touch(url)
+        downloader = self._service.downloader
+        if downloader is None:
+            raise ResourceError(f"Image downloads are not available on this server; open {url} directly.")
         try:
-            return await self._service.fetch_image(url)
+            return await downloader.fetch_bytes(url, limit=MAX_READ_BYTES, timeout_s=READ_TIMEOUT_S)
         except KreaError as exc:
             raise ResourceError(str(exc)) from exc
+
+
+def _remove_resource(mcp: MCPServer, uri: str) -> None:
+    """Unlist a resource. SDK 2.3 has no public removal (python-sdk issue #2331); use it once there is one."""
+    remove = getattr(mcp, "remove_resource", None)
+    if remove is not None:
+        remove(uri)
+    else:
+        mcp._resource_manager._resources.pop(uri, None)
