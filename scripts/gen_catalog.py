@@ -13,6 +13,7 @@ models, short aliases, duration estimates) live in the tables below, each with i
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -60,11 +61,19 @@ USD: dict[str, str] = {
 }
 
 # Most expensive documented case per call, in USD, where docs.krea.ai gives a USD price.
+# Krea 2 bills by tier: text to image $0.06 (Medium $0.03), with style references $0.065 ($0.035), with a moodboard
+# $0.07 ($0.04). A call with both is not priced there, so the estimate adds both surcharges: an upper bound whichever
+# tier Krea applies (USD_SURCHARGES lets the spend guard take off what a request does not use).
 USD_MAX: dict[str, float] = {
     "bfl/flux-1.1-pro": 0.042,
     "google/nano-banana-pro": 0.30,
-    "krea/krea-2/large": 0.07,
-    "krea/krea-2/medium": 0.04,
+    "krea/krea-2/large": 0.075,
+    "krea/krea-2/medium": 0.045,
+}
+# Part of USD_MAX owed only when the request uses a field (a non-empty value).
+USD_SURCHARGES: dict[str, dict[str, float]] = {
+    "krea/krea-2/large": {"image_style_references": 0.005, "moodboards": 0.01},
+    "krea/krea-2/medium": {"image_style_references": 0.005, "moodboards": 0.01},
 }
 # Converting compute units to USD for the spend guard: nano-banana-pro is $0.15 for 60.1 CU and flux-1.1-pro
 # $0.042 for 22.9 CU (0.0025 and 0.0018 $/CU). The higher rate keeps the estimate conservative.
@@ -192,7 +201,7 @@ def _usd_from_cu(compute_units: str | None) -> float | None:
     if not compute_units:
         return None
     top = float(re.findall(r"[\d.]+", compute_units)[-1])
-    return round(top * USD_PER_CU, 4)
+    return math.ceil(top * USD_PER_CU * 10_000 - 1e-6) / 10_000  # rounded up: an estimate is never below the price
 
 
 def _typical_seconds(description: str) -> float | None:
@@ -247,6 +256,8 @@ def build(spec: dict[str, Any]) -> dict[str, Any]:
             m["typical_s"] = ESTIMATED_S.get(mid, 20.0)
         m["inputs"] = _inputs(m["schema"])
         m["usd_estimate"] = USD_MAX.get(mid) or _usd_from_cu(m["compute_units"])
+        if mid in USD_SURCHARGES:
+            m["usd_surcharges"] = USD_SURCHARGES[mid]
     ids = {m["id"] for m in models}
     missing = set(ALIASES) - ids
     if missing:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -24,8 +24,11 @@ class ModelInfo:
     usd: str | None = None
     deprecated: bool = False
     inputs: tuple[str, ...] = ()
-    #: Conservative upper estimate of one call's price in USD (None when Krea publishes nothing).
+    #: Conservative upper estimate of one call's price in USD (None when Krea publishes nothing): the most
+    #: expensive documented case, whatever the arguments.
     usd_estimate: float | None = None
+    #: Parts of ``usd_estimate`` owed only when the request uses a field (Krea 2: style references, moodboard).
+    usd_surcharges: dict[str, float] = field(default_factory=dict)
 
     @property
     def properties(self) -> dict[str, Any]:
@@ -91,6 +94,7 @@ def load_catalog() -> Catalog:
             deprecated=bool(m.get("deprecated")),
             inputs=tuple(m.get("inputs", ())),
             usd_estimate=m.get("usd_estimate"),
+            usd_surcharges=dict(m.get("usd_surcharges") or {}),
         )
         models[info.id] = info
         for alias in info.aliases:

@@ -6,13 +6,63 @@ may exist, and released only when Krea certainly did not create one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .catalog import ModelInfo
 from .errors import KreaError
 
 #: Used for models whose price Krea does not publish; deliberately on the high side.
 UNKNOWN_PRICE_USD = 0.25
+#: Body fields that multiply the work of a model whose published price is only an average (``~3 CU``).
+_STEP_FIELDS = ("steps", "num_inference_steps")
+
+
+def estimate_usd(info: ModelInfo, body: Mapping[str, Any] | None = None) -> float:
+    """An upper bound of what one call to ``info`` costs in USD, never below Krea's published price.
+
+    * Without a published price: ``UNKNOWN_PRICE_USD``.
+    * The catalog's estimate is the most expensive documented case. With the request ``body``, a surcharge for a
+      field the body does not use comes off (a Krea 2 call without style references or moodboard).
+    * Where Krea publishes only an average (``~3 CU``, at the model's defaults), the estimate grows in proportion
+      to steps and to pixels above those defaults: more work is assumed to cost at least proportionally more.
+    """
+    if info.usd_estimate is None:
+        return UNKNOWN_PRICE_USD
+    price = info.usd_estimate
+    if body is None:
+        return price
+    price -= sum(charge for name, charge in info.usd_surcharges.items() if not body.get(name))
+    if (info.compute_units or "").startswith("~"):
+        price *= _work_factor(info, body)
+    return price
+
+
+def _work_factor(info: ModelInfo, body: Mapping[str, Any]) -> float:
+    """How many times the default work ``body`` asks for (never below 1)."""
+    factor = 1.0
+    for name in _STEP_FIELDS:
+        default, value = _positive(info.properties.get(name, {}).get("default")), _positive(body.get(name))
+        if default is not None and value is not None:
+            factor *= max(1.0, value / default)
+    width, height = _positive(body.get("width")), _positive(body.get("height"))
+    if width is not None and height is not None:
+        reference = _side(info, "width") * _side(info, "height")
+        factor *= max(1.0, width * height / reference)
+    return factor
+
+
+def _side(info: ModelInfo, name: str) -> float:
+    """The model's default width or height, or 1024 where it has none."""
+    return _positive(info.properties.get(name, {}).get("default")) or 1024.0
+
+
+def _positive(value: Any) -> float | None:
+    """``value`` as a float when it is a positive number (not a bool), else None."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None
 
 
 class SpendLimitError(KreaError):
@@ -28,9 +78,13 @@ class SpendGuard:
     jobs: int = 0
     usd: float = 0.0
 
-    def reserve(self, info: ModelInfo) -> float:
-        """Claim a job slot and its estimated price, or raise ``SpendLimitError``; returns the amount reserved."""
-        price = info.usd_estimate if info.usd_estimate is not None else UNKNOWN_PRICE_USD
+    def reserve(self, info: ModelInfo, body: Mapping[str, Any] | None = None) -> float:
+        """Claim a job slot and its estimated price, or raise ``SpendLimitError``; returns the amount reserved.
+
+        ``body`` (the request as it will be sent; stand-in URLs are fine) prices this call's arguments; without it
+        the most expensive case of the model is reserved.
+        """
+        price = estimate_usd(info, body)
         if self.max_jobs is not None and self.jobs + 1 > self.max_jobs:
             raise SpendLimitError(
                 f"Not submitted: this server already started {self.jobs} jobs, the limit set by KREA_MAX_JOBS "
