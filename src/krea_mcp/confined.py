@@ -26,6 +26,7 @@ _BINARY = getattr(os, "O_BINARY", 0)
 #: Every call below has a ``dir_fd`` form on this platform (POSIX); otherwise full paths are used (Windows).
 _AT_CALLS = {os.open, os.mkdir, os.link, os.rename, os.unlink, os.stat}
 DIR_FD = hasattr(os, "O_DIRECTORY") and _AT_CALLS.issubset(os.supports_dir_fd)
+_LINK = "a symbolic link, which is never followed here"
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC
 
 
@@ -105,7 +106,12 @@ class Directory:
 
     def read(self, name: str, limit: int) -> bytes:
         """The bytes of the regular file ``name`` here, at most ``limit`` (ValueError if it is larger)."""
-        fd = self.open(name, os.O_RDONLY | _NONBLOCK)  # a FIFO must not block the open
+        try:
+            fd = self.open(name, os.O_RDONLY | _NONBLOCK)  # a FIFO must not block the open
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            raise ConfinementError(exc.errno, _LINK, str(self.path / name)) from None
         with os.fdopen(fd, "rb") as file:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
@@ -167,8 +173,8 @@ def _open_component(parent: int, name: str, where: Path, *, create: bool) -> int
     except OSError as exc:
         if exc.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
             raise
-        kind = "a symbolic link" if _is_link(parent, name) else "not a directory"
-        raise ConfinementError(exc.errno, f"{kind}, which is never followed here", str(where)) from None
+        kind = _LINK if _is_link(parent, name) else "not a directory"
+        raise ConfinementError(exc.errno, kind, str(where)) from None
     with contextlib.suppress(FileExistsError):  # created meanwhile by another save: fine, it is opened below
         os.mkdir(name, 0o777, dir_fd=parent)
     return _open_component(parent, name, where, create=False)
