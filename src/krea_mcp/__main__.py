@@ -30,7 +30,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.transport == "http":
         _serve_http(settings, args.host, args.port)
     else:
-        create_server(settings).run()
+        from .edge import run_stdio
+
+        run_stdio(create_server(settings))  # as server.run(), with malformed lines answered, not dropped
 
 
 def _serve_http(settings: Settings, host: str, port: int) -> None:

@@ -6,6 +6,8 @@
   characters; an empty or short token refuses to start).
 * ``KREA_HTTP_AUTH=bearer-passthrough``: every request must carry a Bearer token, which is used as that caller's
   own Krea token for that request only (see ``client.as_caller``); no server token, no file saving.
+* Request bodies up to 16 MiB (``edge.MAX_BODY_BYTES``, then 413 saying how to send images); malformed JSON-RPC gets
+  a JSON-RPC error naming the problem (``edge.check_message``).
 * Stateless (no session affinity needed), so it scales out behind a load balancer:
   ``uvicorn --factory krea_mcp.http_app:create_app --workers 4 --host 0.0.0.0 --port 8000``.
 """
@@ -22,6 +24,7 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .caller import parse_bearer
+from .edge import MAX_BODY_BYTES, EdgeGuard
 from .settings import Settings
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -170,9 +173,14 @@ def build_app(settings: Settings, *, host: str = "127.0.0.1") -> Any:
     check(settings, host)
     mcp = create_server(settings)
     app = mcp.streamable_http_app(
-        streamable_http_path="/mcp", stateless_http=True, transport_security=security(settings), host=host
+        streamable_http_path="/mcp",
+        stateless_http=True,
+        transport_security=security(settings),
+        host=host,
+        max_request_body_size=MAX_BODY_BYTES,
     )
-    return BearerGate(app, settings=settings)
+    # The gate first (a stranger's body is never read), then the edge: one body limit, clear JSON-RPC errors.
+    return BearerGate(EdgeGuard(app), settings=settings)
 
 
 def create_app() -> Any:
