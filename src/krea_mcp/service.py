@@ -110,23 +110,27 @@ class JobService:
     creating: InFlight = field(default_factory=InFlight)
     records: dict[str, JobRecord] = field(default_factory=dict)
 
-    async def submit(self, params: GenerateParams) -> tuple[Job, str]:
-        """Validate locally, then POST. Raises before the POST for anything Krea would reject."""
+    async def submit(self, params: GenerateParams, *, deadline: float | None = None) -> tuple[Job, str]:
+        """Validate locally, then POST. Raises before the POST for anything Krea would reject.
+
+        Uploads of local images end by ``deadline`` (anyio time; default KREA_WAIT_S from now) or the call fails with
+        nothing created and nothing reserved; the POST itself, once sent, is never cut.
+        """
         info = resolve_model(self.catalog, params.model)
         # Validate with stand-in URLs first, so a bad size or field never triggers an upload.
         build_body(
             info, replace(params, images=_stand_ins(params.images), style_images=_stand_ins(params.style_images))
         )
-        if self.inputs is not None:  # every local file checked before any is uploaded
-            self.inputs.check(params.images, field="images")
-            self.inputs.check(params.style_images, field="style_images")
+        refs = {"images": params.images, "style_images": params.style_images}
+        if self.inputs is not None:  # every local file and data: URI checked before any is uploaded
+            self.inputs.check(refs)
         guard = self.spend.get(caller_key())
         price = guard.reserve(info)  # a call the spend guard refuses uploads nothing
         try:
-            if self.inputs is not None:
-                images = await self.inputs.resolve_all(params.images, field="images")
-                styles = await self.inputs.resolve_all(params.style_images, field="style_images")
-                params = replace(params, images=images, style_images=styles)
+            if self.inputs is not None and _uploads(refs):
+                until = deadline if deadline is not None else anyio.current_time() + self.settings.wait_s
+                urls = await self._upload_inputs(refs, until)
+                params = replace(params, images=urls["images"], style_images=urls["style_images"])
             body = build_body(info, params)
         except BaseException:
             guard.release(price)
@@ -145,6 +149,22 @@ class JobService:
         log.info("created job %s on %s", job.job_id, info.id)
         return job, info.id
 
+    async def _upload_inputs(self, refs: dict[str, list[str]], deadline: float) -> dict[str, list[str]]:
+        """Upload local images (in parallel, within the bound ImageInputs sets) before ``deadline``."""
+        assert self.inputs is not None
+        seconds = max(0.0, deadline - anyio.current_time())
+        try:
+            with anyio.fail_after(seconds):
+                return await self.inputs.resolve_all(refs)
+        except TimeoutError:
+            fields = " and ".join(name for name, items in refs.items() if _uploads({name: items}))
+            raise KreaConnectionError(
+                f"{fields}: uploading the input images to Krea did not finish within the {self.settings.wait_s:g} s "
+                "this call may take (KREA_WAIT_S), so no job was started and nothing was charged. Try again (images "
+                "already uploaded are not sent again), pass https URLs instead of local files, or raise KREA_WAIT_S.",
+                sent=False,
+            ) from None
+
     async def generate(
         self,
         params: GenerateParams,
@@ -161,7 +181,7 @@ class JobService:
         deadline = anyio.current_time() + deadline_s
         target = self.delivery.target(save_to) if self.delivery else None  # a bad save_to costs nothing
         with retry_budget(deadline_s):
-            job, model = await self.submit(params)
+            job, model = await self.submit(params, deadline=deadline)
         left = deadline - anyio.current_time()
         if not wait or job.terminal:
             outcome = Outcome(job, model)
@@ -321,13 +341,23 @@ class JobService:
         return Outcome(last, model, waited_s=waited, timed_out=not last.terminal, poll_error=poll_error)
 
 
+def _uploads(refs: dict[str, list[str]]) -> bool:
+    """Whether any reference is a local file or data: URI (something this server uploads)."""
+    return any(not _remote(ref) for items in refs.values() for ref in items)
+
+
+def _remote(ref: str) -> bool:
+    """``is_remote`` on the stripped reference, without copying a (possibly huge) data: URI to strip it."""
+    return is_remote(ref[:64].lstrip())
+
+
 def _stand_ins(refs: list[str]) -> list[str]:
     """Placeholder URLs for local references, for validating a body before uploading anything."""
     out = []
     for i, ref in enumerate(refs):
-        if not isinstance(ref, str) or not ref.strip():
+        if not isinstance(ref, str) or not ref or ref.isspace():
             raise InvalidRequestError("images: empty image reference.", field="images")
-        out.append(ref.strip() if is_remote(ref.strip()) else f"https://upload.invalid/{i}.png")
+        out.append(ref.strip() if _remote(ref) else f"https://upload.invalid/{i}.png")
     return out
 
 
