@@ -5,7 +5,11 @@ Neither step can lose the result: a failure becomes a one-line note next to the 
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import stat
+import time
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +32,7 @@ log = logging.getLogger(__name__)
 DELIVERY_TIMEOUT_S = 12.0
 #: Largest image downloaded into memory for a preview (saved files are read from disk instead).
 MAX_PREVIEW_SOURCE_BYTES = 64 * 1024 * 1024
+_BINARY = getattr(os, "O_BINARY", 0)
 
 
 class Delivery:
@@ -53,6 +58,7 @@ class Delivery:
         job = outcome.job
         if job.status != "completed" or not job.urls:
             return
+        deadline = time.monotonic() + DELIVERY_TIMEOUT_S  # for the preview thread, which cannot be cancelled
         with anyio.move_on_after(DELIVERY_TIMEOUT_S) as scope:
             if target is not None and self._saver is not None:
                 try:
@@ -61,7 +67,7 @@ class Delivery:
                     outcome.files = exc.saved  # images saved before the failure still count
                     outcome.notes.append(f"Saving failed: {exc}")
             if self._settings.preview != "off":
-                outcome.previews, note = await self._previews(job.urls, outcome.files)
+                outcome.previews, note = await self._previews(job.urls, outcome.files, deadline)
                 if note:
                     outcome.notes.append(note)
         if scope.cancelled_caught:
@@ -69,22 +75,41 @@ class Delivery:
                 f"Saving/preview took over {DELIVERY_TIMEOUT_S:g} s and was skipped; the URLs above are complete."
             )
 
-    async def _previews(self, urls: list[str], files: list[Path]) -> tuple[list[Preview], str | None]:
+    async def _previews(self, urls: list[str], files: list[Path], deadline: float) -> tuple[list[Preview], str | None]:
         from .preview import build_previews  # Pillow is imported only when a preview is made
 
         try:
-            images = (
-                [await anyio.Path(f).read_bytes() for f in files] if files else [await self.fetch(url) for url in urls]
-            )
+            if files:
+                images = [await anyio.to_thread.run_sync(_read_saved, f) for f in files]
+            else:
+                images = [await self.fetch(url) for url in urls]
         except KreaError as exc:
             return [], f"Preview unavailable: {exc}"
         except OSError as exc:
             return [], f"Preview unavailable: could not read the saved image ({exc.strerror or type(exc).__name__})."
         build = partial(
-            build_previews, images, mode=self._settings.preview, budget_bytes=self._settings.preview_budget_bytes
+            build_previews,
+            images,
+            mode=self._settings.preview,
+            budget_bytes=self._settings.preview_budget_bytes,
+            deadline=deadline,
         )
-        return await anyio.to_thread.run_sync(build)
+        # Past the deadline the call returns without waiting; the thread starts no new image and ends by itself.
+        return await anyio.to_thread.run_sync(build, abandon_on_cancel=True)
 
     async def fetch(self, url: str) -> bytes:
         """An image's bytes, in memory (at most 64 MB), fetched under the download rules (DownloadError if not)."""
         return await self._downloader.fetch_bytes(url, limit=MAX_PREVIEW_SOURCE_BYTES)
+
+
+def _read_saved(path: Path) -> bytes:
+    """A file this call just saved, for its preview: never through a symlink, a regular file, at most 64 MB."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | _BINARY)
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        data = file.read(MAX_PREVIEW_SOURCE_BYTES + 1)
+    if len(data) > MAX_PREVIEW_SOURCE_BYTES:
+        raise OSError(errno.EFBIG, f"larger than the {MAX_PREVIEW_SOURCE_BYTES // 2**20} MB previewed", str(path))
+    return data

@@ -7,6 +7,10 @@ Safety properties:
   they stay under :data:`FULL_LIMIT_BYTES` (hosts reject tool results over 1 MiB), else it falls back to thumbnails.
 * **Never raises for bad data.** Undecodable bytes, unsupported formats and decompression bombs (images over
   :data:`MAX_PIXELS`) are skipped with a one-line note; the other images are still previewed.
+* **Bounded work.** At most :data:`MAX_DECODE_PIXELS` are decoded per image (JPEGs are decoded at a reduced scale
+  first, so even very large ones stay cheap; other formats over the cap are not previewed), at most
+  :data:`DECODE_SLOTS` images are decoded at once in the whole process, and no image is started after the
+  caller's ``deadline``: threads cannot be cancelled, so the work stops itself.
 * **Cheap to import.** Pillow is imported inside :func:`build_previews`, only when a preview is actually made.
 
 :func:`build_previews` is synchronous and CPU-bound: call it from a worker thread.
@@ -17,6 +21,8 @@ from __future__ import annotations
 import base64
 import io
 import math
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -31,6 +37,11 @@ if TYPE_CHECKING:
 FULL_LIMIT_BYTES = 900_000
 #: Images with more pixels than this are treated as decompression bombs and not previewed.
 MAX_PIXELS = 100_000_000
+#: Most pixels decoded for one preview (after a JPEG's reduced-scale decoding): 40 Mpx of RGBA is 160 MB.
+MAX_DECODE_PIXELS = 40_000_000
+#: Images decoded at the same time in this process, all calls together (bounds peak memory under load).
+DECODE_SLOTS = 2
+_decoding = threading.BoundedSemaphore(DECODE_SLOTS)
 THUMBNAIL_SIDE = 512
 MIN_SIDE = 32
 QUALITY = 70
@@ -50,15 +61,34 @@ class _Undecodable(Exception):
     """Internal: the bytes are not an image Pillow can safely decode."""
 
 
+class _TooLarge(Exception):
+    """Internal: a real image with more pixels than a preview decodes."""
+
+    def __init__(self, pixels: int) -> None:
+        super().__init__(f"{pixels} pixels")
+        self.pixels = pixels
+
+
+class _Late(Exception):
+    """Internal: the deadline passed before this image could be started."""
+
+
 def build_previews(
-    images: list[bytes], *, mode: Literal["off", "thumbnail", "full"], budget_bytes: int
+    images: list[bytes],
+    *,
+    mode: Literal["off", "thumbnail", "full"],
+    budget_bytes: int,
+    deadline: float | None = None,
 ) -> tuple[list[Preview], str | None]:
-    """Previews of ``images`` for ``mode``, and a one-line note about anything left out (None if nothing was)."""
+    """Previews of ``images`` for ``mode``, and a one-line note about anything left out (None if nothing was).
+
+    No image is started after ``deadline`` (a ``time.monotonic()`` value); those left are named in the note.
+    """
     if mode == "off" or not images:
         return [], None
     if mode == "full":
-        return _full(images)
-    return _thumbnails(images, budget_bytes)
+        return _full(images, deadline)
+    return _thumbnails(images, budget_bytes, deadline)
 
 
 def b64_length(size: int) -> int:
@@ -69,18 +99,18 @@ def b64_length(size: int) -> int:
 # --- full -----------------------------------------------------------------------------------------------------------
 
 
-def _full(images: list[bytes]) -> tuple[list[Preview], str | None]:
+def _full(images: list[bytes], deadline: float | None) -> tuple[list[Preview], str | None]:
     """Originals as they are while they fit under the host limit; thumbnails otherwise."""
     kinds = [_mime(data) for data in images]
     total = sum(b64_length(len(data)) for data, kind in zip(images, kinds, strict=True) if kind)
     if total > FULL_LIMIT_BYTES:
-        batch = _thumbnail_batch(list(enumerate(images, 1)), FULL_LIMIT_BYTES)
+        batch = _thumbnail_batch(list(enumerate(images, 1)), FULL_LIMIT_BYTES, deadline)
         limit = FULL_LIMIT_BYTES // 1000
         reason = f"full-size images would be {total // 1000} KB of base64, over the {limit} KB a tool result may carry"
         note = _batch_note(len(images), FULL_LIMIT_BYTES, batch)
         return batch.ordered(), _join(f"Sent thumbnails instead of full images: {reason}.", note)
     others = [(number, data) for number, (data, kind) in enumerate(zip(images, kinds, strict=True), 1) if not kind]
-    batch = _thumbnail_batch(others, FULL_LIMIT_BYTES - total)
+    batch = _thumbnail_batch(others, FULL_LIMIT_BYTES - total, deadline)
     previews: list[Preview] = []
     for number, (data, kind) in enumerate(zip(images, kinds, strict=True), 1):
         preview = _as_is(data, kind) if kind else batch.previews.get(number)
@@ -113,17 +143,20 @@ class _Batch:
     previews: dict[int, Preview] = field(default_factory=dict)
     broken: list[int] = field(default_factory=list)
     too_big: list[int] = field(default_factory=list)
+    #: (image number, pixels) of real images over MAX_DECODE_PIXELS.
+    too_many_pixels: list[tuple[int, int]] = field(default_factory=list)
+    late: list[int] = field(default_factory=list)
 
     def ordered(self) -> list[Preview]:
         return [self.previews[number] for number in sorted(self.previews)]
 
 
-def _thumbnails(images: list[bytes], budget: int) -> tuple[list[Preview], str | None]:
-    batch = _thumbnail_batch(list(enumerate(images, 1)), budget)
+def _thumbnails(images: list[bytes], budget: int, deadline: float | None) -> tuple[list[Preview], str | None]:
+    batch = _thumbnail_batch(list(enumerate(images, 1)), budget, deadline)
     return batch.ordered(), _batch_note(len(images), budget, batch)
 
 
-def _thumbnail_batch(items: list[tuple[int, bytes]], budget: int) -> _Batch:
+def _thumbnail_batch(items: list[tuple[int, bytes]], budget: int, deadline: float | None = None) -> _Batch:
     """Thumbnails sharing ``budget``: each gets an equal share of what the previous ones left over."""
     batch = _Batch()
     if not items:
@@ -134,10 +167,16 @@ def _thumbnail_batch(items: list[tuple[int, bytes]], budget: int) -> _Batch:
     remaining = budget
     for position, (number, data) in enumerate(items):
         try:
-            preview = _thumbnail(data, remaining // (len(items) - position))
+            preview = _thumbnail(data, remaining // (len(items) - position), deadline)
         except _Undecodable:
             batch.broken.append(number)
             continue
+        except _TooLarge as exc:
+            batch.too_many_pixels.append((number, exc.pixels))
+            continue
+        except _Late:
+            batch.late.extend(n for n, _ in items[position:])
+            break
         if preview is None:
             batch.too_big.append(number)
             continue
@@ -153,11 +192,19 @@ def _limit_pixels(image_module: object) -> None:
         image_module.MAX_IMAGE_PIXELS = MAX_PIXELS  # type: ignore[attr-defined]
 
 
-def _thumbnail(data: bytes, budget: int) -> Preview | None:
+def _thumbnail(data: bytes, budget: int, deadline: float | None = None) -> Preview | None:
     """A thumbnail of ``data`` whose base64 fits in ``budget``, or None if even the smallest one does not."""
     if b64_length(1) * 16 > budget:  # hopeless: no image encodes to a dozen bytes
         return None
-    base = _decode(data)
+    wait = None if deadline is None else deadline - time.monotonic()
+    if wait is not None and wait <= 0:
+        raise _Late
+    if not _decoding.acquire(timeout=wait):  # other calls are decoding images: wait, within the deadline
+        raise _Late
+    try:
+        base = _decode(data)
+    finally:
+        _decoding.release()
     encode = _encoder()
     image = base
     for _ in range(_SHRINK_TRIES):
@@ -185,10 +232,14 @@ def _decode(data: bytes) -> PILImage:
         with Image.open(io.BytesIO(data)) as opened:
             if opened.width * opened.height > MAX_PIXELS:
                 raise _Undecodable("too many pixels")
-            opened.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), _lanczos())  # uses JPEG draft mode when it can
+            # JPEG: decode at 1/2, 1/4 or 1/8 scale straight away (as thumbnail() would), then count what is left.
+            opened.draft(None, (THUMBNAIL_SIDE * 2, THUMBNAIL_SIDE * 2))
+            if opened.width * opened.height > MAX_DECODE_PIXELS:
+                raise _TooLarge(opened.width * opened.height)
+            opened.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), _lanczos())
             upright = ImageOps.exif_transpose(opened)
             return _web_mode(upright)
-    except _Undecodable:
+    except (_Undecodable, _TooLarge):
         raise
     except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, DecompressionBomb*, ...)
         raise _Undecodable(str(exc)) from exc
@@ -235,6 +286,13 @@ def _encode_jpeg(image: PILImage) -> tuple[bytes, str]:
 def _batch_note(count: int, budget: int, batch: _Batch) -> str | None:
     """One line about the images left out of a batch, or None."""
     parts = [f"preview unavailable for image {i}: not a decodable image" for i in batch.broken]
+    parts += [
+        f"no preview for image {i}: it has {pixels / 1e6:.0f} Mpx, more than the {MAX_DECODE_PIXELS // 10**6} Mpx a "
+        "preview decodes (the image URL is complete)"
+        for i, pixels in batch.too_many_pixels
+    ]
+    if batch.late:
+        parts.append(f"no preview for {_which(batch.late)}: the time for previews ran out (the URLs are complete)")
     if batch.too_big and not batch.previews:
         parts.append(
             f"no previews: a budget of {budget} bytes is too small for {count} image(s); raise "
