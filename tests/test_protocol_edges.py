@@ -309,3 +309,15 @@ def test_well_formed_messages_and_the_depth_limit_itself_pass() -> None:
     refused = check_message(json.dumps(too_deep))
     assert refused is not None and f"nested {MAX_DEPTH + 1} levels" in refused.message
     assert check_message(b'{"jsonrpc": "2.0", "id": 1, "method": "m", "params": {"t": "\xed\xa0\x80"}}') is not None
+
+
+@pytest.mark.anyio
+async def test_a_foreign_host_or_origin_is_refused_before_the_body_is_read() -> None:
+    """DNS-rebinding protection still answers first (421/403), whatever the body: it is never parsed or counted."""
+    async with served() as http:
+        host = await http.post("/mcp", content=b"not json", headers={**ACCEPT, "host": "evil.example"})
+        big = await http.post(
+            "/mcp", content=b" " * (MAX_BODY_BYTES + 1), headers={**ACCEPT, "origin": "http://evil.example"}
+        )
+    assert host.status_code == 421
+    assert big.status_code == 403

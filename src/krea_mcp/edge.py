@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
+    from mcp.server.transport_security import TransportSecuritySettings
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
@@ -183,15 +184,30 @@ def _encodable(text: str) -> bool:
 
 class EdgeGuard:
     """ASGI middleware: a POST body over ``MAX_BODY_BYTES`` gets 413, a malformed message a JSON-RPC error (with its
-    id when it has one); anything else reaches the SDK unchanged."""
+    id when it has one); anything else reaches the SDK unchanged.
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    The SDK's Host/Origin checks (``security``) come first, with the SDK's own answers (421, 403): a request from a
+    foreign origin is refused before its body is read.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, security: TransportSecuritySettings | None = None, max_body_bytes: int = MAX_BODY_BYTES
+    ) -> None:
+        from mcp.server.transport_security import TransportSecurityMiddleware
+
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self._origin_check = TransportSecurityMiddleware(security)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
+            return
+        from starlette.requests import Request
+
+        foreign = await self._origin_check.validate_request(Request(scope), is_post=True)
+        if foreign is not None:
+            await foreign(scope, receive, send)
             return
         body, refused = await self._read(scope, receive)
         if refused is None:

@@ -172,15 +172,16 @@ def build_app(settings: Settings, *, host: str = "127.0.0.1") -> Any:
 
     check(settings, host)
     mcp = create_server(settings)
+    rules = security(settings)
     app = mcp.streamable_http_app(
         streamable_http_path="/mcp",
         stateless_http=True,
-        transport_security=security(settings),
+        transport_security=rules,
         host=host,
         max_request_body_size=MAX_BODY_BYTES,
     )
-    # The gate first (a stranger's body is never read), then the edge: one body limit, clear JSON-RPC errors.
-    return BearerGate(EdgeGuard(app), settings=settings)
+    # The gate first (a stranger's body is never read), then the edge: Host/Origin, one body limit, clear errors.
+    return BearerGate(EdgeGuard(app, security=rules), settings=settings)
 
 
 def create_app() -> Any:
