@@ -264,3 +264,16 @@ def test_a_job_says_how_many_urls_it_left_out() -> None:
 def test_a_long_failure_reason_is_cut() -> None:
     job = Job.model_validate({"job_id": "j", "status": "failed", "result": {"error": "e" * 10_000}})
     assert job.error is not None and len(job.error) <= 501
+
+
+async def test_a_short_stand_in_token_does_not_mangle_answers() -> None:
+    """``sandbox`` (the emulator's stand-in token) is part of the emulator's own URLs, and ``t`` is in every key:
+    values that short are no real token and are not scrubbed."""
+    fake = FakeKrea(base_url="http://krea.sandbox", job_duration_s=0)
+    for token in ("sandbox", "t"):
+        server = create_server(make_settings(api_token=token, preview="off"), transport=fake.transport())
+        async with Client(server) as client:
+            done = await client.call_tool("generate_image", {"prompt": "a fox"})
+        assert not done.is_error, text_of(done)
+        urls = done.structured_content["urls"]  # type: ignore[index]
+        assert urls and all(u.startswith("http://krea.sandbox/_fake/images/") for u in urls), urls

@@ -196,7 +196,8 @@ class KreaClient:
         return response
 
     def _secrets(self) -> tuple[str, ...]:
-        """Every token a request could carry: the caller's (multi-user) and the server's; scrubbed from answers."""
+        """Every token a request could carry: the caller's (multi-user) and the server's; scrubbed from answers
+        (``errors.scrub`` leaves out values too short to be real tokens)."""
         tokens = (current_token(), self._token)
         return tuple(t.get_secret_value() for t in tokens if t is not None and t.get_secret_value())
 

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     import httpx
 
 REDACTED = "[redacted]"
+#: Shorter values are never scrubbed from text (see ``_secrets``).
+MIN_SECRET_CHARS = 8
 #: How much of Krea's own words an error message quotes.
 DETAIL_CHARS = 500
 SNIPPET_CHARS = 200
@@ -235,9 +237,14 @@ def _detail(body: Any, response: httpx.Response, secrets: tuple[str, ...] = ()) 
 
 
 def _secrets(secret: str | Iterable[str | None] | None) -> tuple[str, ...]:
+    """The values worth scrubbing, longest first (a token that contains another is replaced whole).
+
+    A value shorter than ``MIN_SECRET_CHARS`` is left alone: it is no real token, and replacing it would mangle
+    ordinary text (``sandbox``, the emulator's stand-in token, is part of its own URLs; a test token ``t`` is in
+    every key).
+    """
     values = [secret] if isinstance(secret, str) else list(secret or ())
-    # Longest first: a token that contains another is replaced whole.
-    return tuple(sorted({v for v in values if v}, key=len, reverse=True))
+    return tuple(sorted({v for v in values if v and len(v) >= MIN_SECRET_CHARS}, key=len, reverse=True))
 
 
 def scrub(value: Any, secrets: str | Iterable[str | None] | None) -> Any:
