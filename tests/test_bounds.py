@@ -216,3 +216,21 @@ def test_decoding_waits_for_a_free_slot_only_until_the_deadline() -> None:
     assert previews == []
     assert note == "No preview for image 1: the time for previews ran out (the URLs are complete)."
     assert len(build_previews([PNG], mode="thumbnail", budget_bytes=64_000)[0]) == 1
+
+
+# --- spend ------------------------------------------------------------------------------------------------------------
+
+
+async def test_the_reservation_is_priced_by_the_call_s_own_fields() -> None:
+    """Krea 2 Large is $0.06 without style references or a moodboard: a $0.06 budget fits that call (the model's
+    dearest case, $0.075, is reserved only when the request could use the surcharges)."""
+    fake = FakeKrea(token=TOKEN)
+    async with connect(fake.transport(), max_spend_usd=0.06) as client:
+        plain = await client.call_tool("generate_image", {"prompt": "a fox", "model": "krea-2", "wait": False})
+        assert plain.is_error is False, text_of(plain)
+        styled = await client.call_tool(
+            "generate_image",
+            {"prompt": "a fox", "model": "krea-2", "style_images": ["https://cdn.example/s.png"], "wait": False},
+        )
+    assert styled.is_error is True and "KREA_MAX_SPEND_USD" in text_of(styled)
+    assert fake.generate_posts == 1

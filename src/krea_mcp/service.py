@@ -118,14 +118,14 @@ class JobService:
         """
         info = resolve_model(self.catalog, params.model)
         # Validate with stand-in URLs first, so a bad size or field never triggers an upload.
-        build_body(
+        stand_in = build_body(
             info, replace(params, images=_stand_ins(params.images), style_images=_stand_ins(params.style_images))
         )
         refs = {"images": params.images, "style_images": params.style_images}
         if self.inputs is not None:  # every local file and data: URI checked before any is uploaded
             self.inputs.check(refs)
         guard = self.spend.get(caller_key())
-        price = guard.reserve(info)  # a call the spend guard refuses uploads nothing
+        price = guard.reserve(info, body=stand_in)  # priced by this call's fields; a refused call uploads nothing
         try:
             if self.inputs is not None and _uploads(refs):
                 until = deadline if deadline is not None else anyio.current_time() + self.settings.wait_s
