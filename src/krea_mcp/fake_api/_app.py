@@ -36,7 +36,7 @@ from ._http import (
     page_query,
     paginate,
 )
-from ._png import noise_image, png_dimensions, prompt_image
+from ._png import labelled_image, noise_image, png_dimensions, prompt_image, requested_size
 from ._state import JOB_STATUSES, TERMINAL, FakeAsset, FakeJob, Scheduler, Timebase, iso
 from ._validation import body_error
 
@@ -57,7 +57,7 @@ class FakeKrea:
         concurrency: int | None = None,
         backlog: int | None = None,
         clock: Callable[[], float] = time.monotonic,
-        image_size: tuple[int, int] = (256, 256),
+        image_size: tuple[int, int] | None = None,
         image_noise: bool = False,
         walk_all_statuses: bool = False,
     ) -> None:
@@ -270,8 +270,14 @@ class FakeKrea:
         job = self.jobs.get(request.path_params["job_id"])
         if job is None or request.path_params["index"] != 0 or job.status(self._time.now()) != "completed":
             return error_response(404, "Image not found")
-        draw = noise_image if self.image_noise else prompt_image
-        return Response(draw(job.prompt, *self.image_size), media_type="image/png")
+        size = self.image_size or requested_size(job.body)
+        if self.image_noise:
+            png = noise_image(job.prompt, *size)
+        elif self.image_size is not None:  # a fixed size (tests, benchmarks): a plain gradient, no text
+            png = prompt_image(job.prompt, *size)
+        else:
+            png = labelled_image(job.prompt, job.model, *size)
+        return Response(png, media_type="image/png")
 
     # --- assets -----------------------------------------------------------------------------------------------
 
