@@ -23,14 +23,18 @@ def text_of(result: Any) -> str:
 async def test_tools_list_names_the_tools_with_annotations_and_output_schema(client: Client) -> None:
     """Every job tool declares an outputSchema; get_job is read-only; nothing but cancel_job is destructive."""
     tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert set(tools) == {"generate_image", "get_job", "wait_for_job", "cancel_job", "list_models"}
-    assert tools["list_models"].annotations.read_only_hint is True
-    assert tools["list_models"].output_schema is None
+    assert set(tools) == {"generate_image", "get_job", "wait_for_job", "cancel_job", "list_jobs", "list_models"}
+    for name in ("list_models", "list_jobs"):
+        assert tools[name].annotations.read_only_hint is True
+        assert tools[name].output_schema is None
+    del tools["list_jobs"]
+    # cancel_job's structuredContent is the same job object; its schema is not repeated (context bytes).
+    assert tools["cancel_job"].output_schema is None
     # Hints equal to the spec's defaults are omitted to save context: destructive defaults to true.
     assert tools["cancel_job"].annotations.destructive_hint in (None, True)
     assert tools["cancel_job"].annotations.idempotent_hint is True
     assert tools["generate_image"].annotations.destructive_hint is False
-    del tools["list_models"]
+    del tools["list_models"], tools["cancel_job"]
     assert tools["get_job"].annotations.read_only_hint is True
     assert tools["wait_for_job"].annotations.destructive_hint is False  # may write files (save_to), never deletes
     assert tools["generate_image"].annotations.read_only_hint in (None, False)

@@ -117,7 +117,7 @@ def _hint(tool: Tool, name: str, known: list[str], arguments: dict[str, Any]) ->
     synonym = _SYNONYMS.get(key)
     if synonym is not None and synonym[0] in known:
         return synonym[1]
-    field_hint = getattr(tool, "field_hint", None)
+    field_hint: FieldHint | None = getattr(tool, "field_hint", None)
     model_hint = field_hint(name, arguments) if field_hint is not None else None
     if model_hint is not None:
         return model_hint

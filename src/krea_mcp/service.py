@@ -281,7 +281,7 @@ class JobService:
                 jobs = await self.client.list_jobs(limit=limit)
         except KreaError as exc:
             newest = sorted(mine.values(), key=lambda r: r.recorded_at, reverse=True)[:limit]
-            stand_ins = [
+            stand_ins: list[tuple[Job, JobRecord | None]] = [
                 (Job(job_id=r.job_id, status="unknown", created_at=r.recorded_at.isoformat()), r) for r in newest
             ]
             return stand_ins, f"Krea's job list could not be read ({exc}); showing the jobs this server started."

@@ -98,7 +98,7 @@ def labelled_image(prompt: str, model: str, width: int, height: int) -> bytes:
     dark = tuple(int(c) // 3 for c in digest[:3])
     light = tuple(128 + int(c) // 2 for c in digest[3:6])
     gradient = Image.linear_gradient("L").resize((width, height))
-    image = ImageOps.colorize(gradient, dark, light)  # type: ignore[arg-type]
+    image = ImageOps.colorize(gradient, dark, light)
     size = max(8, min(width, height) // 16)
     font = ImageFont.load_default(size=size)
     words, lines, line = prompt.split(), [], ""
