@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+
+import anyio
+import httpx
 import pytest
 from mcp import Client, MCPError
 
@@ -65,3 +69,51 @@ async def test_list_jobs_with_no_jobs_says_so() -> None:
     async with Client(create_server(make_settings(), transport=fake.transport())) as client:
         listed = await client.call_tool("list_jobs", {})
     assert text_of(listed) == "No jobs found for this token." and listed.structured_content == {"jobs": []}
+
+
+class _SlowCreate(httpx.AsyncBaseTransport):
+    """The emulator, with Krea's answer to a create arriving only after ``delay`` seconds."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, delay: float) -> None:
+        self.inner, self.delay = inner, delay
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method == "POST" and request.url.path.startswith("/generate/"):
+            await anyio.sleep(self.delay)
+        return response
+
+
+async def test_a_call_cut_while_the_job_is_being_created_still_records_and_publishes_it(mode: str) -> None:
+    """The host gives up while the create request is in flight: the job Krea made is still recorded and listed."""
+    fake = FakeKrea(token=TOKEN, job_duration_s=30)
+    server = create_server(make_settings(preview="off"), transport=_SlowCreate(fake.transport(), 0.6))
+    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+        with pytest.raises(MCPError):
+            await client.call_tool("generate_image", {"prompt": "cut mid-create"}, read_timeout_seconds=0.2)
+        await anyio.sleep(0.8)  # the create finishes on the server after the client stopped listening
+        fake.inject("list_jobs", 503, count=20)  # only the server's own record can name the job now
+        listed = await client.call_tool("list_jobs", {})
+        resources = {str(r.uri) for r in (await client.list_resources()).resources}
+    (job_id,) = fake.jobs
+    (row,) = listed.structured_content["jobs"]
+    assert row["job_id"] == job_id and row["prompt"] == "cut mid-create"
+    assert f"krea://jobs/{job_id}" in resources
+
+
+async def test_the_first_progress_notification_names_the_job_and_totals_are_the_expected_run_time() -> None:
+    fake = FakeKrea(token=TOKEN, job_duration_s=0.4)
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    async with Client(create_server(make_settings(preview="off"), transport=fake.transport())) as client:
+        result = await client.call_tool("generate_image", {"prompt": "x"}, progress_callback=on_progress)
+    (job_id,) = fake.jobs
+    assert seen and (seen[0][2] or "").startswith(f"Job {job_id}: queued")
+    assert all(b[0] > a[0] for a, b in itertools.pairwise(seen)), seen
+    typical = 7.0  # bfl/flux-1-dev in the catalog, not this call's wait deadline (10 s in make_settings)
+    assert all(total is not None and total >= min(typical, progress) for progress, total, _ in seen)
+    assert seen[0][1] == typical
+    assert result.structured_content["status"] == "completed"

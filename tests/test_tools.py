@@ -134,9 +134,15 @@ async def test_wait_for_job_reports_increasing_progress(client: Client, fake: Fa
     assert len(seen) >= 2
     progress = [p for p, _, _ in seen]
     assert progress == sorted(progress) and len(set(progress)) == len(progress)
-    assert all(total == 10.0 for _, total, _ in seen)
+    # total is the job's expected run time (flux: 7 s in the catalog), not the wait's 10 s deadline; at the end
+    # the bar is full (progress == total).
+    assert all(total == 7.0 for _, total, _ in seen[:-1]), seen
+    assert seen[-1][0] == seen[-1][1]
     assert seen[-1][2] is not None and seen[-1][2].startswith("completed")
-    assert any(m and m.startswith(("queued", "scheduled", "processing", "sampling")) for _, _, m in seen)
+    job_id = started.structured_content["job_id"]
+    assert (seen[0][2] or "").startswith(f"Job {job_id}: ")
+    states = ("queued", "scheduled", "processing", "sampling")
+    assert any(m and m.removeprefix(f"Job {job_id}: ").startswith(states) for _, _, m in seen)
 
 
 async def test_generate_image_reports_progress_too(client: Client) -> None:

@@ -32,7 +32,7 @@ class ProgressView:
         self._last_line = ""
 
     async def on_progress(self, progress: float, total: float | None, message: str | None) -> None:
-        status = (message or "").split(" · ", 1)[0] or self._status
+        status = (message or "").split(" · ", 1)[0].rsplit(": ", 1)[-1] or self._status
         changed = status != self._status
         self._status = status
         if self._tty:

@@ -111,10 +111,26 @@ async def _reply(ctx: Context[AppState, Any], outcome: "Outcome", *, cancel_requ
 
 
 def _progress(ctx: Context[AppState, Any]) -> Any:
-    async def report(elapsed: float, total: float, message: str) -> None:
-        await ctx.report_progress(round(elapsed, 3), total, message)
+    """Progress notifications for this request; values strictly increase, as the protocol requires."""
+    last = -1.0
+
+    async def report(done: float, total: float, message: str) -> None:
+        nonlocal last
+        last = max(round(done, 3), round(last + 0.001, 3))
+        await ctx.report_progress(last, max(round(total, 3), last), message)
 
     return report
+
+
+def _on_created(ctx: Context[AppState, Any]) -> Any:
+    """Publish a job the moment Krea returns it, so even a call the host cuts leaves a findable job resource."""
+
+    async def created(outcome: "Outcome") -> None:
+        publisher = _state(ctx).publisher
+        if publisher is not None and publisher.publish(outcome):
+            await ctx.notify_resources_changed()
+
+    return created
 
 
 def create_server(
@@ -215,7 +231,12 @@ def _tools(settings: Settings) -> list[Tool]:
         )
         with _tool_errors(ctx):
             outcome = await (await state.service()).generate(
-                params, wait=wait, deadline_s=state.settings.wait_s, progress=_progress(ctx), save_to=save_to
+                params,
+                wait=wait,
+                deadline_s=state.settings.wait_s,
+                progress=_progress(ctx),
+                save_to=save_to,
+                on_created=_on_created(ctx),
             )
         return await _reply(ctx, outcome)
 

@@ -30,7 +30,7 @@ from .errors import (
 )
 from .inputs import ImageInputs, is_remote
 from .jobs import Job
-from .params import GenerateParams, build_body, resolve_model
+from .params import GenerateParams, build_body, resolve_model, size_note
 from .polling import next_poll_delay
 from .retry import retry_budget
 from .settings import Settings
@@ -43,8 +43,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Called with (elapsed seconds, deadline seconds, message); the MCP layer turns it into progress notifications.
+#: Called with (the job's run time so far, its expected run time, message), both in seconds; the MCP layer turns
+#: it into progress notifications.
 ProgressFn = Callable[[float, float, str], Awaitable[None]]
+
+#: Called once with a job the moment Krea has created it (publishing it, naming it in progress).
+CreatedFn = Callable[["Outcome"], Awaitable[None]]
 
 _TRANSIENT = (KreaConnectionError, ServerError, RateLimitError)
 PROGRESS_EVERY_S = 3.0
@@ -135,17 +139,22 @@ class JobService:
         except BaseException:
             guard.release(price)
             raise
-        job, note = await create_job(
-            self.client,
-            guard,
-            price,
-            info,
-            body,
-            known=self.records.keys(),
-            budget_s=self.settings.wait_s,
-            in_flight=self.creating,
-        )
-        self.records[job.job_id] = JobRecord(job.job_id, info.id, params.prompt, note)
+        # Once the create is sent it runs to its answer and the job is recorded even if the host cuts the call:
+        # cancelling here could leave a paid job whose id nobody learns. (Bounded by the request timeout and the
+        # retry budget.)
+        with anyio.CancelScope(shield=True):
+            job, note = await create_job(
+                self.client,
+                guard,
+                price,
+                info,
+                body,
+                known=self.records.keys(),
+                budget_s=self.settings.wait_s,
+                in_flight=self.creating,
+            )
+            notes = "\n".join(n for n in (size_note(info, params, body), note) if n) or None
+            self.records[job.job_id] = JobRecord(job.job_id, info.id, params.prompt, notes)
         log.info("created job %s on %s", job.job_id, info.id)
         return job, info.id
 
@@ -173,22 +182,29 @@ class JobService:
         deadline_s: float,
         progress: ProgressFn | None = None,
         save_to: str | None = None,
+        on_created: CreatedFn | None = None,
     ) -> Outcome:
         """One deadline for the whole call: time spent uploading and creating the job comes out of the wait.
 
         A request already in flight is never cut (that could leave a job half-created); only waiting is.
+        ``on_created`` runs the moment Krea returns the job (shielded: a host cutting the call cannot skip it), so
+        its id is published before any waiting.
         """
         deadline = anyio.current_time() + deadline_s
         target = self.delivery.target(save_to) if self.delivery else None  # a bad save_to costs nothing
-        with retry_budget(deadline_s):
+        with retry_budget(deadline_s), anyio.CancelScope() as scope:
             job, model = await self.submit(params, deadline=deadline)
+            scope.shield = True  # the job exists: publishing it must not be skipped by a cut call
+            if on_created is not None:
+                with anyio.move_on_after(2):
+                    await on_created(Outcome(job, model))
         left = deadline - anyio.current_time()
         if not wait or job.terminal:
             outcome = Outcome(job, model)
         elif left <= 0:
             outcome = Outcome(job, model, timed_out=True)
         else:
-            outcome = await self._wait(job, model, left, progress, total_s=deadline_s)
+            outcome = await self._wait(job, model, left, progress)
         return await self._finish(outcome, target, save_to)
 
     async def get(self, job_id: str) -> Outcome:
@@ -208,7 +224,7 @@ class JobService:
         if job.terminal or left <= 0:
             outcome = Outcome(job, model, timed_out=not job.terminal)
         else:
-            outcome = await self._wait(job, model, left, progress, total_s=timeout_s)
+            outcome = await self._wait(job, model, left, progress)
         return await self._finish(outcome, target, save_to)
 
     async def cancel(self, job_id: str) -> tuple[Outcome, bool]:
@@ -256,6 +272,8 @@ class JobService:
         record = self.records.get(outcome.job.job_id)
         if record is not None and record.note:
             outcome.notes.append(record.note)
+        if outcome.job.urls_note:
+            outcome.notes.append(outcome.job.urls_note)
         if self.delivery is not None:
             await self.delivery.deliver(outcome, target, record.prompt if record else "image")
         return outcome
@@ -295,10 +313,12 @@ class JobService:
         info = self.catalog.models.get(model or "")
         return (info.typical_s if info else 20.0) * self.duration_scale
 
-    async def _wait(
-        self, job: Job, model: str | None, deadline_s: float, progress: ProgressFn | None, *, total_s: float
-    ) -> Outcome:
-        """Poll until terminal or the deadline. Cancellation propagates; the Krea job is never cancelled here."""
+    async def _wait(self, job: Job, model: str | None, deadline_s: float, progress: ProgressFn | None) -> Outcome:
+        """Poll until terminal or the deadline. Cancellation propagates; the Krea job is never cancelled here.
+
+        Progress is the job's own run time (from Krea's created_at, so a resumed wait continues where the job is,
+        backlog excluded) against its expected run time; the first notification names the job id.
+        """
         start = time.monotonic()
         typical = self.typical_s(model)
         # Where the job is in its schedule: a job picked up by wait_for_job is already part-way through; a job in
@@ -311,13 +331,17 @@ class JobService:
 
         async def report(force: bool) -> None:
             nonlocal last_report, last_status
-            elapsed = time.monotonic() - start
+            now = time.monotonic()
             if progress is None or not (
-                force or last.status != last_status or elapsed - last_report >= PROGRESS_EVERY_S
+                force or last.status != last_status or now - start - last_report >= PROGRESS_EVERY_S
             ):
                 return
-            last_report, last_status = elapsed, last.status
-            await progress(elapsed, total_s, f"{last.status} · {elapsed:.0f} s (typical ~{typical:.0f} s)")
+            first = not last_status
+            last_report, last_status = now - start, last.status
+            running = max(0.0, now - running_since) if last.status != "backlogged" else 0.0
+            expected = max(typical, running + PROGRESS_EVERY_S) if not last.terminal else max(running, 0.001)
+            named = f"Job {job.job_id}: " if first else ""
+            await progress(running, expected, f"{named}{last.status} · {running:.0f} s of ~{typical:.0f} s expected")
 
         with anyio.move_on_after(deadline_s):
             await report(force=True)
