@@ -98,7 +98,7 @@ def test_ctrl_c_prints_the_job_id_and_wait_then_picks_it_up(tmp_path: Path) -> N
         while "queued" not in proc.stderr.readline():  # the job exists once its first status is shown
             assert time.monotonic() < deadline and proc.poll() is None
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
         assert proc.returncode == 130, err
         assert "Traceback" not in err
         match = re.search(r"job ([0-9a-f-]{36}) keeps running", err)

@@ -41,7 +41,7 @@ async def test_save_to_directory_returns_absolute_paths_everywhere(mode: str, ou
     assert result.is_error is False, text_of(result)
     (saved,) = result.structured_content["files"]
     path = Path(saved)
-    assert path.is_absolute() and path.parent == out / "assets"
+    assert path.is_absolute() and path.parent == Path.cwd() / "assets"  # relative: in the project the server runs in
     assert path.name.startswith("a-red-fox-in-snow-") and path.suffix == ".png"
     assert path.read_bytes().startswith(b"\x89PNG")
     assert f"Saved: {path}" in text_of(result)
@@ -85,7 +85,7 @@ async def test_deadline_hint_repeats_save_to_and_wait_for_job_saves(out: Path) -
             "wait_for_job", {"job_id": first.structured_content["job_id"], "timeout_s": 5, "save_to": "later"}
         )
     (saved,) = done.structured_content["files"]
-    assert Path(saved).parent == out / "later"
+    assert Path(saved).parent == Path.cwd() / "later"  # the project folder (the test's working directory)
 
 
 async def test_thumbnail_preview_is_image_content_within_budget_and_never_structured() -> None:

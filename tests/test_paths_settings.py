@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from krea_mcp.downloads import Downloader
 from krea_mcp.errors import InvalidRequestError
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.saving import ImageSaver, SaveTarget, type_note
+from krea_mcp.saving import ImageSaver, SaveTarget
 from krea_mcp.settings import Settings
 
 from .conftest import TOKEN
@@ -132,14 +132,7 @@ def test_unpaired_surrogates_are_refused_not_crashed_on(out: Path) -> None:
 # --- a file name whose type Krea did not deliver --------------------------------------------------------------------
 
 
-def test_type_note_says_when_the_delivered_type_differs_from_the_name(out: Path) -> None:
-    target = SaveTarget(out, "hero.jpg")
-    assert type_note(target, [out / "hero.png"]) == (
-        "save_to asked for .jpg, but Krea delivered PNG: saved as hero.png (not converted)."
-    )
-    assert type_note(target, [out / "hero.jpg"]) is None
-    assert type_note(SaveTarget(out, "hero.JPEG"), [out / "hero.jpg"]) is None  # the same type
-    assert type_note(SaveTarget(out, None), [out / "x.png"]) is None
+# (tests/test_save_where_meant.py saves through MCP: converted files, project folders, roots)
 
 
 # --- KREA_ALLOWED_DIRS and KREA_OUTPUT_DIR ----------------------------------------------------------------------------

@@ -80,10 +80,13 @@ def test_cli_refuses_a_public_bind_without_auth(tmp_path: Path) -> None:
     assert "without authentication" in proc.stderr and "Traceback" not in proc.stderr
 
 
+GATE_TOKEN = "gate-7c1e-9f4b2d0a8e6c41f3b5d7a9c2e4f6a8b0"
+
+
 @pytest.fixture
 def token_server(tmp_path: Path) -> Any:
     port = free_port()
-    env = child_env(KREA_HTTP_AUTH="token", KREA_HTTP_TOKEN="gate-7c1e-9f4b2d0a8e6c41f3b5d7a9c2e4f6a8b0", KREA_ALLOWED_HOSTS="mcp.example.com")
+    env = child_env(KREA_HTTP_AUTH="token", KREA_HTTP_TOKEN=GATE_TOKEN, KREA_ALLOWED_HOSTS="mcp.example.com")
     with running(
         ["-m", "krea_mcp", "--transport", "http", "--port", str(port), "--sandbox"], port, env=env, cwd=tmp_path
     ):
@@ -94,7 +97,7 @@ async def test_token_mode_requires_the_exact_token(token_server: str) -> None:
     async with httpx.AsyncClient() as http:
         missing = await http.post(token_server, json=INIT, headers=ACCEPT)
         wrong = await http.post(token_server, json=INIT, headers={**ACCEPT, "authorization": "Bearer nope"})
-        right = await http.post(token_server, json=INIT, headers={**ACCEPT, "authorization": "Bearer gate-7c1e-9f4b2d0a8e6c41f3b5d7a9c2e4f6a8b0"})
+        right = await http.post(token_server, json=INIT, headers={**ACCEPT, "authorization": f"Bearer {GATE_TOKEN}"})
     assert missing.status_code == 401 and "www-authenticate" in missing.headers
     assert wrong.status_code == 401
     assert right.status_code == 200

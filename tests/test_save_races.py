@@ -146,7 +146,7 @@ async def test_the_saved_line_names_where_the_file_really_is(tmp_path: Path, out
             return await inner.handle_async_request(request)
 
     async with connect(SwapOnDownload(), preview="off") as client:
-        result = await client.call_tool("generate_image", {"prompt": "a fox", "save_to": "shared"})
+        result = await client.call_tool("generate_image", {"prompt": "a fox", "save_to": str(shared)})
     assert result.is_error is False, text_of(result)
     (saved,) = result.structured_content["files"]
     assert Path(saved).parent == shared.with_name("shared-real")

@@ -220,9 +220,12 @@ async def test_default_names_get_a_suffix_on_collision(out: Path, allowed: Path)
 
 async def test_explicit_file_extension_follows_the_real_type(out: Path, allowed: Path) -> None:
     saver = _saver(_serve(PNG, "image/png"), out, allowed)
-    assert (await saver.save([f"{CDN}/x"], target=saver.target("pic.jpg"), prompt="p", job_id=JOB_ID))[0].name == (
-        "pic.png"
+    notes: list[str] = []
+    (converted,) = await saver.save(
+        [f"{CDN}/x"], target=saver.target("pic.jpg"), prompt="p", job_id=JOB_ID, notes=notes
     )
+    assert converted.name == "pic.jpg" and converted.read_bytes().startswith(b"\xff\xd8\xff")  # the name's type
+    assert notes == ["Krea delivered PNG; converted to JPEG as save_to asked (.jpg)."]
     jpeg_saver = _saver(_serve(JPEG, "image/jpeg"), out, allowed)
     paths = await jpeg_saver.save([f"{CDN}/x"], target=jpeg_saver.target("Photo.JPEG"), prompt="p", job_id=JOB_ID)
     assert paths[0].name == "Photo.JPEG"  # same type, the user's spelling is kept

@@ -43,15 +43,15 @@ class Delivery:
         self._saver = saver
         self._settings = settings
 
-    def target(self, save_to: str | None) -> SaveTarget | None:
-        """Check ``save_to`` before any job is started; None means: do not save."""
+    def target(self, save_to: str | None, *, granted: Path | None = None) -> SaveTarget | None:
+        """Check ``save_to`` before any job is started; None means: do not save. ``granted``: the client's folder."""
         if self._saver is None:
             if save_to is not None:
                 raise InvalidRequestError("save_to: saving files is disabled on this server.", field="save_to")
             return None
         if save_to is None and not self._settings.auto_save:
             return None
-        return self._saver.target(save_to)
+        return self._saver.target(save_to, granted=granted)
 
     async def deliver(self, outcome: Outcome, target: SaveTarget | None, prompt: str) -> None:
         """Fill ``outcome.files``, ``outcome.previews`` and ``outcome.notes`` for a completed job."""
@@ -62,7 +62,9 @@ class Delivery:
         with anyio.move_on_after(DELIVERY_TIMEOUT_S) as scope:
             if target is not None and self._saver is not None:
                 try:
-                    outcome.files = await self._saver.save(job.urls, target=target, prompt=prompt, job_id=job.job_id)
+                    outcome.files = await self._saver.save(
+                        job.urls, target=target, prompt=prompt, job_id=job.job_id, notes=outcome.notes
+                    )
                 except SaveError as exc:
                     outcome.files = exc.saved  # images saved before the failure still count
                     outcome.notes.append(f"Saving failed: {exc}")

@@ -93,13 +93,21 @@ class SaveTarget:
 
     directory: Path
     filename: str | None
+    #: A folder the client granted for this call (an MCP root), allowed besides the configured directories.
+    granted: Path | None = None
 
 
 class ImageSaver:
     """Checks ``save_to`` arguments and streams result images into the allowed directories."""
 
     def __init__(
-        self, downloader: Downloader, *, output_dir: Path, allowed_dirs: list[Path], max_parallel: int = 4
+        self,
+        downloader: Downloader,
+        *,
+        output_dir: Path,
+        allowed_dirs: list[Path],
+        project_dir: Path | None = None,
+        max_parallel: int = 4,
     ) -> None:
         if max_parallel < 1:
             raise ValueError("max_parallel must be at least 1")
@@ -107,25 +115,32 @@ class ImageSaver:
         self._output_dir = output_dir.expanduser().resolve()
         roots = [self._output_dir, *(d.expanduser().resolve() for d in allowed_dirs)]
         self._roots = list(dict.fromkeys(roots))
+        #: Where a relative save_to starts: the project the server was started in, else the output directory.
+        self._relative_base = project_dir.resolve() if project_dir is not None else self._output_dir
         self._limiter = anyio.CapacityLimiter(max_parallel)
 
-    def target(self, save_to: str | None) -> SaveTarget:
-        """Check ``save_to`` (no network, no writes): a directory, or a file path ending in an image suffix."""
+    def target(self, save_to: str | None, *, granted: Path | None = None) -> SaveTarget:
+        """Check ``save_to`` (no network, no writes): a directory, or a file path ending in an image suffix.
+
+        ``granted`` is a folder the client offered for this call (its first MCP root): a relative ``save_to`` starts
+        there, and writing inside it is allowed.
+        """
+        granted = _grantable(granted)
         if save_to is None or not save_to.strip():
             return SaveTarget(self._output_dir, None)
         try:
-            return self._target(save_to)
+            return self._target(save_to, granted)
         except (OSError, RuntimeError) as exc:  # a name too long for the file system; a symlink loop (3.11/3.12)
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise InvalidRequestError(
                 f"save_to: {save_to[:120]!r} cannot be used: {reason}.", field="save_to"
             ) from None
 
-    def _target(self, save_to: str) -> SaveTarget:
+    def _target(self, save_to: str, granted: Path | None) -> SaveTarget:
         text = save_to.strip()
         path = user_path(text, field="save_to")
         if not path.is_absolute():
-            path = self._output_dir / path
+            path = (granted or self._relative_base) / path
         as_directory = text.endswith(("/", os.sep))
         suffix = path.suffix.lower()
         filename = path.name if suffix in IMAGE_SUFFIXES and not as_directory else None
@@ -142,25 +157,32 @@ class ImageSaver:
                 field="save_to",
             )
         directory = (path.parent if filename else path).resolve(strict=False)
-        self._check_inside(directory, shown=save_to)
+        self._check_inside(directory, shown=save_to, granted=granted)
         existing = _nearest_existing(directory)
         _check_lengths(directory, existing)
         if filename is not None:
             _check_not_directory(directory / filename)
         _check_directory_usable(directory, existing)
-        return SaveTarget(directory, filename)
+        return SaveTarget(directory, filename, granted)
 
-    async def save(self, urls: list[str], *, target: SaveTarget, prompt: str, job_id: str) -> list[Path]:
-        """Download ``urls`` concurrently into ``target``; return the absolute paths of the files, in URL order."""
+    async def save(
+        self, urls: list[str], *, target: SaveTarget, prompt: str, job_id: str, notes: list[str] | None = None
+    ) -> list[Path]:
+        """Download ``urls`` concurrently into ``target``; return the absolute paths of the files, in URL order.
+
+        When ``save_to`` named a file type other than the one Krea delivered, the image is converted to it and a
+        line saying so goes to ``notes`` (or, when it cannot be converted, it is saved as delivered and said so).
+        """
+        notes = notes if notes is not None else []
         if not urls:
             return []
-        directory = await self._open_directory(target.directory, job_id=job_id, url=urls[0])
+        directory = await self._open_directory(target, job_id=job_id, url=urls[0])
         results: list[Path | Exception | None] = [None] * len(urls)
 
         async def run(index: int, url: str) -> None:
             stem = _stem(target, prompt, job_id, index, len(urls))
             try:
-                results[index] = await self._save_one(url, directory, target, stem)
+                results[index] = await self._save_one(url, directory, target, stem, notes)
             except Exception as exc:  # collected so that the other downloads still finish
                 results[index] = exc
 
@@ -174,22 +196,28 @@ class ImageSaver:
 
     # --- checks -----------------------------------------------------------------------------------------------
 
-    def _check_inside(self, directory: Path, *, shown: str) -> None:
-        if any(directory.is_relative_to(root) for root in self._roots):
+    def _roots_with(self, granted: Path | None) -> list[Path]:
+        return [*self._roots, granted] if granted is not None else self._roots
+
+    def _check_inside(self, directory: Path, *, shown: str, granted: Path | None = None) -> None:
+        roots = self._roots_with(granted)
+        if any(directory.is_relative_to(root) for root in roots):
             return
-        allowed = ", ".join(str(root) for root in self._roots)
+        allowed = ", ".join(str(root) for root in roots)
+        base = granted or self._relative_base
         raise InvalidRequestError(
             f"save_to: {shown!r} resolves to {directory}, which is outside the directories this server may write "
-            f"to ({allowed}). Pass a path inside one of them (relative paths start at {self._output_dir}), or ask "
+            f"to ({allowed}). Pass a path inside one of them (relative paths start at {base}), or ask "
             "the user to add the directory to KREA_ALLOWED_DIRS or set KREA_OUTPUT_DIR.",
             field="save_to",
         )
 
-    async def _open_directory(self, directory: Path, *, job_id: str, url: str) -> Directory:
+    async def _open_directory(self, target: SaveTarget, *, job_id: str, url: str) -> Directory:
         """Open (creating) the directory from its allowed root; a symlink swapped in after ``target()`` is refused."""
+        directory = target.directory
         try:
             with anyio.CancelScope(shield=True):  # quick; never leave a descriptor open behind a cancellation
-                opened = await anyio.to_thread.run_sync(self._open_below_root, directory)
+                opened = await anyio.to_thread.run_sync(self._open_below_root, directory, target.granted)
         except InvalidRequestError as exc:
             raise SaveError(f"{exc} {_intact(job_id, url)}", job_id=job_id, url=url) from None
         except ConfinementError as exc:
@@ -208,17 +236,18 @@ class ImageSaver:
             ) from None
         return opened
 
-    def _open_below_root(self, directory: Path) -> Directory:
-        self._check_inside(directory.resolve(strict=False), shown=str(directory))  # fails early with a clear text
-        root = root_of(directory, self._roots)
+    def _open_below_root(self, directory: Path, granted: Path | None = None) -> Directory:
+        roots = self._roots_with(granted)
+        self._check_inside(directory.resolve(strict=False), shown=str(directory), granted=granted)  # a clear text
+        root = root_of(directory, roots)
         if root is None:  # not reachable after target(); kept so that a bad SaveTarget can never escape
-            self._check_inside(directory, shown=str(directory))
+            self._check_inside(directory, shown=str(directory), granted=granted)
             raise AssertionError("unreachable")
         return open_below(root, directory, create=True)
 
     # --- one image ----------------------------------------------------------------------------------------------
 
-    async def _save_one(self, url: str, directory: Directory, target: SaveTarget, stem: str) -> Path:
+    async def _save_one(self, url: str, directory: Directory, target: SaveTarget, stem: str, notes: list[str]) -> Path:
         async with self._limiter:
             try:
                 with anyio.CancelScope(shield=True):  # quick; a created temp file is always removed below
@@ -228,15 +257,18 @@ class ImageSaver:
             try:
                 async with anyio.wrap_file(raw) as file:  # closing is shielded from cancellation
                     ext = await self._download(url, file)
+                asked = Path(target.filename).suffix if target.filename else ""
+                if asked and _same_type(asked) != ext:
+                    tmp, ext = await anyio.to_thread.run_sync(_convert, directory, tmp, stem, asked, ext, notes)
                 names = _candidate_names(stem, ext, target.filename)
-                return await anyio.to_thread.run_sync(self._publish, directory, tmp, names, url)
+                return await anyio.to_thread.run_sync(self._publish, directory, tmp, names, url, target.granted)
             except OSError as exc:
                 raise _write_failed(url, target.directory, exc) from exc
             finally:  # after a successful publish the temp name is already gone; this is then a no-op
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(directory.unlink_quietly, tmp)
 
-    def _publish(self, directory: Directory, tmp: str, names: Iterator[str], url: str) -> Path:
+    def _publish(self, directory: Directory, tmp: str, names: Iterator[str], url: str, granted: Path | None) -> Path:
         """Give ``tmp`` the first free name of ``names`` without ever replacing an existing file (worker thread)."""
         for name in names:
             try:
@@ -249,13 +281,13 @@ class ImageSaver:
                 directory.rename(tmp, name)
             else:
                 directory.unlink_quietly(tmp)
-            return self._located(directory, name, url)
+            return self._located(directory, name, url, granted)
         raise FileExistsError(f"every candidate name for {tmp} in {directory.path} is taken")
 
-    def _located(self, directory: Directory, name: str, url: str) -> Path:
+    def _located(self, directory: Directory, name: str, url: str, granted: Path | None) -> Path:
         """Where the published file really is; a directory moved out of the allowed ones loses the file again."""
         place = directory.location()
-        if place is not None and any(place.is_relative_to(root) for root in self._roots):
+        if place is not None and any(place.is_relative_to(root) for root in self._roots_with(granted)):
             return place / name
         directory.unlink_quietly(name)
         where = "was removed" if place is None else f"was moved to {place}, outside the allowed directories,"
@@ -428,21 +460,81 @@ def _create_temp(directory: Directory, stem: str) -> tuple[str, BinaryIO]:
     raise FileExistsError(f"could not create a temporary file in {directory.path}")
 
 
-def type_note(target: SaveTarget, saved: list[Path]) -> str | None:
-    """A note for the result when ``save_to`` named a file type Krea did not deliver (files are not converted)."""
-    if target.filename is None or not saved:
-        return None
-    asked = Path(target.filename).suffix
-    other = [p for p in saved if _same_type(p.suffix) != _same_type(asked)]
-    if not other:
-        return None
-    kinds = ", ".join(sorted({p.suffix.lstrip(".").upper() for p in other}))
-    names = ", ".join(p.name for p in other)
-    return f"save_to asked for {asked}, but Krea delivered {kinds}: saved as {names} (not converted)."
+#: Types a file can be converted to when ``save_to`` names one (HEIC would need a plugin Pillow does not ship).
+_CONVERTIBLE = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+#: Largest delivered image converted in memory (a larger one is saved as delivered, and the result says so).
+CONVERT_MAX_BYTES = 64 * 1024 * 1024
+CONVERT_MAX_PIXELS = 40_000_000
+
+
+def _convert(directory: Directory, tmp: str, stem: str, asked: str, ext: str, notes: list[str]) -> tuple[str, str]:
+    """Re-encode the downloaded ``tmp`` as the type ``asked`` names (worker thread); returns the file and extension.
+
+    Anything that prevents it leaves the image as delivered, with a note saying what was saved instead.
+    """
+    fmt = _CONVERTIBLE.get(asked.lower())
+    delivered = ext.lstrip(".").upper()
+    reason = "" if fmt else f"{asked} cannot be written here"
+    if fmt:
+        try:
+            encoded = _reencode(directory.read(tmp, CONVERT_MAX_BYTES), fmt)
+        except Exception as exc:  # too large, too many pixels, or not decodable: keep the original
+            reason = str(exc) if isinstance(exc, ValueError) else f"it could not be decoded ({type(exc).__name__})"
+        else:
+            new_tmp, raw = _create_temp(directory, stem)
+            try:
+                with raw:
+                    raw.write(encoded)
+            except BaseException:
+                directory.unlink_quietly(new_tmp)
+                raise
+            directory.unlink_quietly(tmp)
+            notes.append(f"Krea delivered {delivered}; converted to {fmt} as save_to asked ({asked}).")
+            return new_tmp, _same_type(asked)
+    notes.append(
+        f"save_to asked for {asked}, but Krea delivered {delivered}: saved as {ext} ({reason}; not converted)."
+    )
+    return tmp, ext
+
+
+def _reencode(data: bytes, fmt: str) -> bytes:
+    import io
+
+    from PIL import Image  # deferred: only when a conversion is asked for
+
+    with Image.open(io.BytesIO(data)) as opened:
+        image: Image.Image = opened
+        if image.width * image.height > CONVERT_MAX_PIXELS:
+            raise ValueError(
+                f"it has {image.width * image.height / 1e6:.0f} Mpx, over the {CONVERT_MAX_PIXELS // 10**6} Mpx this "
+                "server converts"
+            )
+        if fmt == "JPEG" and image.mode not in ("RGB", "L"):  # no alpha in JPEG: flatten onto white
+            rgba = image.convert("RGBA")
+            flat = Image.new("RGB", rgba.size, (255, 255, 255))
+            flat.paste(rgba, mask=rgba.getchannel("A"))
+            image = flat
+        out = io.BytesIO()
+        image.save(out, format=fmt, **({"quality": 92} if fmt in ("JPEG", "WEBP") else {}))
+    return out.getvalue()
 
 
 def _same_type(suffix: str) -> str:
     return _SAME_TYPE.get(suffix.lower(), suffix.lower())
+
+
+def _grantable(folder: Path | None) -> Path | None:
+    """A client-offered folder, if it may be written to: an existing directory that is neither a file-system root nor
+    the home directory itself (a root the client offers must not widen access to everything)."""
+    if folder is None:
+        return None
+    try:
+        resolved = folder.expanduser().resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if not resolved.is_dir() or resolved == Path(resolved.anchor) or resolved == Path.home().resolve():
+        return None
+    return resolved
 
 
 # --- names ----------------------------------------------------------------------------------------------------------

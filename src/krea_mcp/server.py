@@ -23,6 +23,8 @@ from .results import JobResult, job_result
 from .settings import Settings
 
 if TYPE_CHECKING:  # the rest loads on the first tool call (see AppState.service): start-up stays fast
+    from pathlib import Path
+
     import httpx
 
     from .service import JobService, Outcome
@@ -43,7 +45,11 @@ JobId = Annotated[
 JobToolResult = Annotated[CallToolResult, JobResult]
 SaveTo = Annotated[
     str | None,
-    Field(max_length=1000, description="Directory or .png/.jpg path to save the images to"),
+    Field(
+        max_length=1000,
+        description="Directory, or .png/.jpg/.webp file. Relative: from the project folder the server runs in, "
+        "else KREA_OUTPUT_DIR",
+    ),
 ]
 
 
@@ -120,6 +126,35 @@ def _progress(ctx: Context[AppState, Any]) -> Any:
         await ctx.report_progress(last, max(round(total, 3), last), message)
 
     return report
+
+
+async def _client_folder(ctx: Context[AppState, Any], save_to: str | None) -> "Path | None":
+    """The client's first ``file://`` MCP root, where a relative ``save_to`` lands (asked only when one is given).
+
+    Roots exist in the legacy protocol era only (deprecated in 2026-07-28, where hosts pass absolute paths or the
+    server's working directory serves); any failure simply means no root.
+    """
+    caps = ctx.client_capabilities
+    if save_to is None or caps is None or caps.roots is None or _state(ctx).settings.multi_user:
+        return None
+    import warnings
+    from pathlib import Path
+    from urllib.parse import unquote, urlparse
+
+    from mcp.shared.exceptions import MCPDeprecationWarning
+
+    try:
+        with warnings.catch_warnings(), anyio.fail_after(5):
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            listed = await ctx.session.list_roots()
+    except Exception:  # a client that does not answer, or answers badly: no root
+        log.debug("the client offered roots but listing them failed", exc_info=True)
+        return None
+    for root in listed.roots:
+        uri = urlparse(str(root.uri))
+        if uri.scheme == "file" and uri.netloc in ("", "localhost"):
+            return Path(unquote(uri.path))
+    return None
 
 
 def _on_created(ctx: Context[AppState, Any]) -> Any:
@@ -237,6 +272,7 @@ def _tools(settings: Settings) -> list[Tool]:
                 progress=_progress(ctx),
                 save_to=save_to,
                 on_created=_on_created(ctx),
+                granted=await _client_folder(ctx, save_to),
             )
         return await _reply(ctx, outcome)
 
@@ -254,7 +290,11 @@ def _tools(settings: Settings) -> list[Tool]:
         state = _state(ctx)
         with _tool_errors(ctx, job_id=job_id):
             outcome = await (await state.service()).wait(
-                job_id, timeout_s or state.settings.wait_s, progress=_progress(ctx), save_to=save_to
+                job_id,
+                timeout_s or state.settings.wait_s,
+                progress=_progress(ctx),
+                save_to=save_to,
+                granted=await _client_folder(ctx, save_to),
             )
         return await _reply(ctx, outcome)
 

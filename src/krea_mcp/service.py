@@ -183,6 +183,7 @@ class JobService:
         progress: ProgressFn | None = None,
         save_to: str | None = None,
         on_created: CreatedFn | None = None,
+        granted: Path | None = None,
     ) -> Outcome:
         """One deadline for the whole call: time spent uploading and creating the job comes out of the wait.
 
@@ -191,7 +192,7 @@ class JobService:
         its id is published before any waiting.
         """
         deadline = anyio.current_time() + deadline_s
-        target = self.delivery.target(save_to) if self.delivery else None  # a bad save_to costs nothing
+        target = self.delivery.target(save_to, granted=granted) if self.delivery else None  # checked before spending
         with retry_budget(deadline_s), anyio.CancelScope() as scope:
             job, model = await self.submit(params, deadline=deadline)
             scope.shield = True  # the job exists: publishing it must not be skipped by a cut call
@@ -213,10 +214,15 @@ class JobService:
         return Outcome(job, self.model_of(job_id))
 
     async def wait(
-        self, job_id: str, timeout_s: float, progress: ProgressFn | None = None, save_to: str | None = None
+        self,
+        job_id: str,
+        timeout_s: float,
+        progress: ProgressFn | None = None,
+        save_to: str | None = None,
+        granted: Path | None = None,
     ) -> Outcome:
         deadline = anyio.current_time() + timeout_s
-        target = self.delivery.target(save_to) if self.delivery else None
+        target = self.delivery.target(save_to, granted=granted) if self.delivery else None
         with self._bounded(f"checking job {job_id}", timeout_s):
             job = await self.client.get_job(job_id)  # unknown ids fail fast, before any waiting
         model = self.model_of(job_id)

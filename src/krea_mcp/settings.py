@@ -172,8 +172,22 @@ class Settings(BaseSettings):
         import platformdirs  # deferred: only needed once something is saved
 
         pictures = Path(platformdirs.user_pictures_dir())
-        base = pictures if pictures.is_dir() else Path(platformdirs.user_data_dir("krea-mcp"))
-        return (base / "krea-mcp").resolve()
+        if pictures.is_dir():
+            return (pictures / "krea-mcp").resolve()
+        return (Path(platformdirs.user_data_dir("krea-mcp")) / "images").resolve()
+
+    def project_dir(self) -> Path | None:
+        """The folder the server was started in, when it is a real project folder a relative ``save_to`` should land
+        in (how Claude Code and Cursor start servers): a writable directory inside the allowed ones, and neither a
+        file-system root nor the home directory itself (how some hosts start servers). None otherwise."""
+        try:
+            cwd = Path.cwd().resolve()
+        except OSError:  # the working directory was removed
+            return None
+        if cwd == Path(cwd.anchor) or cwd == Path.home().resolve() or not os.access(cwd, os.W_OK):
+            return None
+        allowed = self.input_dirs()
+        return cwd if any(cwd.is_relative_to(d) for d in allowed) else None
 
     def input_dirs(self) -> list[Path]:
         """Directories local files may be read from and saved into: the allowed dirs, else the working directory,

@@ -60,7 +60,11 @@ async def build_service(
     stack.push_async_callback(downloader.aclose)
     multi = settings.multi_user  # callers are strangers: no local files, no saving, no shared listings
     dirs = [] if multi else settings.input_dirs()
-    saver = None if multi else ImageSaver(downloader, output_dir=settings.resolved_output_dir(), allowed_dirs=dirs)
+    saver = None
+    if not multi:
+        saver = ImageSaver(
+            downloader, output_dir=settings.resolved_output_dir(), allowed_dirs=dirs, project_dir=settings.project_dir()
+        )
     return JobService(
         client,
         settings,

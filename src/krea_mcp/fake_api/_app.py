@@ -20,7 +20,6 @@ from krea_mcp.catalog import ModelInfo, load_catalog
 from ._assets import MAX_ASSET_BYTES, accepted_mime
 from ._control import control_routes
 from ._faults import FaultGate, FaultQueue
-from ._result_links import MetadataStandIn, result_link_routes
 from ._http import (
     BACKLOG_FULL,
     BAD_BODY,
@@ -37,6 +36,7 @@ from ._http import (
     paginate,
 )
 from ._png import labelled_image, noise_image, png_dimensions, prompt_image, requested_size
+from ._result_links import MetadataStandIn, result_link_routes
 from ._state import JOB_STATUSES, TERMINAL, FakeAsset, FakeJob, Scheduler, Timebase, iso
 from ._validation import body_error
 
