@@ -147,3 +147,19 @@ def test_doctor_in_the_sandbox_shows_a_sandbox_snippet_that_works_today(tmp_path
     server = snippet["mcpServers"]["krea"]
     assert server["args"][-1] == "--sandbox" and "env" not in server
     assert Path(server["command"]).is_absolute() and "uvx" not in server["command"]
+
+
+def test_a_bad_setting_names_the_variable_and_never_echoes_its_value(tmp_path: Path) -> None:
+    proc = run("models", cwd=tmp_path)  # the catalog needs no settings: a baseline that works
+    assert proc.returncode == 0
+    bad = run("doctor", cwd=tmp_path, KREA_BASE_URL="ftp://ops:hunter2-pass@krea.example", KREA_PREVIEW="huge")
+    assert bad.returncode == 2
+    assert "KREA_BASE_URL: KREA_BASE_URL must start with http:// or https://" in bad.stderr
+    assert "KREA_PREVIEW: Input should be 'off', 'thumbnail' or 'full'" in bad.stderr
+    assert "hunter2" not in bad.stderr and "errors.pydantic.dev" not in bad.stderr and "type=" not in bad.stderr
+
+
+def test_generate_with_out_works_from_the_root_directory(tmp_path: Path) -> None:
+    proc = run("generate", "a fox", "--sandbox", "--out", str(tmp_path / "shots"), cwd=Path("/"))
+    assert proc.returncode == 0, proc.stderr
+    assert any(line.startswith(str(tmp_path / "shots")) for line in proc.stdout.splitlines())

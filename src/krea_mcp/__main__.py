@@ -105,7 +105,9 @@ def _settings(args: argparse.Namespace, *, default_log_level: str, **overrides: 
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        print(f"krea-mcp: invalid configuration:\n{exc}", file=sys.stderr)
+        from .settings import describe_error
+
+        print(f"krea-mcp: invalid configuration:\n{describe_error(exc)}", file=sys.stderr)
         sys.exit(2)
     if not args.log_level and "log_level" not in settings.model_fields_set:
         settings = settings.model_copy(update={"log_level": default_log_level})
@@ -137,7 +139,7 @@ def _command(name: str, argv: list[str]) -> int:
     overrides: dict[str, Any] = {"preview": "off", "auto_save": not args.no_save}
     out: Path | None = args.out.expanduser().resolve() if args.out else None
     if out is not None and not args.no_save:  # a person at a shell may save anywhere they can write
-        overrides["allowed_dirs"] = [Path.cwd(), out.parent if out.suffix else out]
+        overrides["allowed_dirs"] = _shell_dirs(out)
     settings = _settings(args, default_log_level="WARNING", **overrides)
     _configure_logging(settings.log_level)
     arguments = {
@@ -156,6 +158,13 @@ def _command(name: str, argv: list[str]) -> int:
     return _interruptible(session, lambda: cli.generate(session, arguments, as_json=args.json))
 
 
+def _shell_dirs(out: Path) -> list[Path]:
+    """A person at a shell may save anywhere they can write: their directory (unless it is a root) and ``--out``."""
+    here = Path.cwd()
+    dirs = [] if here == Path(here.anchor) else [here]
+    return [*dirs, out.parent if out.suffix else out]
+
+
 def _job_command(name: str, argv: list[str]) -> int:
     """``krea-mcp wait JOB_ID`` and ``krea-mcp cancel JOB_ID``: pick up a job an interrupted command left running."""
     from . import cli
@@ -171,7 +180,7 @@ def _job_command(name: str, argv: list[str]) -> int:
     overrides: dict[str, Any] = {"preview": "off"}
     out: Path | None = args.out.expanduser().resolve() if getattr(args, "out", None) else None
     if out is not None:
-        overrides["allowed_dirs"] = [Path.cwd(), out.parent if out.suffix else out]
+        overrides["allowed_dirs"] = _shell_dirs(out)
     settings = _settings(args, default_log_level="WARNING", **overrides)
     _configure_logging(settings.log_level)
     session = cli.Session(settings)

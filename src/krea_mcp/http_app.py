@@ -190,4 +190,12 @@ def create_app() -> Any:
     The factory cannot know the address uvicorn binds, so it always applies the rules for a public one: an auth
     mode and KREA_ALLOWED_HOSTS are required.
     """
-    return build_app(Settings(), host="0.0.0.0")
+    from pydantic import ValidationError
+
+    from .settings import describe_error
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # say which variable is wrong, never its value
+        raise ConfigError(f"invalid configuration:\n{describe_error(exc)}") from None
+    return build_app(settings, host="0.0.0.0")

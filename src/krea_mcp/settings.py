@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_BASE_URL = "https://api.krea.ai"
@@ -211,3 +211,15 @@ class Settings(BaseSettings):
         """Surrounding whitespace (a ``.env`` line) is never part of the token. An empty token stays empty, not
         unset, so token mode can say exactly what is wrong (see ``http_app.check``)."""
         return None if value is None else SecretStr(value.get_secret_value().strip())
+
+
+def describe_error(exc: ValidationError) -> str:
+    """A settings error for a person: one line per variable, its problem and what is allowed, and never the value
+    (it may be a token, or a URL with a password in it), nor pydantic's type codes and links."""
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field_name = str(error["loc"][0]) if error.get("loc") else ""
+        variable = "KREA_API_TOKEN" if field_name == "api_token" else f"KREA_{field_name.upper()}"
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        lines.append(f"{variable}: {message}")
+    return "\n".join(lines)
