@@ -204,7 +204,7 @@ def test_an_invalid_setting_next_to_the_token_is_reported_without_it(
         cli_main([])
     assert exited.value.code == 2
     captured = capsys.readouterr()
-    assert "wait_s" in captured.err
+    assert "KREA_WAIT_S" in captured.err
     assert_clean("the configuration error", captured.out + captured.err)
 
 

@@ -74,4 +74,4 @@ def test_cli_reports_bad_configuration_without_a_traceback() -> None:
         [sys.executable, "-m", "krea_mcp", "--sandbox"], env=env, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 2
-    assert "wait_s" in proc.stderr and "Traceback" not in proc.stderr
+    assert "KREA_WAIT_S" in proc.stderr and "Traceback" not in proc.stderr

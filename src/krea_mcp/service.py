@@ -263,8 +263,8 @@ class JobService:
             if not self.settings.sandbox:
                 raise
             raise NotFoundError(  # not the token's fault: the emulator forgets its jobs when its process ends
-                f"Not found while {what}: sandbox jobs live only in the server process that created them and vanish "
-                "when it restarts (nothing is charged in the sandbox). Start a new one with generate_image.",
+                f"The job was not found while {what}: sandbox jobs live only in the server process that created them "
+                "and vanish when it restarts (nothing is charged in the sandbox). Start a new one with generate_image.",
                 status_code=exc.status_code,
                 body=exc.body,
             ) from None

@@ -27,7 +27,7 @@ from tests.node_clients import _node
 
 pytestmark = [pytest.mark.third_party]
 
-TOOLS = {"generate_image", "get_job", "wait_for_job", "cancel_job", "list_models"}
+TOOLS = {"generate_image", "get_job", "wait_for_job", "cancel_job", "list_jobs", "list_models"}
 EXIT_TOOL_IS_ERROR = 5  # the Inspector CLI's exit code for a tool result with isError: true
 SERVER_INFO = "io.modelcontextprotocol/serverInfo"  # modern-era results name the server in _meta
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -183,9 +183,12 @@ def test_tools_list(inspector: list[str], target: Target, era: str, tmp_path: Pa
     assert set(tools["get_job"]["inputSchema"]["required"]) == {"job_id"}
     assert set(tools["wait_for_job"]["inputSchema"]["required"]) == {"job_id"}
     assert "required" not in tools["list_models"]["inputSchema"]
-    for name in TOOLS - {"list_models"}:  # job tools return structuredContent; list_models plain text
+    # get/wait/generate declare the job schema; cancel_job returns the same job without repeating it; the lists
+    # are text (list_jobs also has structuredContent, without a schema).
+    for name in ("generate_image", "get_job", "wait_for_job"):
         assert tools[name]["outputSchema"]["type"] == "object", name
-    assert "outputSchema" not in tools["list_models"]
+    for name in ("list_models", "list_jobs", "cancel_job"):
+        assert "outputSchema" not in tools[name], name
     # Annotations equal to the spec's defaults are left out (destructiveHint true, openWorldHint true, ...).
     assert tools["get_job"]["annotations"]["readOnlyHint"] is True
     assert tools["generate_image"]["annotations"]["destructiveHint"] is False
@@ -220,7 +223,9 @@ def test_generate_over_stdio_sandbox(inspector: list[str], stdio_target: Target,
     unknown = tool(inspector, stdio_target, era, tmp_path, "get_job", f"job_id={job_id}")
     assert unknown.code == EXIT_TOOL_IS_ERROR, unknown
     assert unknown.result["isError"] is True
-    assert "not found" in unknown.result["content"][0]["text"] and job_id in unknown.result["content"][0]["text"]
+    text = unknown.result["content"][0]["text"]
+    assert "not found" in text and job_id in text
+    assert "sandbox jobs live only in the server process that created them" in text and "token" not in text
 
 
 def test_list_models(inspector: list[str], target: Target, era: str, tmp_path: Path) -> None:
