@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import __version__
-from .settings import Settings
+from krea_mcp import __version__
+from krea_mcp.settings import Settings
 
 log = logging.getLogger("krea_mcp")
 COMMANDS = ("generate", "wait", "cancel", "models", "doctor")
@@ -25,12 +25,12 @@ def main(argv: list[str] | None = None) -> None:
     args = _serve_parser().parse_args(argv)
     settings = _settings(args, default_log_level="INFO")
     _configure_logging(settings.log_level)
-    from .server import create_server
+    from krea_mcp.server import create_server
 
     if args.transport == "http":
         _serve_http(settings, args.host, args.port)
     else:
-        from .edge import run_stdio
+        from krea_mcp.edge import run_stdio
 
         run_stdio(create_server(settings))  # as server.run(), with malformed lines answered, not dropped
 
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
 def _serve_http(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
-    from .http_app import ConfigError, build_app
+    from krea_mcp.http_app import ConfigError, build_app
 
     try:
         app = build_app(settings, host=host)
@@ -105,7 +105,7 @@ def _settings(args: argparse.Namespace, *, default_log_level: str, **overrides: 
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        from .settings import describe_error
+        from krea_mcp.settings import describe_error
 
         print(f"krea-mcp: invalid configuration:\n{describe_error(exc)}", file=sys.stderr)
         sys.exit(2)
@@ -123,7 +123,7 @@ def _configure_logging(level: str) -> None:
 def _command(name: str, argv: list[str]) -> int:
     import anyio
 
-    from . import cli
+    from krea_mcp import cli
 
     if name == "models":
         _simple_parser("models", "List every Krea image model krea-mcp knows.").parse_args(argv)
@@ -167,7 +167,7 @@ def _shell_dirs(out: Path) -> list[Path]:
 
 def _job_command(name: str, argv: list[str]) -> int:
     """``krea-mcp wait JOB_ID`` and ``krea-mcp cancel JOB_ID``: pick up a job an interrupted command left running."""
-    from . import cli
+    from krea_mcp import cli
 
     what = "Wait for a job and save its images." if name == "wait" else "Cancel a running job (not charged)."
     parser = _simple_parser(name, what)

@@ -11,11 +11,19 @@ import anyio
 import httpx
 from pydantic import SecretStr, ValidationError
 
-from . import __version__
-from .caller import current_token
-from .errors import KreaAPIError, KreaConnectionError, MissingTokenError, ServerError, safe_excerpt, scrub, shown_url
-from .jobs import Job
-from .retry import RetryPolicy, certainly_not_applied, is_transient, with_retries
+from krea_mcp import __version__
+from krea_mcp.caller import current_token
+from krea_mcp.errors import (
+    KreaAPIError,
+    KreaConnectionError,
+    MissingTokenError,
+    ServerError,
+    safe_excerpt,
+    scrub,
+    shown_url,
+)
+from krea_mcp.jobs import Job
+from krea_mcp.retry import RetryPolicy, certainly_not_applied, is_transient, with_retries
 
 log = logging.getLogger(__name__)
 

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from .errors import InvalidRequestError, KreaError
-from .saving import SaveError
+from krea_mcp.errors import InvalidRequestError, KreaError
+from krea_mcp.saving import SaveError
 
 if TYPE_CHECKING:
-    from .downloads import Downloader
-    from .preview import Preview
-    from .saving import ImageSaver, SaveTarget
-    from .service import Outcome
-    from .settings import Settings
+    from krea_mcp.downloads import Downloader
+    from krea_mcp.preview import Preview
+    from krea_mcp.saving import ImageSaver, SaveTarget
+    from krea_mcp.service import Outcome
+    from krea_mcp.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class Delivery:
             )
 
     async def _previews(self, urls: list[str], files: list[Path], deadline: float) -> tuple[list[Preview], str | None]:
-        from .preview import build_previews  # Pillow is imported only when a preview is made
+        from krea_mcp.preview import build_previews  # Pillow is imported only when a preview is made
 
         try:
             if files:

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import httpx
 
-from . import __version__
-from .errors import KreaError
+from krea_mcp import __version__
+from krea_mcp.errors import KreaError
 
 if TYPE_CHECKING:
     import httpcore

@@ -23,9 +23,9 @@ from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .caller import parse_bearer
-from .edge import MAX_BODY_BYTES, EdgeGuard
-from .settings import Settings
+from krea_mcp.caller import parse_bearer
+from krea_mcp.edge import MAX_BODY_BYTES, EdgeGuard
+from krea_mcp.settings import Settings
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 #: Shortest KREA_HTTP_TOKEN token mode accepts (see ``token_problem``).
@@ -168,7 +168,7 @@ async def _refuse(send: Send, status: int, message: str) -> None:
 
 def build_app(settings: Settings, *, host: str = "127.0.0.1") -> Any:
     """The ASGI app serving MCP at /mcp."""
-    from .server import create_server
+    from krea_mcp.server import create_server
 
     check(settings, host)
     mcp = create_server(settings)
@@ -192,7 +192,7 @@ def create_app() -> Any:
     """
     from pydantic import ValidationError
 
-    from .settings import describe_error
+    from krea_mcp.settings import describe_error
 
     try:
         settings = Settings()

@@ -7,7 +7,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
-from .errors import DETAIL_CHARS, safe_excerpt
+from krea_mcp.errors import DETAIL_CHARS, safe_excerpt
 
 #: Of the nine statuses Krea documents, the ones after which a job never changes again.
 TERMINAL = frozenset({"completed", "failed", "cancelled"})

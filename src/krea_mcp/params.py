@@ -11,12 +11,12 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .catalog import Catalog, ModelInfo
+from krea_mcp.catalog import Catalog, ModelInfo
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError as SchemaError
-from .errors import InvalidRequestError, ModelSunsetError, UnknownModelError
+from krea_mcp.errors import InvalidRequestError, ModelSunsetError, UnknownModelError
 
 _RATIO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[:x/]\s*(\d+(?:\.\d+)?)\s*$")
 _LONG_SIDE = {"1K": 1024, "2K": 2048, "4K": 4096}

@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from .errors import InvalidRequestError
+from krea_mcp.errors import InvalidRequestError
 
 #: ``scheme://`` at the start: a URL, not a path (a Windows drive, ``C:\``, has no ``//``).
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")

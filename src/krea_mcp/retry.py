@@ -23,7 +23,7 @@ from typing import TypeVar
 
 import anyio
 
-from .errors import KreaConnectionError, KreaError, RateLimitError, ServerError
+from krea_mcp.errors import KreaConnectionError, KreaError, RateLimitError, ServerError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -40,16 +40,16 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from .confined import ConfinementError, Directory, open_below, root_of
-from .downloads import DownloadError
-from .errors import InvalidRequestError, KreaError
-from .inputs import sniff_image
-from .paths import user_path
+from krea_mcp.confined import ConfinementError, Directory, open_below, root_of
+from krea_mcp.downloads import DownloadError
+from krea_mcp.errors import InvalidRequestError, KreaError
+from krea_mcp.inputs import sniff_image
+from krea_mcp.paths import user_path
 
 if TYPE_CHECKING:
     from anyio import AsyncFile
 
-    from .downloads import Downloader
+    from krea_mcp.downloads import Downloader
 
 #: Suffixes that make ``save_to`` a file path rather than a directory.
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".heic"})

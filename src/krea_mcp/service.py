@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 import anyio
 import httpx
 
-from .caller import caller_key
-from .catalog import Catalog
-from .client import KreaClient
-from .creation import InFlight, create_job, maybe_applied
-from .delivery import Delivery
-from .errors import (
+from krea_mcp.caller import caller_key
+from krea_mcp.catalog import Catalog
+from krea_mcp.client import KreaClient
+from krea_mcp.creation import InFlight, create_job, maybe_applied
+from krea_mcp.delivery import Delivery
+from krea_mcp.errors import (
     InvalidRequestError,
     KreaAPIError,
     KreaConnectionError,
@@ -28,18 +28,18 @@ from .errors import (
     RateLimitError,
     ServerError,
 )
-from .inputs import ImageInputs, is_remote
-from .jobs import Job
-from .params import GenerateParams, build_body, resolve_model, size_note
-from .polling import next_poll_delay
-from .retry import retry_budget
-from .settings import Settings
-from .spend import SpendGuards
+from krea_mcp.inputs import ImageInputs, is_remote
+from krea_mcp.jobs import Job
+from krea_mcp.params import GenerateParams, build_body, resolve_model, size_note
+from krea_mcp.polling import next_poll_delay
+from krea_mcp.retry import retry_budget
+from krea_mcp.settings import Settings
+from krea_mcp.spend import SpendGuards
 
 if TYPE_CHECKING:
-    from .downloads import Downloader
-    from .preview import Preview
-    from .saving import SaveTarget
+    from krea_mcp.downloads import Downloader
+    from krea_mcp.preview import Preview
+    from krea_mcp.saving import SaveTarget
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import ModelInfo
-from .errors import KreaError
+from krea_mcp.catalog import ModelInfo
+from krea_mcp.errors import KreaError
 
 #: Used for models whose price Krea does not publish; deliberately on the high side.
 UNKNOWN_PRICE_USD = 0.25

@@ -10,15 +10,15 @@ from contextlib import AsyncExitStack
 import httpx
 from pydantic import SecretStr
 
-from .catalog import load_catalog
-from .client import KreaClient
-from .delivery import Delivery
-from .downloads import Downloader
-from .inputs import ImageInputs
-from .saving import ImageSaver
-from .service import JobService
-from .settings import Settings
-from .spend import SpendGuards
+from krea_mcp.catalog import load_catalog
+from krea_mcp.client import KreaClient
+from krea_mcp.delivery import Delivery
+from krea_mcp.downloads import Downloader
+from krea_mcp.inputs import ImageInputs
+from krea_mcp.saving import ImageSaver
+from krea_mcp.service import JobService
+from krea_mcp.settings import Settings
+from krea_mcp.spend import SpendGuards
 
 #: Sandbox jobs run at this fraction of the real model's typical duration (Flux: ~2 s instead of ~7 s).
 SANDBOX_TIME_SCALE = 0.3
@@ -34,7 +34,7 @@ def connection(
     token = settings.api_token or SecretStr("sandbox")
     if transport is not None:
         return transport, settings.base_url, token, 1.0
-    from .fake_api import FakeKrea  # imported only when used: keeps start-up fast
+    from krea_mcp.fake_api import FakeKrea  # imported only when used: keeps start-up fast
 
     fake = FakeKrea(base_url=SANDBOX_BASE_URL, time_scale=SANDBOX_TIME_SCALE)
     return fake.transport(), fake.base_url, token, SANDBOX_TIME_SCALE

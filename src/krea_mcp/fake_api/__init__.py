@@ -7,7 +7,7 @@ injects the faults a real deployment produces: error statuses, malformed bodies,
 
 from __future__ import annotations
 
-from ._app import FakeKrea, create_app
-from ._state import FakeAsset, FakeJob
+from krea_mcp.fake_api._app import FakeKrea, create_app
+from krea_mcp.fake_api._state import FakeAsset, FakeJob
 
 __all__ = ["FakeAsset", "FakeJob", "FakeKrea", "create_app"]

@@ -10,8 +10,8 @@ import sys
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import FakeKrea
-from ._faults import ConnectionReset
+from krea_mcp.fake_api import FakeKrea
+from krea_mcp.fake_api._faults import ConnectionReset
 
 _GRACEFUL_SHUTDOWN_S = 2  # then cancel requests still hanging (an injected "hang" whose client never left)
 

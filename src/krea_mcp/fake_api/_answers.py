@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Scope
 
-from ._http import bearer_of
+from krea_mcp.fake_api._http import bearer_of
 
 HOSTILE_FAULTS = ("echo_token", "huge_body", "many_urls")
 DEFAULTS = {"echo_token": 495, "huge_body": 2 * 1024 * 1024, "many_urls": 20_000}

@@ -16,11 +16,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from krea_mcp.catalog import ModelInfo, load_catalog
-
-from ._assets import MAX_ASSET_BYTES, accepted_mime
-from ._control import control_routes
-from ._faults import FaultGate, FaultQueue
-from ._http import (
+from krea_mcp.fake_api._assets import MAX_ASSET_BYTES, accepted_mime
+from krea_mcp.fake_api._control import control_routes
+from krea_mcp.fake_api._faults import FaultGate, FaultQueue
+from krea_mcp.fake_api._http import (
     BACKLOG_FULL,
     BAD_BODY,
     BAD_QUERY,
@@ -35,10 +34,10 @@ from ._http import (
     page_query,
     paginate,
 )
-from ._png import labelled_image, noise_image, png_dimensions, prompt_image, requested_size
-from ._result_links import MetadataStandIn, result_link_routes
-from ._state import JOB_STATUSES, TERMINAL, FakeAsset, FakeJob, Scheduler, Timebase, iso
-from ._validation import body_error
+from krea_mcp.fake_api._png import labelled_image, noise_image, png_dimensions, prompt_image, requested_size
+from krea_mcp.fake_api._result_links import MetadataStandIn, result_link_routes
+from krea_mcp.fake_api._state import JOB_STATUSES, TERMINAL, FakeAsset, FakeJob, Scheduler, Timebase, iso
+from krea_mcp.fake_api._validation import body_error
 
 if TYPE_CHECKING:
     import httpx
@@ -157,7 +156,7 @@ class FakeKrea:
 
     def transport(self) -> httpx.ASGITransport:
         """An httpx transport that calls this app in-process (honouring read timeouts and emulated resets)."""
-        from ._transport import FakeTransport
+        from krea_mcp.fake_api._transport import FakeTransport
 
         return FakeTransport(app=self.app)
 

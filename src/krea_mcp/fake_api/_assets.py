@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._png import PNG_SIGNATURE
+from krea_mcp.fake_api._png import PNG_SIGNATURE
 
 MAX_ASSET_BYTES = 75 * 1024 * 1024
 ALLOWED_MIME_TYPES = frozenset(

@@ -10,11 +10,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._faults import check_fault
-from ._http import error_response, json_object
+from krea_mcp.fake_api._faults import check_fault
+from krea_mcp.fake_api._http import error_response, json_object
 
 if TYPE_CHECKING:
-    from ._app import FakeKrea
+    from krea_mcp.fake_api._app import FakeKrea
 
 _COUNTS = ("fail_next_jobs", "stall_next_jobs", "cancel_next_jobs")
 _SWITCHES = ("out_of_credits", "walk_all_statuses")

@@ -9,9 +9,16 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from krea_mcp.catalog import SunsetModel, load_catalog
-
-from ._answers import HOSTILE_FAULTS, hostile_response
-from ._http import BACKLOG_FULL, BAD_BODY, BAD_QUERY, BAD_UPLOAD, NO_CREDITS, UNAUTHORIZED, gone_response
+from krea_mcp.fake_api._answers import HOSTILE_FAULTS, hostile_response
+from krea_mcp.fake_api._http import (
+    BACKLOG_FULL,
+    BAD_BODY,
+    BAD_QUERY,
+    BAD_UPLOAD,
+    NO_CREDITS,
+    UNAUTHORIZED,
+    gone_response,
+)
 
 ROUTES = ("generate", "get_job", "list_jobs", "delete_job", "upload", "image", "*")
 STATUS_FAULTS = (400, 401, 402, 404, 410, 429, 500, 502, 503, 504)

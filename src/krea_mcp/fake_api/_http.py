@@ -14,11 +14,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from krea_mcp.catalog import SunsetModel
-
-from ._state import iso, parse_iso
+from krea_mcp.fake_api._state import iso, parse_iso
 
 if TYPE_CHECKING:
-    from ._app import FakeKrea
+    from krea_mcp.fake_api._app import FakeKrea
 
 UNAUTHORIZED = "Unauthorized: missing or invalid API token"
 NO_CREDITS = "Insufficient credits: your workspace balance is too low for this generation. Add credits and retry."

@@ -24,10 +24,10 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ._png import PNG_SIGNATURE
+from krea_mcp.fake_api._png import PNG_SIGNATURE
 
 if TYPE_CHECKING:
-    from ._app import FakeKrea
+    from krea_mcp.fake_api._app import FakeKrea
 
 METADATA_PATH = "/latest/meta-data/"
 METADATA_SECRET = b"AKIA-FAKE-METADATA-CREDENTIALS-7f3e"

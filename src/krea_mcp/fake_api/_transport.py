@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import httpx
 
-from ._faults import ConnectionReset
+from krea_mcp.fake_api._faults import ConnectionReset
 
 
 class FakeTransport(httpx.ASGITransport):
