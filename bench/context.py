@@ -9,7 +9,7 @@ import anyio
 from mcp import Client
 
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.server import create_server
+from krea_mcp.server.app import create_server
 from krea_mcp.settings import Settings
 
 
@@ -24,7 +24,7 @@ def _sdk_default_tools_bytes() -> int:
     """Baseline: the same five tools as the SDK advertises them by default (no schema compaction, titles kept)."""
     from mcp.server.mcpserver.tools import Tool
 
-    from krea_mcp.server import _tools
+    from krea_mcp.server.app import _tools
 
     raw = []
     for tool in _tools(Settings(_env_file=None)):  # type: ignore[call-arg]
@@ -74,8 +74,8 @@ async def measure() -> dict[str, int]:
 
 def _all_details_bytes() -> int:
     """Baseline: every model's full parameter list, as a list_models without the compact view would send."""
-    from krea_mcp.catalog import load_catalog
-    from krea_mcp.models_view import model_detail
+    from krea_mcp.catalog.models import load_catalog
+    from krea_mcp.catalog.views import model_detail
 
     return len("\n\n".join(model_detail(m) for m in load_catalog().models.values()).encode())
 

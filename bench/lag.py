@@ -16,7 +16,7 @@ import anyio
 from mcp import Client
 
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.server import create_server
+from krea_mcp.server.app import create_server
 from krea_mcp.settings import Settings
 
 #: (job seconds, model whose typical time the schedule uses, scale so typical == job seconds)

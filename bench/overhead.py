@@ -18,7 +18,7 @@ import httpx
 from mcp import Client, StdioServerParameters
 
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.server import create_server
+from krea_mcp.server.app import create_server
 from krea_mcp.settings import Settings
 
 from ._proc import emulator

@@ -53,7 +53,7 @@ async def _baseline(jobs: list[dict[str, Any]], directory: str) -> None:
 async def _krea(jobs: list[dict[str, Any]], directory: str, base_url: str) -> None:
     from mcp import Client
 
-    from krea_mcp.server import create_server
+    from krea_mcp.server.app import create_server
     from krea_mcp.settings import Settings
 
     settings = Settings(  # type: ignore[call-arg]

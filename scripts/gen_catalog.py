@@ -1,4 +1,4 @@
-"""Regenerate ``src/krea_mcp/data/models.json`` from Krea's OpenAPI document.
+"""Regenerate ``src/krea_mcp/catalog/models.json`` from Krea's OpenAPI document.
 
 Usage::
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "src" / "krea_mcp" / "data" / "models.json"
+OUT = ROOT / "src" / "krea_mcp" / "catalog" / "models.json"
 DEFAULT_SPEC = ROOT.parent / "shared" / "krea-openapi.json"
 PREFIX = "/generate/image/"
 

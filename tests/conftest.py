@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from krea_mcp import retry
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.server import create_server
+from krea_mcp.krea import retry
+from krea_mcp.server.app import create_server
 from krea_mcp.settings import Settings
 
 TOKEN = "test-token-5f0c2a"

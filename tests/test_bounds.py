@@ -15,11 +15,12 @@ import pytest
 from mcp import Client
 from PIL import Image
 
-from krea_mcp import inputs, preview
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.fake_api._png import prompt_image
-from krea_mcp.preview import build_previews
-from krea_mcp.server import create_server
+from krea_mcp.files import previews as preview
+from krea_mcp.files.previews import build_previews
+from krea_mcp.server.app import create_server
+from krea_mcp.workflow import image_inputs as inputs
 
 from .conftest import TOKEN, make_settings
 from .test_tools import text_of

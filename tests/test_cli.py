@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from krea_mcp.catalog import load_catalog
+from krea_mcp.catalog.models import load_catalog
 
 from .e2e import child_env
 

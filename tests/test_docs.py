@@ -15,9 +15,9 @@ import pytest
 
 import krea_mcp
 from krea_mcp.__main__ import _generate_parser, _serve_parser, _simple_parser
-from krea_mcp.catalog import load_catalog
+from krea_mcp.catalog.models import load_catalog
 from krea_mcp.fake_api.__main__ import _parser as _fake_api_parser
-from krea_mcp.server import _tools
+from krea_mcp.server.app import _tools
 from krea_mcp.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent  # not the cwd: conftest chdirs every test to a tmp dir

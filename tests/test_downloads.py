@@ -17,11 +17,11 @@ import httpx
 import pytest
 from mcp import Client, MCPError
 
-from krea_mcp.downloads import MAX_REDIRECTS, Downloader, DownloadError, address_problem
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.fake_api._png import encode_png
 from krea_mcp.fake_api._result_links import METADATA_SECRET
-from krea_mcp.server import create_server
+from krea_mcp.krea.downloads import MAX_REDIRECTS, Downloader, DownloadError, address_problem
+from krea_mcp.server.app import create_server
 
 from .conftest import TOKEN, make_settings
 from .test_tools import text_of

@@ -14,8 +14,8 @@ import pytest
 from pydantic import SecretStr
 from starlette.datastructures import Headers
 
-from krea_mcp.caller import bearer_from
 from krea_mcp.http_app import MIN_HTTP_TOKEN_CHARS, BearerGate, ConfigError, build_app
+from krea_mcp.krea.caller import bearer_from
 from krea_mcp.settings import Settings
 
 from .e2e import child_env

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from krea_mcp.catalog import load_catalog
+from krea_mcp.catalog.image_params import GenerateParams, build_body, size_note
+from krea_mcp.catalog.models import load_catalog
 from krea_mcp.errors import InvalidRequestError
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.params import GenerateParams, build_body, size_note
-from krea_mcp.server import create_server
+from krea_mcp.server.app import create_server
 from tests.conftest import TOKEN, make_settings
 from tests.emulator import FakeClock
 from tests.test_tools import text_of

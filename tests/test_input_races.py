@@ -15,12 +15,12 @@ import anyio
 import pytest
 from pydantic import SecretStr
 
-from krea_mcp import inputs
-from krea_mcp.client import KreaClient
 from krea_mcp.errors import InvalidRequestError
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.fake_api._png import prompt_image
-from krea_mcp.inputs import ImageInputs
+from krea_mcp.krea.client import KreaClient
+from krea_mcp.workflow import image_inputs as inputs
+from krea_mcp.workflow.image_inputs import ImageInputs
 
 from .conftest import TOKEN
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from krea_mcp import inputs
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.fake_api._png import prompt_image
-from krea_mcp.server import create_server
+from krea_mcp.server.app import create_server
+from krea_mcp.workflow import image_inputs as inputs
 
 from .conftest import TOKEN, make_settings
 from .test_tools import text_of

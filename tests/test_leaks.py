@@ -13,12 +13,12 @@ import pytest
 from mcp import Client
 from pydantic import SecretStr
 
-from krea_mcp.caller import as_caller
-from krea_mcp.client import MAX_ANSWER_BYTES, KreaClient
 from krea_mcp.errors import KreaError, ServerError, safe_excerpt, scrub, shown_url
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.jobs import MAX_URLS, Job
-from krea_mcp.server import create_server
+from krea_mcp.job import MAX_URLS, Job
+from krea_mcp.krea.caller import as_caller
+from krea_mcp.krea.client import MAX_ANSWER_BYTES, KreaClient
+from krea_mcp.server.app import create_server
 
 from .conftest import make_settings
 from .test_tools import text_of

@@ -10,7 +10,7 @@ import pytest
 from mcp import Client, MCPError
 
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.server import create_server
+from krea_mcp.server.app import create_server
 from tests.conftest import TOKEN, make_settings
 from tests.test_tools import text_of
 

@@ -9,10 +9,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from krea_mcp.downloads import Downloader
 from krea_mcp.errors import InvalidRequestError
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.saving import ImageSaver, SaveTarget
+from krea_mcp.files.image_saver import ImageSaver, SaveTarget
+from krea_mcp.krea.downloads import Downloader
 from krea_mcp.settings import Settings
 
 from .conftest import TOKEN

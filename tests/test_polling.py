@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from mcp import Client
 
-from krea_mcp import service as service_module
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.polling import DENSE_INTERVAL_S, MAX_INTERVAL_S, next_poll_delay
-from krea_mcp.server import create_server
+from krea_mcp.server.app import create_server
+from krea_mcp.workflow import job_service as service_module
+from krea_mcp.workflow.polling import DENSE_INTERVAL_S, MAX_INTERVAL_S, next_poll_delay
 
 from .conftest import TOKEN, make_settings
 

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from krea_mcp.fake_api._png import prompt_image
-from krea_mcp.preview import FULL_LIMIT_BYTES, Preview, b64_length, build_previews
+from krea_mcp.files.previews import FULL_LIMIT_BYTES, Preview, b64_length, build_previews
 
 
 def _decode(preview: Preview) -> Image.Image:
@@ -171,6 +171,6 @@ def test_a_budget_too_small_for_some_images_names_them() -> None:
 
 
 def test_importing_the_module_does_not_import_pillow() -> None:
-    code = "import sys, krea_mcp.preview; print('PIL' in sys.modules)"
+    code = "import sys, krea_mcp.files.previews; print('PIL' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

@@ -1,7 +1,7 @@
 """Every malformed JSON-RPC message gets a JSON-RPC error, over stdio and HTTP; bodies past the limit get a clear 413.
 
 The first tests document what SDK 2.3 does on its own (drops such stdio lines, answers big HTTP bodies with plain
-text): if an SDK upgrade changes that, they fail, and ``krea_mcp.edge`` can be revisited.
+text): if an SDK upgrade changes that, they fail, and ``krea_mcp.server.edge`` can be revisited.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import pytest
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server import MCPServer
 
-from krea_mcp.edge import MAX_BODY_BYTES, MAX_DEPTH, check_message, serve_stdio
 from krea_mcp.http_app import build_app
-from krea_mcp.server import create_server
+from krea_mcp.server.app import create_server
+from krea_mcp.server.edge import MAX_BODY_BYTES, MAX_DEPTH, check_message, serve_stdio
 from krea_mcp.settings import Settings
 
 from .conftest import make_settings

@@ -13,8 +13,8 @@ import pytest
 from mcp import Client, MCPError
 from mcp.server import MCPServer
 
-from krea_mcp import resources
 from krea_mcp.fake_api import FakeKrea
+from krea_mcp.server import job_resources as resources
 
 from .conftest import TOKEN
 from .test_delivery import connect

@@ -10,11 +10,11 @@ import httpx
 import pytest
 from mcp import Client
 
-from krea_mcp import retry
 from krea_mcp.errors import KreaConnectionError, NotFoundError, RateLimitError, ServerError
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.retry import RetryPolicy, certainly_not_applied, is_transient, retry_budget, with_retries
-from krea_mcp.server import create_server
+from krea_mcp.krea import retry
+from krea_mcp.krea.retry import RetryPolicy, certainly_not_applied, is_transient, retry_budget, with_retries
+from krea_mcp.server.app import create_server
 
 from .conftest import TOKEN, make_settings
 from .test_tools import text_of

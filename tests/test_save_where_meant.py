@@ -14,7 +14,7 @@ from mcp.types import ListRootsResult, Root
 from PIL import Image
 
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.server import create_server
+from krea_mcp.server.app import create_server
 from krea_mcp.settings import Settings
 from tests.conftest import TOKEN, make_settings
 from tests.test_tools import text_of

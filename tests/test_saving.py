@@ -12,13 +12,13 @@ import anyio
 import httpx
 import pytest
 
-from krea_mcp import saving
-from krea_mcp.confined import open_below
-from krea_mcp.downloads import Downloader
 from krea_mcp.errors import InvalidRequestError
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.fake_api._png import PNG_SIGNATURE, prompt_image
-from krea_mcp.saving import ImageSaver, SaveError, SaveTarget, slugify
+from krea_mcp.files import image_saver as saving
+from krea_mcp.files.confined import open_below
+from krea_mcp.files.image_saver import ImageSaver, SaveError, SaveTarget, slugify
+from krea_mcp.krea.downloads import Downloader
 
 from .conftest import TOKEN
 
@@ -400,7 +400,7 @@ async def test_disk_error_becomes_a_save_error(out: Path, allowed: Path, monkeyp
     def full_disk(path: object, flags: int, mode: int = 0o777, **kwargs: object) -> int:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("krea_mcp.saving.os.open", full_disk)
+    monkeypatch.setattr("krea_mcp.files.image_saver.os.open", full_disk)
     saver = _saver(_serve(), out, allowed)
     with pytest.raises(SaveError, match="No space left on device") as caught:
         await saver.save([f"{CDN}/1.png"], target=saver.target(None), prompt="x", job_id=JOB_ID)
@@ -422,7 +422,7 @@ async def test_rename_fallback_without_hard_links_still_never_overwrites(
     def no_links(src: object, dst: object, **kwargs: object) -> None:
         raise PermissionError(1, "Operation not permitted")
 
-    monkeypatch.setattr("krea_mcp.saving.os.link", no_links)
+    monkeypatch.setattr("krea_mcp.files.image_saver.os.link", no_links)
     out.mkdir()
     (out / "logo.png").write_bytes(b"precious")
     saver = _saver(_serve(), out, allowed)

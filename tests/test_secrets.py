@@ -27,10 +27,10 @@ from mcp import Client, StdioServerParameters, stdio_client
 from pydantic import SecretStr
 
 from krea_mcp.__main__ import main as cli_main
-from krea_mcp.client import KreaClient
 from krea_mcp.errors import KreaError
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.server import create_server
+from krea_mcp.krea.client import KreaClient
+from krea_mcp.server.app import create_server
 from krea_mcp.settings import Settings
 
 from .conftest import make_settings

@@ -63,7 +63,7 @@ def test_bad_values_name_the_setting(monkeypatch: pytest.MonkeyPatch, name: str,
 
 def test_importing_the_package_reads_no_environment() -> None:
     """Importing every module with a broken setting must not fail: only main() builds Settings."""
-    code = "import krea_mcp.server, krea_mcp.__main__, krea_mcp.client, krea_mcp.service"
+    code = "import krea_mcp.server.app, krea_mcp.__main__, krea_mcp.krea.client, krea_mcp.workflow.job_service"
     env = {"KREA_WAIT_S": "not-a-number", "PATH": "/usr/bin:/bin"}
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
 

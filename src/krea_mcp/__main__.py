@@ -25,12 +25,12 @@ def main(argv: list[str] | None = None) -> None:
     args = _serve_parser().parse_args(argv)
     settings = _settings(args, default_log_level="INFO")
     _configure_logging(settings.log_level)
-    from krea_mcp.server import create_server
+    from krea_mcp.server.app import create_server
 
     if args.transport == "http":
         _serve_http(settings, args.host, args.port)
     else:
-        from krea_mcp.edge import run_stdio
+        from krea_mcp.server.edge import run_stdio
 
         run_stdio(create_server(settings))  # as server.run(), with malformed lines answered, not dropped
 

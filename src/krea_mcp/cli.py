@@ -12,9 +12,9 @@ from typing import Any, TextIO
 
 import anyio
 
-from krea_mcp.catalog import load_catalog
+from krea_mcp.catalog.models import load_catalog
 from krea_mcp.errors import KreaError
-from krea_mcp.jobs import TERMINAL
+from krea_mcp.job import TERMINAL
 from krea_mcp.settings import Settings
 
 BAR_WIDTH = 24
@@ -91,8 +91,8 @@ class Session:
 async def generate(session: Session, arguments: dict[str, Any], *, as_json: bool) -> int:
     """Start generate_image without waiting (so the job id is known at once), then wait_for_job until it ends: a
     terminal has no 60 s cap. Runs over in-memory MCP: the same tools an agent calls."""
-    from krea_mcp.params import resolve_model
-    from krea_mcp.wiring import SANDBOX_TIME_SCALE
+    from krea_mcp.catalog.image_params import resolve_model
+    from krea_mcp.workflow.assembly import SANDBOX_TIME_SCALE
 
     settings = session.settings
     model = arguments.get("model") or settings.default_model
@@ -116,7 +116,7 @@ async def wait(session: Session, job_id: str, save_to: str | None, *, as_json: b
 async def cancel(session: Session, job_id: str, *, as_json: bool) -> int:
     from mcp import Client
 
-    from krea_mcp.server import create_server
+    from krea_mcp.server.app import create_server
 
     session.job_id = job_id
     async with Client(create_server(session.settings)) as client:
@@ -129,7 +129,7 @@ async def _follow(
 ) -> int:
     from mcp import Client
 
-    from krea_mcp.server import create_server
+    from krea_mcp.server.app import create_server
 
     view = ProgressView(sys.stderr, typical)
     async with Client(create_server(session.settings)) as client, anyio.create_task_group() as tg:
@@ -260,8 +260,8 @@ async def _check_api(settings: Settings) -> bool:
     if settings.api_token is None and not settings.sandbox:
         print("  token check   SKIPPED: set KREA_API_TOKEN (or use --sandbox)")
         return False
-    from krea_mcp.client import KreaClient
-    from krea_mcp.wiring import connection
+    from krea_mcp.krea.client import KreaClient
+    from krea_mcp.workflow.assembly import connection
 
     transport, base_url, token, _ = connection(settings)
     try:

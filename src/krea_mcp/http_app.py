@@ -23,8 +23,8 @@ from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from krea_mcp.caller import parse_bearer
-from krea_mcp.edge import MAX_BODY_BYTES, EdgeGuard
+from krea_mcp.krea.caller import parse_bearer
+from krea_mcp.server.edge import MAX_BODY_BYTES, EdgeGuard
 from krea_mcp.settings import Settings
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -168,7 +168,7 @@ async def _refuse(send: Send, status: int, message: str) -> None:
 
 def build_app(settings: Settings, *, host: str = "127.0.0.1") -> Any:
     """The ASGI app serving MCP at /mcp."""
-    from krea_mcp.server import create_server
+    from krea_mcp.server.app import create_server
 
     check(settings, host)
     mcp = create_server(settings)

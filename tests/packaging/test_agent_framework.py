@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from krea_mcp.server import _tools
+from krea_mcp.server.app import _tools
 from krea_mcp.settings import Settings
 from tests.e2e import child_env
 

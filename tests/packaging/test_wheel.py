@@ -65,7 +65,7 @@ def test_wheel_holds_the_whole_package_with_its_data_and_console_script(dists: D
         [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
         scripts = wheel.read(entry_points).decode("utf-8")
     for required in (
-        "krea_mcp/data/models.json",
+        "krea_mcp/catalog/models.json",
         "krea_mcp/py.typed",
         "krea_mcp/fake_api/__init__.py",
         "krea_mcp/fake_api/__main__.py",
@@ -101,7 +101,7 @@ def test_pip_installed_console_script_answers_help_version_and_models(
     krea_mcp, cwd, env = executable(fresh_venv, "krea-mcp"), elsewhere(tmp_path), base_env()
     assert run([krea_mcp, "--help"], cwd=cwd, env=env).stdout.startswith("usage: krea-mcp")
     assert run([krea_mcp, "--version"], cwd=cwd, env=env).stdout.strip() == f"krea-mcp {project(dists)['version']}"
-    models = run([krea_mcp, "models"], cwd=cwd, env=env).stdout  # reads krea_mcp/data/models.json
+    models = run([krea_mcp, "models"], cwd=cwd, env=env).stdout  # reads krea_mcp/catalog/models.json
     assert "bfl/flux-1-dev" in models
 
 

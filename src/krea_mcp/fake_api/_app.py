@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from krea_mcp.catalog import ModelInfo, load_catalog
+from krea_mcp.catalog.models import ModelInfo, load_catalog
 from krea_mcp.fake_api._assets import MAX_ASSET_BYTES, accepted_mime
 from krea_mcp.fake_api._control import control_routes
 from krea_mcp.fake_api._faults import FaultGate, FaultQueue

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from krea_mcp.catalog import SunsetModel, load_catalog
+from krea_mcp.catalog.models import SunsetModel, load_catalog
 from krea_mcp.fake_api._answers import HOSTILE_FAULTS, hostile_response
 from krea_mcp.fake_api._http import (
     BACKLOG_FULL,

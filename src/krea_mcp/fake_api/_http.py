@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from krea_mcp.catalog import SunsetModel
+from krea_mcp.catalog.models import SunsetModel
 from krea_mcp.fake_api._state import iso, parse_iso
 
 if TYPE_CHECKING:

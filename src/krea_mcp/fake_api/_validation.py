@@ -10,7 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
-from krea_mcp.catalog import load_catalog
+from krea_mcp.catalog.models import load_catalog
 
 _MAX_ERRORS = 5
 _MAX_MESSAGE = 200

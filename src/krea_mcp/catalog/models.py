@@ -77,7 +77,7 @@ class Catalog:
 @cache
 def load_catalog() -> Catalog:
     """Load the packaged catalog once per process."""
-    raw = json.loads(resources.files("krea_mcp").joinpath("data/models.json").read_text(encoding="utf-8"))
+    raw = json.loads(resources.files("krea_mcp.catalog").joinpath("models.json").read_text(encoding="utf-8"))
     models: dict[str, ModelInfo] = {}
     aliases: dict[str, str] = {}
     for m in raw["models"]:

@@ -8,10 +8,10 @@ Safety properties:
   Control characters, other file types (``hero.gif``), names or paths too long for the file system and a directory
   that could not be created are refused at that point too.
 * **Confinement, kept while writing.** The target directory is opened once, one component at a time from its
-  allowed root without following symlinks (:mod:`krea_mcp.confined`); every file is created, published and removed
+  allowed root without following symlinks (:mod:`krea_mcp.files.confined`); every file is created, published and removed
   relative to that open directory, so a directory swapped for a symlink after the check cannot redirect a write.
   The path reported is where the file really is (if the directory was renamed meanwhile, its new name).
-* **Fetched under the download rules.** Result URLs go through :class:`~krea_mcp.downloads.Downloader` (https only,
+* **Fetched under the download rules.** Result URLs go through :class:`~krea_mcp.krea.downloads.Downloader` (https only,
   public addresses only, checked redirects, an image content type, never the ``Authorization`` header).
 * **Bounded memory and disk.** Bodies are streamed chunk by chunk into a hidden ``.<name>.<random>.part`` file in
   the target directory; nothing holds a whole image, and a body over ``MAX_IMAGE_BYTES`` is abandoned.
@@ -40,16 +40,16 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from krea_mcp.confined import ConfinementError, Directory, open_below, root_of
-from krea_mcp.downloads import DownloadError
 from krea_mcp.errors import InvalidRequestError, KreaError
-from krea_mcp.inputs import sniff_image
-from krea_mcp.paths import user_path
+from krea_mcp.files.confined import ConfinementError, Directory, open_below, root_of
+from krea_mcp.files.user_paths import user_path
+from krea_mcp.krea.downloads import DownloadError
+from krea_mcp.workflow.image_inputs import sniff_image
 
 if TYPE_CHECKING:
     from anyio import AsyncFile
 
-    from krea_mcp.downloads import Downloader
+    from krea_mcp.krea.downloads import Downloader
 
 #: Suffixes that make ``save_to`` a file path rather than a directory.
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".heic"})

@@ -21,12 +21,12 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.server.mcpserver.resources import FunctionResource, Resource
 
-from krea_mcp.caller import as_caller, bearer_from
 from krea_mcp.errors import KreaError
-from krea_mcp.results import job_data
+from krea_mcp.krea.caller import as_caller, bearer_from
+from krea_mcp.server.tool_results import job_data
 
 if TYPE_CHECKING:
-    from krea_mcp.service import JobService, Outcome
+    from krea_mcp.workflow.job_service import JobService, Outcome
 
 JOB_URI = "krea://jobs/{job_id}"
 #: Resources kept listed (jobs, image URLs, saved files together); the least recently published or read go first.
@@ -132,7 +132,7 @@ class Publisher:
 
     async def _read_file(self, path: Path) -> bytes:
         """The saved file, reached again from its allowed root without following any symlink below it."""
-        from krea_mcp.confined import read_below
+        from krea_mcp.files.confined import read_below
 
         self._touch(path.as_uri())
         try:

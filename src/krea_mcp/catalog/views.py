@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from krea_mcp.catalog import Catalog, ModelInfo
-from krea_mcp.params import IMAGE_FIELDS, STYLE_FIELDS, image_field, style_field
+from krea_mcp.catalog.image_params import IMAGE_FIELDS, STYLE_FIELDS, image_field, style_field
+from krea_mcp.catalog.models import Catalog, ModelInfo
 
 LEGEND = "inputs: image=optional input image(s), edit=input image required, refs=reference images, style=style images"
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import anyio
 
-from krea_mcp.catalog import ModelInfo
-from krea_mcp.client import KreaClient
+from krea_mcp.catalog.models import ModelInfo
 from krea_mcp.errors import AmbiguousCreateError, KreaConnectionError, KreaError, ServerError
-from krea_mcp.jobs import Job
-from krea_mcp.retry import retry_budget
-from krea_mcp.spend import SpendGuard
+from krea_mcp.job import Job
+from krea_mcp.krea.client import KreaClient
+from krea_mcp.krea.retry import retry_budget
+from krea_mcp.workflow.spend import SpendGuard
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from krea_mcp.inputs import sniff_image
+from krea_mcp.workflow.image_inputs import sniff_image
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from krea_mcp.catalog import Catalog, ModelInfo
+from krea_mcp.catalog.models import Catalog, ModelInfo
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator

@@ -10,15 +10,15 @@ from contextlib import AsyncExitStack
 import httpx
 from pydantic import SecretStr
 
-from krea_mcp.catalog import load_catalog
-from krea_mcp.client import KreaClient
-from krea_mcp.delivery import Delivery
-from krea_mcp.downloads import Downloader
-from krea_mcp.inputs import ImageInputs
-from krea_mcp.saving import ImageSaver
-from krea_mcp.service import JobService
+from krea_mcp.catalog.models import load_catalog
+from krea_mcp.files.image_saver import ImageSaver
+from krea_mcp.krea.client import KreaClient
+from krea_mcp.krea.downloads import Downloader
 from krea_mcp.settings import Settings
-from krea_mcp.spend import SpendGuards
+from krea_mcp.workflow.image_inputs import ImageInputs
+from krea_mcp.workflow.job_service import JobService
+from krea_mcp.workflow.result_delivery import Delivery
+from krea_mcp.workflow.spend import SpendGuards
 
 #: Sandbox jobs run at this fraction of the real model's typical duration (Flux: ~2 s instead of ~7 s).
 SANDBOX_TIME_SCALE = 0.3

@@ -28,10 +28,10 @@ from urllib.request import url2pathname
 
 import anyio
 
-from krea_mcp.caller import caller_key
-from krea_mcp.client import KreaClient
 from krea_mcp.errors import InvalidRequestError, KreaError
-from krea_mcp.paths import user_path
+from krea_mcp.files.user_paths import user_path
+from krea_mcp.krea.caller import caller_key
+from krea_mcp.krea.client import KreaClient
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,10 @@ class ImageInputs:
 
     def _read(self, path: Path, field: str) -> bytes:
         """The bytes of the checked file ``path``, read by descriptor (see the module docstring); worker thread."""
-        from krea_mcp.confined import ConfinementError, read_below  # deferred: only needed when a local file is read
+        from krea_mcp.files.confined import (  # deferred: only needed when a local file is read
+            ConfinementError,
+            read_below,
+        )
 
         if self.before_open is not None:
             self.before_open(path)

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
 from pydantic import BaseModel, ConfigDict, Field
 
-from krea_mcp._schema import compact_in_place
+from krea_mcp.server.schemas import compact_in_place
 
 if TYPE_CHECKING:
-    from krea_mcp.jobs import Job
-    from krea_mcp.service import JobRecord, Outcome
+    from krea_mcp.job import Job
+    from krea_mcp.workflow.job_service import JobRecord, Outcome
 
 
 class JobResult(BaseModel):

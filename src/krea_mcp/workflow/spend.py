@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from krea_mcp.catalog import ModelInfo
+from krea_mcp.catalog.models import ModelInfo
 from krea_mcp.errors import KreaError
 
 #: Used for models whose price Krea does not publish; deliberately on the high side.

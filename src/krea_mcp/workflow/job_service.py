@@ -14,11 +14,8 @@ from typing import TYPE_CHECKING
 import anyio
 import httpx
 
-from krea_mcp.caller import caller_key
-from krea_mcp.catalog import Catalog
-from krea_mcp.client import KreaClient
-from krea_mcp.creation import InFlight, create_job, maybe_applied
-from krea_mcp.delivery import Delivery
+from krea_mcp.catalog.image_params import GenerateParams, build_body, resolve_model, size_note
+from krea_mcp.catalog.models import Catalog
 from krea_mcp.errors import (
     InvalidRequestError,
     KreaAPIError,
@@ -28,18 +25,21 @@ from krea_mcp.errors import (
     RateLimitError,
     ServerError,
 )
-from krea_mcp.inputs import ImageInputs, is_remote
-from krea_mcp.jobs import Job
-from krea_mcp.params import GenerateParams, build_body, resolve_model, size_note
-from krea_mcp.polling import next_poll_delay
-from krea_mcp.retry import retry_budget
+from krea_mcp.job import Job
+from krea_mcp.krea.caller import caller_key
+from krea_mcp.krea.client import KreaClient
+from krea_mcp.krea.job_creation import InFlight, create_job, maybe_applied
+from krea_mcp.krea.retry import retry_budget
 from krea_mcp.settings import Settings
-from krea_mcp.spend import SpendGuards
+from krea_mcp.workflow.image_inputs import ImageInputs, is_remote
+from krea_mcp.workflow.polling import next_poll_delay
+from krea_mcp.workflow.result_delivery import Delivery
+from krea_mcp.workflow.spend import SpendGuards
 
 if TYPE_CHECKING:
-    from krea_mcp.downloads import Downloader
-    from krea_mcp.preview import Preview
-    from krea_mcp.saving import SaveTarget
+    from krea_mcp.files.image_saver import SaveTarget
+    from krea_mcp.files.previews import Preview
+    from krea_mcp.krea.downloads import Downloader
 
 log = logging.getLogger(__name__)
 

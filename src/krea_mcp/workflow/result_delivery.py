@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 import anyio
 
 from krea_mcp.errors import InvalidRequestError, KreaError
-from krea_mcp.saving import SaveError
+from krea_mcp.files.image_saver import SaveError
 
 if TYPE_CHECKING:
-    from krea_mcp.downloads import Downloader
-    from krea_mcp.preview import Preview
-    from krea_mcp.saving import ImageSaver, SaveTarget
-    from krea_mcp.service import Outcome
+    from krea_mcp.files.image_saver import ImageSaver, SaveTarget
+    from krea_mcp.files.previews import Preview
+    from krea_mcp.krea.downloads import Downloader
     from krea_mcp.settings import Settings
+    from krea_mcp.workflow.job_service import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class Delivery:
             )
 
     async def _previews(self, urls: list[str], files: list[Path], deadline: float) -> tuple[list[Preview], str | None]:
-        from krea_mcp.preview import build_previews  # Pillow is imported only when a preview is made
+        from krea_mcp.files.previews import build_previews  # Pillow is imported only when a preview is made
 
         try:
             if files:

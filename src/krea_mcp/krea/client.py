@@ -12,7 +12,6 @@ import httpx
 from pydantic import SecretStr, ValidationError
 
 from krea_mcp import __version__
-from krea_mcp.caller import current_token
 from krea_mcp.errors import (
     KreaAPIError,
     KreaConnectionError,
@@ -22,8 +21,9 @@ from krea_mcp.errors import (
     scrub,
     shown_url,
 )
-from krea_mcp.jobs import Job
-from krea_mcp.retry import RetryPolicy, certainly_not_applied, is_transient, with_retries
+from krea_mcp.job import Job
+from krea_mcp.krea.caller import current_token
+from krea_mcp.krea.retry import RetryPolicy, certainly_not_applied, is_transient, with_retries
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from krea_mcp import __version__
-from krea_mcp._schema import VALIDATION_ONLY, compact_schema
-from krea_mcp.arguments import StrictTool
-from krea_mcp.caller import as_caller, bearer_from
 from krea_mcp.errors import KreaError
-from krea_mcp.resources import Publisher, register_job_template
-from krea_mcp.results import JobResult, job_result
+from krea_mcp.krea.caller import as_caller, bearer_from
+from krea_mcp.server.arguments import StrictTool
+from krea_mcp.server.job_resources import Publisher, register_job_template
+from krea_mcp.server.schemas import VALIDATION_ONLY, compact_schema
+from krea_mcp.server.tool_results import JobResult, job_result
 from krea_mcp.settings import Settings
 
 if TYPE_CHECKING:  # the rest loads on the first tool call (see AppState.service): start-up stays fast
@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the rest loads on the first tool call (see AppState.service
 
     import httpx
 
-    from krea_mcp.service import JobService, Outcome
+    from krea_mcp.workflow.job_service import JobService, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class AppState:
         if self._service is None:
             async with self._lock:
                 if self._service is None:
-                    from krea_mcp.wiring import build_service
+                    from krea_mcp.workflow.assembly import build_service
 
                     service = await build_service(
                         self.settings, self._stack, transport=self._transport, duration_scale=self._duration_scale
@@ -246,7 +246,7 @@ def _tools(settings: Settings) -> list[Tool]:
         wait: Annotated[bool, Field(description="false: return job_id at once")] = True,
         save_to: SaveTo = None,
     ) -> JobToolResult:
-        from krea_mcp.params import GenerateParams
+        from krea_mcp.catalog.image_params import GenerateParams
 
         state = _state(ctx)
         params = GenerateParams(
@@ -308,7 +308,7 @@ def _tools(settings: Settings) -> list[Tool]:
         ctx: Context[AppState, Any],
         limit: Annotated[int, Field(ge=1, le=50)] = 10,
     ) -> CallToolResult:
-        from krea_mcp.results import jobs_list_result
+        from krea_mcp.server.tool_results import jobs_list_result
 
         with _tool_errors(ctx):
             items, note = await (await _state(ctx).service()).recent(limit)
@@ -317,9 +317,9 @@ def _tools(settings: Settings) -> list[Tool]:
     async def list_models(
         model: Annotated[str | None, Field(max_length=100, description="Id or alias: show its full parameters")] = None,
     ) -> str:
-        from krea_mcp.catalog import load_catalog
-        from krea_mcp.models_view import compact_list, model_detail
-        from krea_mcp.params import resolve_model
+        from krea_mcp.catalog.image_params import resolve_model
+        from krea_mcp.catalog.models import load_catalog
+        from krea_mcp.catalog.views import compact_list, model_detail
 
         catalog = load_catalog()
         if model is None:
@@ -329,8 +329,8 @@ def _tools(settings: Settings) -> list[Tool]:
 
     def model_field_hint(name: str, arguments: dict[str, Any]) -> str | None:
         """Where the chosen model takes a setting sent at the top level (only a field it really has)."""
-        from krea_mcp.catalog import load_catalog
-        from krea_mcp.params import argument_for, option_fields, resolve_model, suggest_field
+        from krea_mcp.catalog.image_params import argument_for, option_fields, resolve_model, suggest_field
+        from krea_mcp.catalog.models import load_catalog
 
         try:
             info = resolve_model(load_catalog(), str(arguments.get("model") or settings.default_model))

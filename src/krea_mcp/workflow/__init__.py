@@ -1,0 +1,1 @@
+"""The job workflow behind the tools: validate, guard spending, upload inputs, create, wait, deliver. No MCP here."""
