@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from krea_mcp.fake_api._png import prompt_image
-from krea_mcp.files.previews import FULL_LIMIT_BYTES, Preview, b64_length, build_previews
+from krea_mcp.files.previews import FULL_LIMIT_BYTES, b64_length, build_previews
+from krea_mcp.job import Preview
 
 
 def _decode(preview: Preview) -> Image.Image:

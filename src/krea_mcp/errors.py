@@ -305,3 +305,14 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+class JobAfterSubmitError(KreaError):
+    """A job exists but a later step failed: the message always carries the job id."""
+
+    def __init__(self, job_id: str, cause: KreaError) -> None:
+        super().__init__(
+            f"Job {job_id} was created, but {cause} Nothing is lost: call get_job or wait_for_job "
+            f'with job_id="{job_id}".'
+        )
+        self.job_id = job_id

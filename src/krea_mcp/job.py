@@ -1,13 +1,17 @@
-"""Krea's job object as it comes over the wire, and which statuses are final."""
+"""A job three ways: as Krea sends it (``Job``), as a wait on it ended (``Outcome``), and as this server remembers
+the jobs it created (``JobRecord``); plus the inline previews a result carries (``Preview``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
 from krea_mcp.errors import DETAIL_CHARS, safe_excerpt
+from krea_mcp.krea.caller import caller_key
 
 #: Of the nine statuses Krea documents, the ones after which a job never changes again.
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
@@ -82,3 +86,43 @@ class Job(BaseModel):
         except ValueError:
             return None
         return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """One inline image: base64 data and its MIME type."""
+
+    data: str
+    mime_type: str
+
+
+@dataclass(slots=True)
+class JobRecord:
+    """What this server remembers about a job it created (the API does not return the model or prompt)."""
+
+    job_id: str
+    model: str
+    prompt: str
+    #: Said with every result for this job (e.g. that it was recovered after a lost answer).
+    note: str | None = None
+    #: Whose job it is (the caller key; "" for the server's own token): list_jobs shows a caller only its own.
+    caller: str = field(default_factory=caller_key)
+    #: When this server learned of the job (wall clock), for list_jobs when Krea cannot be asked.
+    recorded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A job as last seen, plus how the wait ended."""
+
+    job: Job
+    model: str | None
+    waited_s: float = 0.0
+    timed_out: bool = False
+    #: The last transient polling error, if the deadline passed while Krea was unreachable.
+    poll_error: str | None = None
+    #: The save_to the call asked for (repeated in the next-step hint when the job is not done yet).
+    save_to: str | None = None
+    files: list[Path] = field(default_factory=list)
+    previews: list[Preview] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)

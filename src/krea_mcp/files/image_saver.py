@@ -42,9 +42,9 @@ import httpx
 
 from krea_mcp.errors import InvalidRequestError, KreaError
 from krea_mcp.files.confined import ConfinementError, Directory, open_below, root_of
+from krea_mcp.files.image_types import extension_of
 from krea_mcp.files.user_paths import user_path
 from krea_mcp.krea.downloads import DownloadError
-from krea_mcp.workflow.image_inputs import sniff_image
 
 if TYPE_CHECKING:
     from anyio import AsyncFile
@@ -62,17 +62,6 @@ MAX_FILENAME_BYTES = 200
 #: Longest name this module creates in a directory: an explicit name with a "-9999" suffix and a longer extension.
 _LONGEST_NAME = MAX_FILENAME_BYTES + 16
 _MAX_NAME_TRIES = 10_000
-_CONTENT_TYPES = {
-    "image/png": ".png",
-    "image/jpeg": ".jpg",
-    "image/jpg": ".jpg",
-    "image/pjpeg": ".jpg",
-    "image/webp": ".webp",
-    "image/heic": ".heic",
-    "image/heif": ".heic",
-    "image/gif": ".gif",
-}
-_URL_SUFFIXES = {".png": ".png", ".jpg": ".jpg", ".jpeg": ".jpg", ".webp": ".webp", ".heic": ".heic", ".gif": ".gif"}
 _SAME_TYPE = {".jpeg": ".jpg"}
 
 
@@ -298,7 +287,7 @@ class ImageSaver:
         try:
             async with self._downloader.open(url) as response:
                 head = await _write_body(response, file, url)
-                return _extension(response.headers.get("content-type"), url, head)
+                return extension_of(response.headers.get("content-type"), url, head)
         except DownloadError as exc:
             raise _Failed(url, exc.rule, download=True, host=exc.host) from exc
         except httpx.HTTPError as exc:  # the body broke off
@@ -571,19 +560,3 @@ def _candidate_names(stem: str, ext: str, filename: str | None) -> Iterator[str]
     yield stem + ext
     for n in range(2, _MAX_NAME_TRIES):
         yield f"{stem}-{n}{ext}"
-
-
-def _extension(content_type: str | None, url: str, head: bytes) -> str:
-    """From the Content-Type, else the URL's suffix, else the first bytes, else ``.bin``."""
-    mime = (content_type or "").split(";", 1)[0].strip().lower()
-    if mime in _CONTENT_TYPES:
-        return _CONTENT_TYPES[mime]
-    suffix = Path(urlparse(url).path).suffix.lower()
-    if suffix in _URL_SUFFIXES:
-        return _URL_SUFFIXES[suffix]
-    kind = sniff_image(head)
-    if kind is not None:
-        return kind[1]
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return ".gif"
-    return ".bin"

@@ -27,7 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from krea_mcp.workflow.image_inputs import sniff_image
+from krea_mcp.files.image_types import HEAD_BYTES, sniff
+from krea_mcp.job import Preview
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -47,14 +48,6 @@ MIN_SIDE = 32
 QUALITY = 70
 _SHRINK_TRIES = 6
 _FULL_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
-
-
-@dataclass(frozen=True, slots=True)
-class Preview:
-    """One inline image: base64 data and its MIME type."""
-
-    data: str
-    mime_type: str
 
 
 class _Undecodable(Exception):
@@ -127,9 +120,7 @@ def _as_is(data: bytes, mime: str) -> Preview:
 
 def _mime(data: bytes) -> str | None:
     """The MIME type of a PNG, JPEG, WebP or GIF file, from its first bytes."""
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    kind = sniff_image(data[:16])
+    kind = sniff(data[:HEAD_BYTES])
     return kind[0] if kind and kind[0] in _FULL_TYPES else None
 
 

@@ -27,7 +27,8 @@ if TYPE_CHECKING:  # the rest loads on the first tool call (see AppState.service
 
     import httpx
 
-    from krea_mcp.workflow.job_service import JobService, Outcome
+    from krea_mcp.job import Outcome
+    from krea_mcp.workflow.job_service import JobService
 
 log = logging.getLogger(__name__)
 

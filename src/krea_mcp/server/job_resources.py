@@ -26,7 +26,8 @@ from krea_mcp.krea.caller import as_caller, bearer_from
 from krea_mcp.server.tool_results import job_data
 
 if TYPE_CHECKING:
-    from krea_mcp.workflow.job_service import JobService, Outcome
+    from krea_mcp.job import Outcome
+    from krea_mcp.workflow.job_service import JobService
 
 JOB_URI = "krea://jobs/{job_id}"
 #: Resources kept listed (jobs, image URLs, saved files together); the least recently published or read go first.

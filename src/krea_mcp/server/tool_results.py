@@ -16,8 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from krea_mcp.server.schemas import compact_in_place
 
 if TYPE_CHECKING:
-    from krea_mcp.job import Job
-    from krea_mcp.workflow.job_service import JobRecord, Outcome
+    from krea_mcp.job import Job, JobRecord, Outcome
 
 
 class JobResult(BaseModel):

@@ -29,6 +29,7 @@ from urllib.request import url2pathname
 import anyio
 
 from krea_mcp.errors import InvalidRequestError, KreaError
+from krea_mcp.files.image_types import HEAD_BYTES, UPLOADABLE, sniff
 from krea_mcp.files.user_paths import user_path
 from krea_mcp.krea.caller import caller_key
 from krea_mcp.krea.client import KreaClient
@@ -41,22 +42,6 @@ MAX_CALL_INPUT_BYTES = 100 * 1024 * 1024
 MAX_PARALLEL_UPLOADS = 4
 #: base64 characters decoded at a time (a multiple of 4).
 _DECODE_CHUNK = 4 * 1024 * 1024
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
-    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
-)
-
-
-def sniff_image(data: bytes) -> tuple[str, str] | None:
-    """MIME type and extension of a JPEG, PNG, WebP or HEIC file, from its first bytes."""
-    for magic, mime, ext in _MAGIC:
-        if data.startswith(magic):
-            return mime, ext
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp", ".webp"
-    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"heim", b"heis"):
-        return "image/heic", ".heic"
-    return None
 
 
 def is_remote(ref: str) -> bool:
@@ -212,7 +197,8 @@ class ImageInputs:
             ) from None
 
     async def _upload(self, data: bytes, name: str, *, field: str) -> str:
-        kind = sniff_image(data[:16])
+        kind = sniff(data[:HEAD_BYTES])
+        kind = kind if kind is not None and kind[0] in UPLOADABLE else None
         if kind is None:
             raise InvalidRequestError(f"{field}: {name} is not a JPEG, PNG, WebP or HEIC image.", field=field)
         if len(data) > MAX_UPLOAD_BYTES:

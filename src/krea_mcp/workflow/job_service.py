@@ -18,6 +18,7 @@ from krea_mcp.catalog.image_params import GenerateParams, build_body, resolve_mo
 from krea_mcp.catalog.models import Catalog
 from krea_mcp.errors import (
     InvalidRequestError,
+    JobAfterSubmitError,
     KreaAPIError,
     KreaConnectionError,
     KreaError,
@@ -25,7 +26,7 @@ from krea_mcp.errors import (
     RateLimitError,
     ServerError,
 )
-from krea_mcp.job import Job
+from krea_mcp.job import Job, JobRecord, Outcome
 from krea_mcp.krea.caller import caller_key
 from krea_mcp.krea.client import KreaClient
 from krea_mcp.krea.job_creation import InFlight, create_job, maybe_applied
@@ -38,7 +39,6 @@ from krea_mcp.workflow.spend import SpendGuards
 
 if TYPE_CHECKING:
     from krea_mcp.files.image_saver import SaveTarget
-    from krea_mcp.files.previews import Preview
     from krea_mcp.krea.downloads import Downloader
 
 log = logging.getLogger(__name__)
@@ -52,49 +52,6 @@ CreatedFn = Callable[["Outcome"], Awaitable[None]]
 
 _TRANSIENT = (KreaConnectionError, ServerError, RateLimitError)
 PROGRESS_EVERY_S = 3.0
-
-
-@dataclass(slots=True)
-class JobRecord:
-    """What this server remembers about a job it created (the API does not return the model or prompt)."""
-
-    job_id: str
-    model: str
-    prompt: str
-    #: Said with every result for this job (e.g. that it was recovered after a lost answer).
-    note: str | None = None
-    #: Whose job it is (the caller key; "" for the server's own token): list_jobs shows a caller only its own.
-    caller: str = field(default_factory=caller_key)
-    #: When this server learned of the job (wall clock), for list_jobs when Krea cannot be asked.
-    recorded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-
-@dataclass(slots=True)
-class Outcome:
-    """A job as last seen, plus how the wait ended."""
-
-    job: Job
-    model: str | None
-    waited_s: float = 0.0
-    timed_out: bool = False
-    #: The last transient polling error, if the deadline passed while Krea was unreachable.
-    poll_error: str | None = None
-    #: The save_to the call asked for (repeated in the next-step hint when the job is not done yet).
-    save_to: str | None = None
-    files: list[Path] = field(default_factory=list)
-    previews: list[Preview] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-class JobAfterSubmitError(KreaError):
-    """A job exists but a later step failed: the message always carries the job id."""
-
-    def __init__(self, job_id: str, cause: KreaError) -> None:
-        super().__init__(
-            f"Job {job_id} was created, but {cause} Nothing is lost: call get_job or wait_for_job "
-            f'with job_id="{job_id}".'
-        )
-        self.job_id = job_id
 
 
 @dataclass

@@ -21,10 +21,9 @@ from krea_mcp.files.image_saver import SaveError
 
 if TYPE_CHECKING:
     from krea_mcp.files.image_saver import ImageSaver, SaveTarget
-    from krea_mcp.files.previews import Preview
+    from krea_mcp.job import Outcome, Preview
     from krea_mcp.krea.downloads import Downloader
     from krea_mcp.settings import Settings
-    from krea_mcp.workflow.job_service import Outcome
 
 log = logging.getLogger(__name__)
 
