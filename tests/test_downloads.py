@@ -17,10 +17,11 @@ import httpx
 import pytest
 from mcp import Client, MCPError
 
+from krea_mcp.errors import DownloadError
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.fake_api._png import encode_png
 from krea_mcp.fake_api._result_links import METADATA_SECRET
-from krea_mcp.krea.downloads import MAX_REDIRECTS, Downloader, DownloadError, address_problem
+from krea_mcp.krea.downloads import MAX_REDIRECTS, Downloader, address_problem
 from krea_mcp.server.app import create_server
 
 from .conftest import TOKEN, make_settings

@@ -14,7 +14,8 @@ import pytest
 from pydantic import SecretStr
 from starlette.datastructures import Headers
 
-from krea_mcp.http_app import MIN_HTTP_TOKEN_CHARS, BearerGate, ConfigError, build_app
+from krea_mcp.errors import ConfigError
+from krea_mcp.http_app import MIN_HTTP_TOKEN_CHARS, BearerGate, build_app
 from krea_mcp.krea.caller import bearer_from
 from krea_mcp.settings import Settings
 

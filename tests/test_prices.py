@@ -8,9 +8,10 @@ import pytest
 from mcp import Client
 
 from krea_mcp.catalog.models import load_catalog
+from krea_mcp.errors import SpendLimitError
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.server.app import create_server
-from krea_mcp.workflow.spend import UNKNOWN_PRICE_USD, SpendGuard, SpendLimitError, estimate_usd
+from krea_mcp.workflow.spend import UNKNOWN_PRICE_USD, SpendGuard, estimate_usd
 
 from .conftest import TOKEN, make_settings
 from .test_tools import text_of

@@ -13,7 +13,8 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from krea_mcp.http_app import ConfigError, build_app, check, is_loopback
+from krea_mcp.errors import ConfigError
+from krea_mcp.http_app import build_app, check, is_loopback
 from krea_mcp.settings import Settings
 
 from .e2e import child_env, free_port, running

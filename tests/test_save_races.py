@@ -14,11 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
+from krea_mcp.errors import SaveError
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.fake_api._png import PNG_SIGNATURE, prompt_image
 from krea_mcp.files import confined
 from krea_mcp.files import image_saver as saving
-from krea_mcp.files.image_saver import ImageSaver, SaveError
+from krea_mcp.files.image_saver import ImageSaver
 from krea_mcp.krea.downloads import Downloader
 
 from .conftest import TOKEN

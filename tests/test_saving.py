@@ -12,12 +12,12 @@ import anyio
 import httpx
 import pytest
 
-from krea_mcp.errors import InvalidRequestError
+from krea_mcp.errors import InvalidRequestError, SaveError
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.fake_api._png import PNG_SIGNATURE, prompt_image
 from krea_mcp.files import image_saver as saving
 from krea_mcp.files.confined import open_below
-from krea_mcp.files.image_saver import ImageSaver, SaveError, SaveTarget, slugify
+from krea_mcp.files.image_saver import ImageSaver, SaveTarget, slugify
 from krea_mcp.krea.downloads import Downloader
 
 from .conftest import TOKEN

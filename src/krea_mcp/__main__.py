@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> None:
 def _serve_http(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
-    from krea_mcp.http_app import ConfigError, build_app
+    from krea_mcp.errors import ConfigError
+    from krea_mcp.http_app import build_app
 
     try:
         app = build_app(settings, host=host)

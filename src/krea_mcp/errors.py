@@ -5,15 +5,21 @@
     KreaError
     ├── InvalidRequestError        rejected before any HTTP request (no credits spent)
     │   ├── UnknownModelError      model name not in the catalog; carries suggestions
-    │   └── ModelSunsetError       Krea retired the model (also raised from a 410 answer)
+    │   └── ModelSunsetError       the catalog knows Krea retired the model
     ├── MissingTokenError          no API token configured
-    ├── AmbiguousCreateError       Krea's answer to a job creation was lost (see JobService.submit)
-    ├── SpendLimitError            KREA_MAX_JOBS / KREA_MAX_SPEND_USD reached (spend.py)
+    ├── ConfigError                settings that are unsafe or incomplete (the HTTP transport refuses to start)
+    ├── AmbiguousCreateError       Krea's answer to a job creation was lost (see krea.job_creation)
+    ├── SpendLimitError            KREA_MAX_JOBS / KREA_MAX_SPEND_USD reached (workflow.spend)
+    ├── JobAfterSubmitError        a job exists but a later step failed (the message names the job)
+    ├── SaveError                  saving failed after the job completed (the URLs are intact)
+    ├── DownloadError              a result URL was refused or could not be fetched (krea.downloads)
     ├── KreaConnectionError        the request did not get an answer (network, timeout)
     └── KreaAPIError               Krea answered with an error status; built by ``from_response``
+        ├── BadRequestError        400/422
         ├── AuthenticationError    401
         ├── InsufficientCreditsError 402
         ├── NotFoundError          404
+        ├── GoneError              410: Krea retired the model (the message names the replacement)
         ├── RateLimitError         429
         └── ServerError            5xx (and unreadable answers)
 
@@ -23,6 +29,7 @@ A job that *ran* and failed is not an exception: it is a job whose status is ``f
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -316,3 +323,34 @@ class JobAfterSubmitError(KreaError):
             f'with job_id="{job_id}".'
         )
         self.job_id = job_id
+
+
+class SpendLimitError(KreaError):
+    """This server process reached KREA_MAX_JOBS or KREA_MAX_SPEND_USD."""
+
+
+class SaveError(KreaError):
+    """Saving failed after the job completed; the job and its image URLs are unaffected."""
+
+    def __init__(self, message: str, *, job_id: str, url: str | None = None, saved: list[Path] | None = None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.url = url
+        #: Images of the same call that were saved before or despite the failure.
+        self.saved: list[Path] = list(saved or [])
+
+
+class ConfigError(KreaError):
+    """The HTTP settings are unsafe or incomplete; the message says which setting to change."""
+
+
+DOWNLOAD_NEXT_STEP = "Nothing was fetched from there; the image URL in the result is unchanged."
+
+
+class DownloadError(KreaError):
+    """A result URL was refused or could not be fetched; ``host`` and ``rule`` say where and why."""
+
+    def __init__(self, host: str, rule: str, next_step: str = DOWNLOAD_NEXT_STEP) -> None:
+        super().__init__(f"Did not fetch the image from {host}: {rule}. {next_step}")
+        self.host = host
+        self.rule = rule

@@ -23,6 +23,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from krea_mcp.errors import ConfigError
 from krea_mcp.krea.caller import parse_bearer
 from krea_mcp.server.edge import MAX_BODY_BYTES, EdgeGuard
 from krea_mcp.settings import Settings
@@ -34,10 +35,6 @@ _TOKEN_HOWTO = (
     f"Set it to at least {MIN_HTTP_TOKEN_CHARS} random characters, e.g. the output of "
     'python -c "import secrets; print(secrets.token_urlsafe(32))", and give clients the same value.'
 )
-
-
-class ConfigError(Exception):
-    """The HTTP settings are unsafe or incomplete; the message says which setting to change."""
 
 
 def is_loopback(host: str) -> bool:

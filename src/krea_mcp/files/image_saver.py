@@ -40,11 +40,10 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from krea_mcp.errors import InvalidRequestError, KreaError
+from krea_mcp.errors import DownloadError, InvalidRequestError, SaveError
 from krea_mcp.files.confined import ConfinementError, Directory, open_below, root_of
 from krea_mcp.files.image_types import extension_of
 from krea_mcp.files.user_paths import user_path
-from krea_mcp.krea.downloads import DownloadError
 
 if TYPE_CHECKING:
     from anyio import AsyncFile
@@ -63,17 +62,6 @@ MAX_FILENAME_BYTES = 200
 _LONGEST_NAME = MAX_FILENAME_BYTES + 16
 _MAX_NAME_TRIES = 10_000
 _SAME_TYPE = {".jpeg": ".jpg"}
-
-
-class SaveError(KreaError):
-    """Saving failed after the job completed; the job and its image URLs are unaffected."""
-
-    def __init__(self, message: str, *, job_id: str, url: str | None = None, saved: list[Path] | None = None) -> None:
-        super().__init__(message)
-        self.job_id = job_id
-        self.url = url
-        #: Images of the same call that were saved before or despite the failure.
-        self.saved: list[Path] = list(saved or [])
 
 
 @dataclass(frozen=True, slots=True)

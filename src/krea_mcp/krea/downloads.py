@@ -31,7 +31,7 @@ import anyio
 import httpx
 
 from krea_mcp import __version__
-from krea_mcp.errors import KreaError
+from krea_mcp.errors import DownloadError
 
 if TYPE_CHECKING:
     import httpcore
@@ -54,16 +54,6 @@ _SHARED = ipaddress.ip_network("100.64.0.0/10")
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 #: Resolves (host, port) to IP address strings; replaceable in tests.
 Resolver = Callable[[str, int], Awaitable[list[str]]]
-_NEXT = "Nothing was fetched from there; the image URL in the result is unchanged."
-
-
-class DownloadError(KreaError):
-    """A result URL was refused or could not be fetched; ``host`` and ``rule`` say where and why."""
-
-    def __init__(self, host: str, rule: str, next_step: str = _NEXT) -> None:
-        super().__init__(f"Did not fetch the image from {host}: {rule}. {next_step}")
-        self.host = host
-        self.rule = rule
 
 
 async def system_resolve(host: str, port: int) -> list[str]:

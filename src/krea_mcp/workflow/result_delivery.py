@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from krea_mcp.errors import InvalidRequestError, KreaError
-from krea_mcp.files.image_saver import SaveError
+from krea_mcp.errors import InvalidRequestError, KreaError, SaveError
 
 if TYPE_CHECKING:
     from krea_mcp.files.image_saver import ImageSaver, SaveTarget

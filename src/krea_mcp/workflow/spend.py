@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from krea_mcp.catalog.models import ModelInfo
-from krea_mcp.errors import KreaError
+from krea_mcp.errors import SpendLimitError
 
 #: Used for models whose price Krea does not publish; deliberately on the high side.
 UNKNOWN_PRICE_USD = 0.25
@@ -63,10 +63,6 @@ def _positive(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         return float(value)
     return None
-
-
-class SpendLimitError(KreaError):
-    """This server process reached KREA_MAX_JOBS or KREA_MAX_SPEND_USD."""
 
 
 @dataclass(slots=True)
