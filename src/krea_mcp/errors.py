@@ -28,13 +28,25 @@ A job that *ran* and failed is not an exception: it is a job whose status is ``f
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-if TYPE_CHECKING:
-    import httpx
+
+class Answer(Protocol):
+    """What the error builder reads of an HTTP answer (an ``Answer`` is one; no HTTP library is imported)."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def reason_phrase(self) -> str: ...
+    def json(self) -> Any: ...
+
 
 REDACTED = "[redacted]"
 #: Shorter values are never scrubbed from text (see ``_secrets``).
@@ -122,7 +134,7 @@ class KreaAPIError(KreaError):
 
     @staticmethod
     def from_response(
-        response: httpx.Response,
+        response: Answer,
         *,
         model: str | None = None,
         job_id: str | None = None,
@@ -220,14 +232,14 @@ class ServerError(KreaAPIError):
     """5xx or an unreadable answer."""
 
 
-def _json_or_none(response: httpx.Response) -> Any:
+def _json_or_none(response: Answer) -> Any:
     try:
         return response.json()
     except ValueError:
         return None
 
 
-def _detail(body: Any, response: httpx.Response, secrets: tuple[str, ...] = ()) -> str:
+def _detail(body: Any, response: Answer, secrets: tuple[str, ...] = ()) -> str:
     """Krea's own words: ``error`` (or ``message``), else a short slice of the raw text; scrubbed, then cut."""
     if isinstance(body, dict):
         for key in ("message", "error", "detail"):
@@ -304,7 +316,7 @@ def _short(value: Any, limit: int = 100) -> str | None:
     return value[:limit] if isinstance(value, str) and value else None
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: Answer) -> float | None:
     value = response.headers.get("retry-after")
     if value is None:
         return None

@@ -38,7 +38,6 @@ from urllib.parse import urlparse
 
 import anyio
 import anyio.to_thread
-import httpx
 
 from krea_mcp.errors import DownloadError, InvalidRequestError, SaveError
 from krea_mcp.files.confined import ConfinementError, Directory, open_below, root_of
@@ -48,7 +47,7 @@ from krea_mcp.files.user_paths import user_path
 if TYPE_CHECKING:
     from anyio import AsyncFile
 
-    from krea_mcp.krea.downloads import Downloader
+    from krea_mcp.krea.downloads import Download, Downloader
 
 #: Suffixes that make ``save_to`` a file path rather than a directory.
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".heic"})
@@ -273,18 +272,16 @@ class ImageSaver:
     async def _download(self, url: str, file: AsyncFile[bytes]) -> str:
         """Stream ``url`` into ``file`` and return the file extension of what arrived."""
         try:
-            async with self._downloader.open(url) as response:
-                head = await _write_body(response, file, url)
-                return extension_of(response.headers.get("content-type"), url, head)
-        except DownloadError as exc:
+            async with self._downloader.open(url) as download:
+                head = await _write_body(download, file, url)
+                return extension_of(download.content_type, url, head)
+        except DownloadError as exc:  # refused, or the body broke off
             raise _Failed(url, exc.rule, download=True, host=exc.host) from exc
-        except httpx.HTTPError as exc:  # the body broke off
-            raise _Failed(url, _describe(exc), download=True) from exc
 
 
-async def _write_body(response: httpx.Response, file: AsyncFile[bytes], url: str) -> bytes:
+async def _write_body(download: Download, file: AsyncFile[bytes], url: str) -> bytes:
     head, size = b"", 0
-    async for chunk in response.aiter_bytes(CHUNK_BYTES):
+    async for chunk in download.chunks(CHUNK_BYTES):
         size += len(chunk)
         if size > MAX_IMAGE_BYTES:
             raise _Failed(url, f"the body is larger than {MAX_IMAGE_BYTES // 2**20} MB", download=True)
@@ -338,11 +335,6 @@ def _intact(job_id: str, url: str) -> str:
         f"The job is not lost: the image is still available at {url} (share that URL), and calling wait_for_job "
         f"with job_id {job_id!r} and save_to retries the save without generating again."
     )
-
-
-def _describe(exc: Exception) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
 # --- checks and file-system steps (run in worker threads) -----------------------------------------------------------

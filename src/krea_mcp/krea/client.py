@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeAlias
 from urllib.parse import quote
 
 import anyio
@@ -33,6 +33,10 @@ MAX_ANSWER_BYTES = 1024 * 1024
 MAX_LIST_BYTES = 8 * 1024 * 1024
 #: Headers that describe the body as it came over the wire, not as it is kept once read.
 _WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+#: What replaces the network for tests and the sandbox (the emulator's ASGI transport, a MockTransport).
+Transport: TypeAlias = httpx.AsyncBaseTransport
 
 
 class _LazyNetworkTransport(httpx.AsyncBaseTransport):

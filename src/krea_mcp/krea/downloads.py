@@ -140,6 +140,27 @@ async def checked_addresses(host: str, port: int, resolve: Resolver) -> list[str
     return addresses
 
 
+class Download:
+    """One answer being streamed: its content type and its body in chunks (a broken-off body is a DownloadError)."""
+
+    def __init__(self, response: httpx.Response, host: str) -> None:
+        self._response, self._host = response, host
+        self.content_type: str | None = response.headers.get("content-type")
+        self.declared_bytes: int | None = _declared_length(response)
+
+    async def chunks(self, size: int | None = None) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.aiter_bytes(size):
+                yield chunk
+        except httpx.HTTPError as exc:
+            raise _connection_failed(self._host, exc) from None
+
+
+def _declared_length(response: httpx.Response) -> int | None:
+    declared = response.headers.get("content-length", "")
+    return int(declared) if declared.isdigit() else None
+
+
 class Downloader:
     """Streams result URLs under the rules above. One per server lifetime.
 
@@ -173,11 +194,11 @@ class Downloader:
             await self._http.aclose()
 
     @asynccontextmanager
-    async def open(self, url: str, *, kinds: Sequence[str] = IMAGE_KINDS) -> AsyncIterator[httpx.Response]:
+    async def open(self, url: str, *, kinds: Sequence[str] = IMAGE_KINDS) -> AsyncIterator[Download]:
         """The streaming answer for ``url`` once it passed every rule (status 2xx, content type in ``kinds``)."""
         response = await self._get(url, kinds)
         try:
-            yield response
+            yield Download(response, self._host_of(url))
         finally:
             with anyio.CancelScope(shield=True):
                 await response.aclose()
@@ -190,12 +211,11 @@ class Downloader:
         host = self._host_of(url)
         try:
             with anyio.fail_after(seconds):
-                async with self.open(url, kinds=kinds) as response:
-                    declared = response.headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > limit:
+                async with self.open(url, kinds=kinds) as download:
+                    if download.declared_bytes is not None and download.declared_bytes > limit:
                         raise _too_big(host, limit)
                     body = bytearray()
-                    async for chunk in response.aiter_bytes():
+                    async for chunk in download.chunks():
                         body += chunk
                         if len(body) > limit:
                             raise _too_big(host, limit)

@@ -25,9 +25,8 @@ from krea_mcp.settings import Settings
 if TYPE_CHECKING:  # the rest loads on the first tool call (see AppState.service): start-up stays fast
     from pathlib import Path
 
-    import httpx
-
     from krea_mcp.job import Outcome
+    from krea_mcp.krea.client import Transport
     from krea_mcp.workflow.job_service import JobService
 
 log = logging.getLogger(__name__)
@@ -62,7 +61,7 @@ class AppState:
         settings: Settings,
         server: MCPServer,
         stack: AsyncExitStack,
-        transport: "httpx.AsyncBaseTransport | None",
+        transport: "Transport | None",
         duration_scale: float | None,
     ) -> None:
         self.settings = settings
@@ -172,7 +171,7 @@ def _on_created(ctx: Context[AppState, Any]) -> Any:
 def create_server(
     settings: Settings | None = None,
     *,
-    transport: "httpx.AsyncBaseTransport | None" = None,
+    transport: "Transport | None" = None,
     duration_scale: float | None = None,
 ) -> MCPServer:
     """Build the server. ``transport`` replaces the network; ``settings.sandbox`` wires the built-in emulator.

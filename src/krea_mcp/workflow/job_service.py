@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
-import httpx
 
 from krea_mcp.catalog.image_params import GenerateParams, build_body, resolve_model, size_note
 from krea_mcp.catalog.models import Catalog
@@ -240,15 +239,6 @@ class JobService:
         if self.delivery is not None:
             await self.delivery.deliver(outcome, target, record.prompt if record else "image")
         return outcome
-
-    async def fetch_image(self, url: str) -> bytes:
-        """The bytes of a result image (for ``resources/read`` on a result's link)."""
-        if self.delivery is None:
-            raise KreaError("Image downloads are not available on this server.")
-        try:
-            return await self.delivery.fetch(url)
-        except (httpx.HTTPError, ValueError) as exc:
-            raise KreaError(f"Could not fetch {url} ({type(exc).__name__}); the URL itself is still valid.") from None
 
     async def recent(self, limit: int) -> tuple[list[tuple[Job, JobRecord | None]], str | None]:
         """The caller's newest jobs from Krea's job list, with the model and prompt this server recorded for them.
