@@ -24,10 +24,10 @@ def _sdk_default_tools_bytes() -> int:
     """Baseline: the same five tools as the SDK advertises them by default (no schema compaction, titles kept)."""
     from mcp.server.mcpserver.tools import Tool
 
-    from krea_mcp.server.app import _tools
+    from krea_mcp.server.tools import build_tools
 
     raw = []
-    for tool in _tools(Settings(_env_file=None)):  # type: ignore[call-arg]
+    for tool in build_tools(Settings(_env_file=None)):  # type: ignore[call-arg]
         full = Tool.from_function(tool.fn, title=tool.name.replace("_", " ").capitalize())
         raw.append(
             {"name": full.name, "title": full.title, "description": tool.description, "inputSchema": full.parameters}

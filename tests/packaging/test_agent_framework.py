@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from krea_mcp.server.app import _tools
+from krea_mcp.server.tools import build_tools
 from krea_mcp.settings import Settings
 from tests.e2e import child_env
 
@@ -57,7 +57,7 @@ def test_pydantic_ai_agent_gets_sandbox_image_urls_from_generate_image(venv: Pat
     seen = json.loads(proc.stdout.strip().splitlines()[-1])
 
     # The agent saw every tool the server offers (pydantic-ai prefixes them with the config's server name).
-    offered = {tool.name for tool in _tools(Settings(_env_file=None, sandbox=True))}  # type: ignore[call-arg]
+    offered = {tool.name for tool in build_tools(Settings(_env_file=None, sandbox=True))}  # type: ignore[call-arg]
     assert seen["tools"] == sorted(f"krea_{name}" for name in offered), seen
     assert seen["call"] == {"tool_name": "krea_generate_image", "args": {"prompt": PROMPT}}, seen
 

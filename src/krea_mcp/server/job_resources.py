@@ -22,7 +22,6 @@ from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.server.mcpserver.resources import FunctionResource, Resource
 
 from krea_mcp.errors import KreaError
-from krea_mcp.krea.caller import as_caller, bearer_from
 from krea_mcp.server.tool_results import job_data
 
 if TYPE_CHECKING:
@@ -48,12 +47,9 @@ def register_job_template(mcp: MCPServer) -> None:
 
     @mcp.resource(JOB_URI, name="krea-job", title="Krea job", mime_type="application/json")
     async def read_job(job_id: str, ctx: Context[Any, Any]) -> str:
-        state = ctx.request_context.lifespan_context
-        service: JobService = await state.service()
-        token = bearer_from(ctx.headers) if state.settings.multi_user else None
-        try:
-            with as_caller(token):
-                return job_json(await service.get(job_id))
+        service: JobService = await ctx.request_context.lifespan_context.service()
+        try:  # the caller's own token, in multi-user mode, was bound for this request (server.app.BindCaller)
+            return job_json(await service.get(job_id))
         except KreaError as exc:
             raise ResourceError(str(exc)) from exc
 

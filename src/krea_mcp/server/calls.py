@@ -1,0 +1,104 @@
+"""What one tool call takes from its MCP request and gives back: errors as text the model reads, progress
+notifications, the client's folder, jobs published as resources, and the result."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
+
+from krea_mcp.errors import KreaError
+from krea_mcp.server.state import AppState
+from krea_mcp.server.tool_results import job_result
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from krea_mcp.job import Outcome
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def tool_errors(*, job_id: str | None = None) -> Iterator[None]:
+    """The one boundary where krea-mcp errors become text the model reads; anything else stays masked.
+
+    Errors about an existing job always name it.
+    """
+    try:
+        yield
+    except KreaError as exc:
+        message = str(exc)
+        if job_id and job_id not in message:
+            message = f"Job {job_id}: {message} The job itself is not affected by this error."
+        raise ToolError(message) from exc
+
+
+def state(ctx: Context[AppState, Any]) -> AppState:
+    return ctx.request_context.lifespan_context
+
+
+async def reply(ctx: Context[AppState, Any], outcome: Outcome, *, cancel_request: bool = False) -> CallToolResult:
+    """The tool result, after publishing the job and any saved files as resources."""
+    publisher = state(ctx).publisher
+    if publisher is not None and publisher.publish(outcome):
+        await ctx.notify_resources_changed()
+    return job_result(outcome, cancel_request=cancel_request, link_urls=publisher is not None)
+
+
+def progress(ctx: Context[AppState, Any]) -> Any:
+    """Progress notifications for this request; values strictly increase, as the protocol requires."""
+    last = -1.0
+
+    async def report(done: float, total: float, message: str) -> None:
+        nonlocal last
+        last = max(round(done, 3), round(last + 0.001, 3))
+        await ctx.report_progress(last, max(round(total, 3), last), message)
+
+    return report
+
+
+async def client_folder(ctx: Context[AppState, Any], save_to: str | None) -> Path | None:
+    """The client's first ``file://`` MCP root, where a relative ``save_to`` lands (asked only when one is given).
+
+    Roots exist in the legacy protocol era only (deprecated in 2026-07-28, where hosts pass absolute paths or the
+    server's working directory serves); any failure simply means no root.
+    """
+    caps = ctx.client_capabilities
+    if save_to is None or caps is None or caps.roots is None or state(ctx).settings.multi_user:
+        return None
+    import warnings
+    from pathlib import Path
+    from urllib.parse import unquote, urlparse
+
+    from mcp.shared.exceptions import MCPDeprecationWarning
+
+    try:
+        with warnings.catch_warnings(), anyio.fail_after(5):
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            listed = await ctx.session.list_roots()
+    except Exception:  # a client that does not answer, or answers badly: no root
+        log.debug("the client offered roots but listing them failed", exc_info=True)
+        return None
+    for root in listed.roots:
+        uri = urlparse(str(root.uri))
+        if uri.scheme == "file" and uri.netloc in ("", "localhost"):
+            return Path(unquote(uri.path))
+    return None
+
+
+def on_created(ctx: Context[AppState, Any]) -> Any:
+    """Publish a job the moment Krea returns it, so even a call the host cuts leaves a findable job resource."""
+
+    async def created(outcome: Outcome) -> None:
+        publisher = state(ctx).publisher
+        if publisher is not None and publisher.publish(outcome):
+            await ctx.notify_resources_changed()
+
+    return created

@@ -1,0 +1,215 @@
+"""The tools: each parses its arguments and calls one workflow method; schemas are compact, errors explained."""
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.tools import Tool
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from krea_mcp.errors import KreaError
+from krea_mcp.server.arguments import StrictTool
+from krea_mcp.server.calls import client_folder, on_created, progress, reply, state, tool_errors
+from krea_mcp.server.schemas import VALIDATION_ONLY, compact_schema
+from krea_mcp.server.state import AppState
+from krea_mcp.server.tool_results import JobResult
+from krea_mcp.settings import Settings
+
+JobId = Annotated[
+    str,
+    Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$"),
+]
+JobToolResult = Annotated[CallToolResult, JobResult]
+SaveTo = Annotated[
+    str | None,
+    Field(
+        max_length=1000,
+        description="Directory, or .png/.jpg/.webp file. Relative: from the project folder the server runs in, "
+        "else KREA_OUTPUT_DIR",
+    ),
+]
+
+
+def _tool(
+    fn: Callable[..., Any], description: str, *, read_only: bool, destructive: bool = False, structured: bool = True
+) -> Tool:
+    """Register ``fn`` with a compact input schema and its annotations (only where they differ from the defaults).
+
+    The spec's defaults are readOnlyHint=false, destructiveHint=true, idempotentHint=false, openWorldHint=true.
+    """
+    if read_only:
+        hints = ToolAnnotations(read_only_hint=True)
+    elif destructive:
+        hints = ToolAnnotations(idempotent_hint=True)
+    else:
+        hints = ToolAnnotations(destructive_hint=False)
+    # structured=False: plain text only, no {"result": ...} copy of it in structuredContent.
+    tool = StrictTool.from_function(
+        fn, description=description, annotations=hints, structured_output=None if structured else False
+    )
+    return tool.model_copy(update={"parameters": compact_schema(tool.parameters, drop=VALIDATION_ONLY)})
+
+
+def build_tools(settings: Settings) -> list[Tool]:
+    """Every tool of the server, for these settings (their descriptions name the configured wait)."""
+
+    async def generate_image(
+        prompt: Annotated[str, Field(min_length=1, max_length=10_000)],
+        ctx: Context[AppState, Any],
+        model: Annotated[
+            str | None,
+            Field(min_length=1, max_length=100, description=f"Model id or alias; default {settings.default_model}"),
+        ] = None,
+        width: Annotated[int | None, Field(ge=16, le=8192)] = None,
+        height: Annotated[int | None, Field(ge=16, le=8192)] = None,
+        aspect_ratio: Annotated[str | None, Field(max_length=12, description="e.g. 16:9")] = None,
+        resolution: Literal["1K", "2K", "4K"] | None = None,
+        seed: Annotated[int | None, Field(ge=0, le=2**32 - 1)] = None,
+        steps: Annotated[int | None, Field(ge=1, le=200)] = None,
+        negative_prompt: Annotated[str | None, Field(max_length=5_000)] = None,
+        strength: Annotated[float | None, Field(ge=-2, le=2, allow_inf_nan=False, description="Edit strength")] = None,
+        images: Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=14_000_000)]] | None,
+            Field(max_length=16, description="Input/reference images: URLs, local paths or data: URIs"),
+        ] = None,
+        style_images: Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=14_000_000)]] | None,
+            Field(max_length=16, description="Style references, same forms"),
+        ] = None,
+        options: Annotated[dict[str, Any] | None, Field(description="Other fields of the model (list_models)")] = None,
+        wait: Annotated[bool, Field(description="false: return job_id at once")] = True,
+        save_to: SaveTo = None,
+    ) -> JobToolResult:
+        from krea_mcp.catalog.image_params import GenerateParams
+
+        app = state(ctx)
+        params = GenerateParams(
+            prompt=prompt,
+            model=model or app.settings.default_model,
+            width=width,
+            height=height,
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            seed=seed,
+            steps=steps,
+            negative_prompt=negative_prompt,
+            strength=strength,
+            images=images or [],
+            style_images=style_images or [],
+            options=options or {},
+        )
+        with tool_errors():
+            outcome = await (await app.service()).generate(
+                params,
+                wait=wait,
+                deadline_s=app.settings.wait_s,
+                progress=progress(ctx),
+                save_to=save_to,
+                on_created=on_created(ctx),
+                granted=await client_folder(ctx, save_to),
+            )
+        return await reply(ctx, outcome)
+
+    async def get_job(job_id: JobId, ctx: Context[AppState, Any]) -> JobToolResult:
+        with tool_errors(job_id=job_id):
+            outcome = await (await state(ctx).service()).get(job_id)
+        return await reply(ctx, outcome)
+
+    async def wait_for_job(
+        job_id: JobId,
+        ctx: Context[AppState, Any],
+        timeout_s: Annotated[float | None, Field(gt=0, le=600, allow_inf_nan=False)] = None,
+        save_to: SaveTo = None,
+    ) -> JobToolResult:
+        app = state(ctx)
+        with tool_errors(job_id=job_id):
+            outcome = await (await app.service()).wait(
+                job_id,
+                timeout_s or app.settings.wait_s,
+                progress=progress(ctx),
+                save_to=save_to,
+                granted=await client_folder(ctx, save_to),
+            )
+        return await reply(ctx, outcome)
+
+    # No outputSchema (its structuredContent is the same job object): the bytes go to what agents need to know.
+    async def cancel_job(job_id: JobId, ctx: Context[AppState, Any]) -> CallToolResult:
+        with tool_errors(job_id=job_id):
+            outcome, _ = await (await state(ctx).service()).cancel(job_id)
+        return await reply(ctx, outcome, cancel_request=True)
+
+    async def list_jobs(
+        ctx: Context[AppState, Any],
+        limit: Annotated[int, Field(ge=1, le=50)] = 10,
+    ) -> CallToolResult:
+        from krea_mcp.server.tool_results import jobs_list_result
+
+        with tool_errors():
+            items, note = await (await state(ctx).service()).recent(limit)
+        return jobs_list_result(items, note)
+
+    async def list_models(
+        model: Annotated[str | None, Field(max_length=100, description="Id or alias: show its full parameters")] = None,
+    ) -> str:
+        from krea_mcp.catalog.image_params import resolve_model
+        from krea_mcp.catalog.models import load_catalog
+        from krea_mcp.catalog.views import compact_list, model_detail
+
+        catalog = load_catalog()
+        if model is None:
+            return compact_list(catalog, settings.default_model)
+        with tool_errors():
+            return model_detail(resolve_model(catalog, model))
+
+    def model_field_hint(name: str, arguments: dict[str, Any]) -> str | None:
+        """Where the chosen model takes a setting sent at the top level (only a field it really has)."""
+        from krea_mcp.catalog.image_params import argument_for, option_fields, resolve_model, suggest_field
+        from krea_mcp.catalog.models import load_catalog
+
+        try:
+            info = resolve_model(load_catalog(), str(arguments.get("model") or settings.default_model))
+        except KreaError:
+            return None
+        found = suggest_field(info, name)
+        argument = argument_for(found) if found else None
+        if argument is not None:
+            return f"use {argument!r}"
+        if found is not None:
+            return f"model {info.id} takes it as options.{found}: pass options={{{found!r}: ...}}"
+        own = ", ".join(option_fields(info)) or "none"
+        return f"model {info.id} has no such setting either (its other fields, for options: {own})"
+
+    wait_s = f"{settings.wait_s:g}"
+    return [
+        _tool(
+            generate_image,
+            f"Generate an image with Krea; returns its URLs. Checked first: a bad call costs nothing. Waits up to "
+            f"{wait_s} s, else returns job_id: then call wait_for_job.",
+            read_only=False,
+        ).model_copy(update={"field_hint": model_field_hint}),
+        _tool(get_job, "Check a job once: status, and image URLs when completed.", read_only=True),
+        _tool(
+            wait_for_job,
+            f"Wait up to timeout_s (default {wait_s}) for a job, with progress; returns URLs or the status (call "
+            "again). Never cancels the job.",
+            read_only=False,  # with save_to it writes files
+        ),
+        _tool(
+            cancel_job,
+            "Cancel a running job (not charged). A finished job is left alone.",
+            read_only=False,
+            destructive=True,
+        ),
+        _tool(
+            list_jobs,
+            "Recent jobs (id, status, model, age, prompt), newest first: finds a job whose call was cut off.",
+            read_only=True,
+        ),
+        _tool(
+            list_models,
+            "Krea image models: id, aliases, time, price, inputs. With model: its parameters and mapping.",
+            read_only=True,
+            structured=False,  # the catalog as text: a JSON copy would double it
+        ),
+    ]
