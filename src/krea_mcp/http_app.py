@@ -5,7 +5,8 @@
 * ``KREA_HTTP_AUTH=token``: every request must carry ``Authorization: Bearer <KREA_HTTP_TOKEN>`` (at least 32
   characters; an empty or short token refuses to start).
 * ``KREA_HTTP_AUTH=bearer-passthrough``: every request must carry a Bearer token, which is used as that caller's
-  own Krea token for that request only (see ``client.as_caller``); no server token, no file saving.
+  own Krea token for that request only (bound per request by ``server.app.BindCaller``); no server token, no
+  file saving.
 * Request bodies up to 16 MiB (``edge.MAX_BODY_BYTES``, then 413 saying how to send images); malformed JSON-RPC gets
   a JSON-RPC error naming the problem (``edge.check_message``).
 * Stateless (no session affinity needed), so it scales out behind a load balancer:
