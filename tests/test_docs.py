@@ -17,7 +17,7 @@ import krea_mcp
 from krea_mcp.__main__ import _generate_parser, _serve_parser, _simple_parser
 from krea_mcp.catalog.models import load_catalog
 from krea_mcp.fake_api.__main__ import _parser as _fake_api_parser
-from krea_mcp.server.app import _tools
+from krea_mcp.server.tools import build_tools
 from krea_mcp.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent  # not the cwd: conftest chdirs every test to a tmp dir
@@ -248,7 +248,7 @@ def test_readme_settings_table_lists_every_setting_with_its_default() -> None:
 
 def test_readme_generate_image_table_lists_the_real_parameters() -> None:
     """The generate_image parameter table names exactly the tool's input properties."""
-    [tool] = [t for t in _tools(Settings(_env_file=None)) if t.name == "generate_image"]  # type: ignore[call-arg]
+    [tool] = [t for t in build_tools(Settings(_env_file=None)) if t.name == "generate_image"]  # type: ignore[call-arg]
     section = readme().split("**`generate_image`**", 1)[1].split("**`get_job`**", 1)[0]
     cells = re.findall(r"^\| ([^|]+) \|", section, flags=re.MULTILINE)
     documented = {name for cell in cells for name in re.findall(r"`(\w+)`", cell)}
