@@ -2,27 +2,34 @@
 
 Usage::
 
-    python scripts/gen_catalog.py [path/to/krea-openapi.json]
+    python scripts/gen_catalog.py [path/to/krea-openapi.json] [--kinds image,enhance,video,style-training | all]
 
 The default input is ``../shared/krea-openapi.json`` (Krea's ``https://api.krea.ai/openapi.json``).
-Everything derivable (paths, request schemas, titles, compute units, average times, camelCase
-aliases) comes from the spec; the few facts the spec lacks (Krea 2 endpoints, USD prices, sunset
-models, short aliases, duration estimates) live in the tables below, each with its source.
+Every operation that starts a job is described: each ``POST /generate/{kind}/...`` path (image, enhance, video) and
+``POST /styles/train``. ``--kinds`` chooses which kinds go into models.json (default: image, the kind the server
+has tools for). Everything derivable (paths, request schemas, titles, compute units, average times, camelCase
+aliases) comes from the spec; the few facts the spec lacks (Krea 2 endpoints, USD prices, sunset models, short
+aliases, duration estimates) live in the tables below, each with its source.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "src" / "krea_mcp" / "catalog" / "models.json"
 DEFAULT_SPEC = ROOT.parent / "shared" / "krea-openapi.json"
-PREFIX = "/generate/image/"
+#: Every kind of job, in the order models.json lists them.
+KINDS = ("image", "enhance", "video", "style-training")
+#: What the finished job of each kind carries (``result.urls`` of images or videos, or ``result.style_id``).
+RESULTS = {"image": "image/*", "enhance": "image/*", "video": "video/*", "style-training": "style_id"}
+#: Jobs that start at a path outside ``/generate/{kind}/``, by kind.
+OTHER_PATHS = {"style-training": "/styles/train"}
 
 # Short names agents reach for. Only unambiguous ones: "nano-banana" is the plain model, never Pro.
 ALIASES: dict[str, list[str]] = {
@@ -79,7 +86,7 @@ USD_SURCHARGES: dict[str, dict[str, float]] = {
 # $0.042 for 22.9 CU (0.0025 and 0.0018 $/CU). The higher rate keeps the estimate conservative.
 USD_PER_CU = 0.0025
 
-# The spec gives average times for 7 models only. The rest are estimates used to shape polling;
+# The spec gives average times for 7 image models only. The rest are estimates used to shape polling;
 # they are marked "typical_s_estimated" and never shown as facts.
 ESTIMATED_S: dict[str, float] = {
     "bfl/flux-1.1-pro": 10,
@@ -100,6 +107,10 @@ ESTIMATED_S: dict[str, float] = {
     "krea/krea-2/large": 15,
     "krea/krea-2/medium": 10,
 }
+
+# Rough run time of a job of each kind when nothing better is known (estimates, marked as such): upscales take
+# longer than an image, a video a few minutes (docs.krea.ai: Seedance ~57-133 s, Wan ~97-113 s), training far longer.
+ESTIMATED_KIND_S: dict[str, float] = {"image": 20.0, "enhance": 30.0, "video": 120.0, "style-training": 1800.0}
 
 _STYLE_REFS = {
     "type": "array",
@@ -148,6 +159,7 @@ def _krea2_schema() -> dict[str, Any]:
 EXTRA_MODELS: list[dict[str, Any]] = [
     {
         "id": "krea/krea-2/large",
+        "kind": "image",
         "title": "Krea 2 Large",
         "summary": "Krea's own flagship model: aesthetic, strong style control.",
         "schema": _krea2_schema(),
@@ -155,6 +167,7 @@ EXTRA_MODELS: list[dict[str, Any]] = [
     },
     {
         "id": "krea/krea-2/medium",
+        "kind": "image",
         "title": "Krea 2 Medium",
         "summary": "Cheaper, faster Krea 2.",
         "schema": _krea2_schema(),
@@ -166,6 +179,7 @@ EXTRA_MODELS: list[dict[str, Any]] = [
 SUNSET: list[dict[str, Any]] = [
     {
         "id": "bytedance/seedream-3",
+        "kind": "image",
         "sunset_date": "2026-05-13",
         "replacement": "bytedance/seedream-5-lite",
         "migration_url": "https://docs.krea.ai/developers/deprecations",
@@ -205,13 +219,15 @@ def _usd_from_cu(compute_units: str | None) -> float | None:
 
 
 def _typical_seconds(description: str) -> float | None:
-    m = re.search(r"~?(\d+(?:\.\d+)?) seconds", description)
-    return float(m.group(1)) if m else None
+    """The completion time in the description's table (the longest row's), never a video length in its prose."""
+    rows = "\n".join(ln for ln in description.splitlines() if ln.strip().startswith("|"))
+    found = [float(s) for s in re.findall(r"~?(\d+(?:\.\d+)?) seconds", rows)]
+    return max(found) if found else None
 
 
 def _inputs(schema: dict[str, Any]) -> list[str]:
     """Which kinds of image input a model takes, as the short words list_models shows."""
-    props = schema["properties"]
+    props = schema.get("properties", {})
     kinds = []
     if "image_url" in props or "image_urls" in props:
         kinds.append("edit" if "image_url" in schema.get("required", []) else "image")
@@ -222,17 +238,32 @@ def _inputs(schema: dict[str, Any]) -> list[str]:
     return kinds
 
 
-def build(spec: dict[str, Any]) -> dict[str, Any]:
-    models: list[dict[str, Any]] = []
+def _kind_and_id(path: str) -> tuple[str, str] | None:
+    """The job kind a POST path starts and the operation's id (the path after ``/generate/{kind}/``), if it does."""
+    for kind, other in OTHER_PATHS.items():
+        if path == other:
+            return kind, other.removeprefix("/")
+    parts = path.split("/", 3)  # "", "generate", kind, id
+    if len(parts) == 4 and parts[1] == "generate" and parts[2] in KINDS:
+        return parts[2], parts[3]
+    return None
+
+
+def operations(spec: dict[str, Any], kinds: tuple[str, ...] = KINDS) -> list[dict[str, Any]]:
+    """Every operation of the given kinds: the spec's POST paths, then the image models only the docs describe."""
+    ops: list[dict[str, Any]] = []
     for path, item in spec["paths"].items():
-        if not path.startswith(PREFIX) or "post" not in item:
+        found = _kind_and_id(path)
+        if found is None or found[0] not in kinds or "post" not in item:
             continue
+        kind, op_id = found
         op = item["post"]
         description = op.get("description", "")
         schema = op["requestBody"]["content"]["application/json"]["schema"]
-        models.append(
+        ops.append(
             {
-                "id": path.removeprefix(PREFIX),
+                "id": op_id,
+                "kind": kind,
                 "title": op.get("summary", ""),
                 "summary": description.split("\n", 1)[0].strip(),
                 "schema": schema,
@@ -244,37 +275,74 @@ def build(spec: dict[str, Any]) -> dict[str, Any]:
             }
         )
     for extra in EXTRA_MODELS:
-        models.append(
-            {"compute_units": None, "typical_s": None, "deprecated": False, "camel_case_aliases": [], **extra}
-        )
+        if extra["kind"] in kinds:
+            ops.append(
+                {"compute_units": None, "typical_s": None, "deprecated": False, "camel_case_aliases": [], **extra}
+            )
+    return ops
+
+
+def build(spec: dict[str, Any], kinds: tuple[str, ...] = ("image",)) -> dict[str, Any]:
+    """The catalog of the given kinds, as models.json holds it (image facts from the tables above)."""
+    models = operations(spec, kinds)
     for m in models:
-        mid = m["id"]
-        m["aliases"] = ALIASES.get(mid, [])
-        m["usd"] = USD.get(mid)
+        mid, kind = m["id"], m["kind"]
+        image = kind == "image"  # the tables below describe image models
+        m["path"] = OTHER_PATHS.get(kind, f"/generate/{kind}/{mid}")
+        m["result"] = RESULTS[kind]
+        m["aliases"] = ALIASES.get(mid, []) if image else []
+        m["usd"] = USD.get(mid) if image else None
         m["typical_s_estimated"] = m["typical_s"] is None
         if m["typical_s"] is None:
-            m["typical_s"] = ESTIMATED_S.get(mid, 20.0)
+            m["typical_s"] = ESTIMATED_S.get(mid, ESTIMATED_KIND_S[kind]) if image else ESTIMATED_KIND_S[kind]
         m["inputs"] = _inputs(m["schema"])
-        m["usd_estimate"] = USD_MAX.get(mid) or _usd_from_cu(m["compute_units"])
-        if mid in USD_SURCHARGES:
+        m["usd_estimate"] = (USD_MAX.get(mid) if image else None) or _usd_from_cu(m["compute_units"])
+        if image and mid in USD_SURCHARGES:
             m["usd_surcharges"] = USD_SURCHARGES[mid]
-    ids = {m["id"] for m in models}
-    missing = set(ALIASES) - ids
-    if missing:
-        raise SystemExit(f"aliases name models the spec no longer has: {sorted(missing)}")
+    seen: set[tuple[str, str]] = set()
+    for m in models:
+        if (m["kind"], m["id"]) in seen:
+            raise SystemExit(f"two {m['kind']} operations have the id {m['id']!r}")
+        seen.add((m["kind"], m["id"]))
+    if "image" in kinds:
+        missing = set(ALIASES) - {m["id"] for m in models if m["kind"] == "image"}
+        if missing:
+            raise SystemExit(f"aliases name models the spec no longer has: {sorted(missing)}")
+    order = {kind: i for i, kind in enumerate(KINDS)}
     return {
         "generated_from": f"Krea OpenAPI {spec['info'].get('version', '?')} + docs.krea.ai (Krea 2, prices)",
-        "models": sorted(models, key=lambda m: m["id"]),
-        "sunset": SUNSET,
+        "models": [_ordered(m) for m in sorted(models, key=lambda m: (order[m["kind"]], m["id"]))],
+        "sunset": [s for s in SUNSET if s["kind"] in kinds],
     }
 
 
-def main() -> None:
-    src = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SPEC
-    catalog = build(json.loads(src.read_text(encoding="utf-8")))
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(catalog, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {len(catalog['models'])} models to {OUT.relative_to(ROOT)}")
+def _ordered(m: dict[str, Any]) -> dict[str, Any]:
+    """An entry with what it is first: id, kind, POST path and result, then the rest as built."""
+    head = ("id", "kind", "path", "result")
+    return {**{k: m[k] for k in head}, **{k: v for k, v in m.items() if k not in head}}
+
+
+def _kinds(text: str) -> tuple[str, ...]:
+    chosen = KINDS if text.strip() == "all" else tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = sorted(set(chosen) - set(KINDS))
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"kinds are {', '.join(KINDS)} or all; got {text!r}")
+    return tuple(k for k in KINDS if k in chosen)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Regenerate models.json from Krea's OpenAPI document.")
+    parser.add_argument("spec", nargs="?", type=Path, default=DEFAULT_SPEC, help="Krea's openapi.json")
+    parser.add_argument(
+        "--kinds", type=_kinds, default=("image",), help=f"comma-separated, of {', '.join(KINDS)}; or all"
+    )
+    parser.add_argument("--out", type=Path, default=OUT, help="where to write (default: the packaged models.json)")
+    args = parser.parse_args(argv)
+    catalog = build(json.loads(args.spec.read_text(encoding="utf-8")), args.kinds)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(catalog, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    shown = args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out
+    print(f"wrote {len(catalog['models'])} operations ({', '.join(args.kinds)}) to {shown}")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ async def test_run_time_after_a_resumed_wait_is_the_jobs_own(mode: str) -> None:
 
 
 def _body(model: str, **asked: Any) -> tuple[dict[str, Any], str | None]:
-    info = load_catalog().resolve(model)
+    info = load_catalog().find(model)
     assert info is not None
     params = GenerateParams(prompt="x", model=info.id, **asked)
     body = build_body(info, params)

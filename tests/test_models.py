@@ -58,7 +58,7 @@ def test_aliases_are_unique_and_never_shadow_ids() -> None:
             assert alias not in seen, (alias, seen.get(alias), info.id)
             assert alias not in CATALOG.models
             seen[alias] = info.id
-    assert CATALOG.resolve("nano-banana").id == "google/nano-banana"  # never silently the Pro model
+    assert CATALOG.find("nano-banana").id == "google/nano-banana"  # never silently the Pro model
 
 
 @pytest.mark.parametrize("model_id", sorted(CATALOG.models))

@@ -215,7 +215,7 @@ async def test_client_errors_and_their_exception_chain_hide_the_token(answer: st
     """KreaClient's exception, its __cause__/__context__ chain and the formatted traceback never carry the token."""
     calls: dict[str, Callable[[KreaClient], Awaitable[Any]]] = {
         "get_job": lambda c: c.get_job("3c90c3cc-0d44-4b50-8888-8dd25736052a"),
-        "create_image_job": lambda c: c.create_image_job("bfl/flux-1-dev", {"prompt": "a fox"}),
+        "create_image_job": lambda c: c.create_job("/generate/image/bfl/flux-1-dev", {"prompt": "a fox"}),
         "cancel_job": lambda c: c.cancel_job("3c90c3cc-0d44-4b50-8888-8dd25736052a"),
     }
     transports: dict[str, Callable[[], httpx.AsyncBaseTransport]] = {

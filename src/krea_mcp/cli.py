@@ -91,15 +91,11 @@ class Session:
 async def generate(session: Session, arguments: dict[str, Any], *, as_json: bool) -> int:
     """Start generate_image without waiting (so the job id is known at once), then wait_for_job until it ends: a
     terminal has no 60 s cap. Runs over in-memory MCP: the same tools an agent calls."""
-    from krea_mcp.catalog.image_params import resolve_model
     from krea_mcp.workflow.assembly import SANDBOX_TIME_SCALE
 
     settings = session.settings
     model = arguments.get("model") or settings.default_model
-    try:
-        typical = resolve_model(load_catalog(), model).typical_s * (SANDBOX_TIME_SCALE if settings.sandbox else 1)
-    except KreaError:
-        typical = 20.0  # the tool call reports the real problem
+    typical = load_catalog().expected_s(model, scale=SANDBOX_TIME_SCALE if settings.sandbox else 1.0)
     print(f"krea-mcp: {model}{' (sandbox)' if settings.sandbox else ''}: {arguments['prompt']!r}", file=sys.stderr)
     start = {**arguments, "wait": False}
     start.pop("save_to", None)  # saved by the wait below, once the job is done
@@ -193,17 +189,9 @@ def _print_result(result: Any, data: dict[str, Any], *, as_json: bool) -> int:
 
 def models() -> int:
     """The catalog as a table."""
-    catalog = load_catalog()
-    rows = [("MODEL", "ALIASES", "TIME", "PRICE", "INPUTS")]
-    for info in catalog.models.values():
-        seconds = f"~{info.typical_s:g}s" + ("?" if info.typical_s_estimated else "")
-        rows.append(
-            (info.id, ", ".join(info.aliases), seconds, info.price_hint or "-", "/".join(info.inputs) or "text")
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
-    print("\n? = estimated time. Retired: " + ", ".join(s.id for s in catalog.sunset.values()))
+    from krea_mcp.catalog.views import table
+
+    print(table(load_catalog()))
     return 0
 
 

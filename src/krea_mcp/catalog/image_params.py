@@ -1,6 +1,7 @@
-"""Turn the common parameters agents use into one model's real request body, and validate it before the POST.
+"""The image adapter: turn the common parameters agents use into one image model's real request body.
 
-All model-specific knowledge comes from the catalog's JSON schemas, so this module has no per-model tables.
+All model-specific knowledge comes from the catalog's JSON schemas, so this module has no per-model tables. The
+body is then checked against the model's schema by the generic step (``catalog.schema_check``).
 """
 
 from __future__ import annotations
@@ -8,15 +9,12 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
 
-from krea_mcp.catalog.models import Catalog, ModelInfo
-
-if TYPE_CHECKING:
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import ValidationError as SchemaError
-from krea_mcp.errors import InvalidRequestError, ModelSunsetError, UnknownModelError
+from krea_mcp.catalog.models import Kind, ModelInfo
+from krea_mcp.catalog.schema_check import takes
+from krea_mcp.errors import InvalidRequestError
 
 _RATIO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[:x/]\s*(\d+(?:\.\d+)?)\s*$")
 _LONG_SIDE = {"1K": 1024, "2K": 2048, "4K": 4096}
@@ -42,35 +40,15 @@ class GenerateParams:
     style_images: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
 
+    kind: ClassVar[Kind] = "image"
 
-def resolve_model(catalog: Catalog, name: str) -> ModelInfo:
-    """Find the model or raise: sunset models and unknown names never fall back to a default."""
-    key = catalog.key(name)
-    sunset = next((s for s in catalog.sunset.values() if key in (s.id, s.id.split("/", 1)[-1])), None)
-    if sunset is not None:
-        raise ModelSunsetError(key, replacement=sunset.replacement, sunset_date=sunset.sunset_date)
-    info = catalog.resolve(name)
-    if info is None:
-        raise UnknownModelError(name, suggest_models(catalog, name))
-    return info
+    def references(self) -> dict[str, list[str]]:
+        """The images this request refers to, by argument (local files and data: URIs are uploaded first)."""
+        return {"images": self.images, "style_images": self.style_images}
 
-
-def suggest_models(catalog: Catalog, name: str, n: int = 3) -> list[str]:
-    """Closest model ids to a wrong name, matching ids, aliases and the part after the provider."""
-    key = name.strip().lower()
-    candidates: dict[str, str] = {}
-    for info in catalog.models.values():
-        candidates[info.id] = info.id
-        candidates[info.id.split("/", 1)[-1]] = info.id
-        for alias in info.aliases:
-            candidates[alias] = info.id
-    found: list[str] = []
-    for match in difflib.get_close_matches(key, candidates, n=n * 3, cutoff=0.5):
-        if candidates[match] not in found:
-            found.append(candidates[match])
-    if not found:  # substring match catches "banana" or "imagen"
-        found = sorted({mid for cand, mid in candidates.items() if key and (key in cand or cand in key)})
-    return found[:n]
+    def with_references(self, refs: dict[str, list[str]]) -> GenerateParams:
+        """This request with its image references replaced (by stand-ins, or by the URLs they were uploaded to)."""
+        return replace(self, images=refs["images"], style_images=refs["style_images"])
 
 
 def suggest_field(info: ModelInfo, name: str) -> str | None:
@@ -94,7 +72,7 @@ def suggest_field(info: ModelInfo, name: str) -> str | None:
 
 
 def build_body(info: ModelInfo, p: GenerateParams) -> dict[str, Any]:
-    """Map ``p`` onto ``info``'s request fields, then validate the body against the model's schema."""
+    """Map ``p`` onto ``info``'s request fields (the workflow then checks the body against the model's schema)."""
     props = info.properties
     body: dict[str, Any] = {"prompt": p.prompt}
     _map_size(info, p, body)
@@ -115,32 +93,7 @@ def build_body(info: ModelInfo, p: GenerateParams) -> dict[str, Any]:
             hint = f"use options.{near}" if near else f"it takes: {', '.join(sorted(props))}"
             raise InvalidRequestError(f"options.{key} is not a parameter of {info.id}; {hint}.", field=f"options.{key}")
         body[key] = value
-    validate_body(info, body)
     return body
-
-
-def validate_body(info: ModelInfo, body: dict[str, Any]) -> None:
-    """Raise ``InvalidRequestError`` naming the field, the model and the allowed values."""
-    order = {key: i for i, key in enumerate(body)}
-    errors = sorted(
-        _validator(info).iter_errors(body),
-        key=lambda e: (order.get(str(e.path[0]), len(order)) if e.path else -1, [str(x) for x in e.path]),
-    )
-    if errors:
-        messages = list(dict.fromkeys(_describe(info, e) for e in errors[:4]))
-        raise InvalidRequestError(" ".join(messages), field=_path(errors[0]) or None)
-
-
-def _validator(info: ModelInfo) -> Draft202012Validator:
-    cached = _VALIDATORS.get(info.id)
-    if cached is None:
-        from jsonschema import Draft202012Validator  # deferred: not needed to list tools
-
-        cached = _VALIDATORS[info.id] = Draft202012Validator(info.schema)
-    return cached
-
-
-_VALIDATORS: dict[str, Draft202012Validator] = {}
 
 
 def _put(info: ModelInfo, body: dict[str, Any], name: str, value: Any, fields: tuple[str, ...]) -> None:
@@ -150,7 +103,7 @@ def _put(info: ModelInfo, body: dict[str, Any], name: str, value: Any, fields: t
         if f in info.properties:
             body[f] = value
             return
-    raise InvalidRequestError(f"{name}: model {info.id} has no such parameter. {_takes(info)}", field=name)
+    raise InvalidRequestError(f"{name}: model {info.id} has no such parameter. {takes(info)}", field=name)
 
 
 def _map_size(info: ModelInfo, p: GenerateParams, body: dict[str, Any]) -> None:
@@ -207,7 +160,7 @@ def _map_size(info: ModelInfo, p: GenerateParams, body: dict[str, Any]) -> None:
             body["resolution"] = resolutions[0]
     elif p.resolution is not None and (ratios or not takes_wh):  # nothing would carry it: say so
         raise InvalidRequestError(
-            f"resolution: model {info.id} has no resolution setting. {_takes(info)}", field="resolution"
+            f"resolution: model {info.id} has no resolution setting. {takes(info)}", field="resolution"
         )
 
 
@@ -288,7 +241,7 @@ def _map_style_images(info: ModelInfo, urls: list[str], body: dict[str, Any]) ->
     target = style_field(info)
     if target is None:
         raise InvalidRequestError(
-            f"style_images: model {info.id} takes no style images. {_takes(info)}", field="style_images"
+            f"style_images: model {info.id} takes no style images. {takes(info)}", field="style_images"
         )
     body[target] = [{"url": url, "strength": 1.0} for url in urls]
 
@@ -343,49 +296,3 @@ def _bounds(spec: object) -> tuple[float, float]:
     """A size field's (minimum, maximum), with open ends as 16 and 8192."""
     d = spec if isinstance(spec, dict) else {}
     return float(d.get("minimum", 16)), float(d.get("maximum", 8192))
-
-
-def _takes(info: ModelInfo) -> str:
-    return f"It takes: {', '.join(sorted(info.properties))}."
-
-
-def _path(err: SchemaError) -> str:
-    return ".".join(str(x) for x in err.absolute_path)
-
-
-def _describe(info: ModelInfo, err: SchemaError) -> str:
-    """One sentence for a schema violation: field, model, what is allowed."""
-    where = _path(err)
-    instance: Any = err.instance
-    schema = err.schema if isinstance(err.schema, dict) else {}
-    v = err.validator
-    if v == "required":
-        missing = str(err.message).split("'")[1] if "'" in str(err.message) else str(err.message)
-        return f"{missing}: required by model {info.id}. {_takes(info)}"
-    if v == "additionalProperties":
-        return f"{err.message!s} — model {info.id} rejects unknown fields. {_takes(info)}"
-    if v == "enum":
-        allowed = ", ".join(str(x) for x in schema.get("enum", []))
-        return f"{where}={instance!r} is not allowed by model {info.id}; allowed: {allowed}."
-    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        lo, hi = (
-            schema.get("minimum", schema.get("exclusiveMinimum")),
-            schema.get("maximum", schema.get("exclusiveMaximum")),
-        )
-        span = f"{_num(lo) if lo is not None else '…'}–{_num(hi) if hi is not None else '…'}"
-        return f"{where}={_num(instance)} is out of range for model {info.id}; allowed: {span}."
-    if v in ("maxLength", "minLength"):
-        lo, hi = schema.get("minLength", 0), schema.get("maxLength")
-        span = f"{lo}–{hi}" if hi is not None else f"at least {lo}"
-        return f"{where} has {len(instance)} characters; model {info.id} allows {span}."
-    if v in ("maxItems", "minItems"):
-        lo, hi = schema.get("minItems", 0), schema.get("maxItems")
-        span = f"{lo}–{hi}" if hi is not None else f"at least {lo}"
-        return f"{where} has {len(instance)} items; model {info.id} allows {span}."
-    if v == "type":
-        return f"{where}={instance!r} has the wrong type for model {info.id}; expected {schema.get('type')}."
-    return f"{where or 'body'}: {err.message} (model {info.id})."
-
-
-def _num(x: Any) -> str:
-    return f"{x:g}" if isinstance(x, float) else str(x)

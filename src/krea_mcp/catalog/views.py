@@ -1,10 +1,11 @@
-"""Text views of the catalog for ``list_models``: a compact list, and one model's full parameter list."""
+"""Every text view of the catalog: ``list_models``' compact list and one model's full parameters, and the table
+``krea-mcp models`` prints."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from krea_mcp.catalog.image_params import IMAGE_FIELDS, STYLE_FIELDS, image_field, style_field
+from krea_mcp.catalog.image_params import ARGUMENT_FIELDS, image_field, style_field
 from krea_mcp.catalog.models import Catalog, ModelInfo
 
 LEGEND = "inputs: image=optional input image(s), edit=input image required, refs=reference images, style=style images"
@@ -18,15 +19,32 @@ def compact_list(catalog: Catalog, default_model: str) -> str:
     ]
     for info in catalog.models.values():
         aliases = f" [{', '.join(info.aliases[:2])}]" if info.aliases else ""
-        seconds = f"~{info.typical_s:g}s" + ("?" if info.typical_s_estimated else "")
         price = f" {info.price_hint}" if info.price_hint else ""
         inputs = f"; {'/'.join(info.inputs)}" if info.inputs else ""
         flag = " DEPRECATED" if info.deprecated else ""
-        lines.append(f"{info.id}{aliases} {seconds}{price}{inputs}{flag} — {info.summary}")
+        lines.append(f"{info.id}{aliases} {_seconds(info)}{price}{inputs}{flag} — {info.summary}")
     if catalog.sunset:
         gone = ", ".join(f"{s.id} (use {s.replacement})" if s.replacement else s.id for s in catalog.sunset.values())
         lines.append(f"Retired: {gone}.")
     return "\n".join(lines)
+
+
+def table(catalog: Catalog) -> str:
+    """The catalog as a table for people: model, aliases, time, price, inputs; then what "?" means and the retired."""
+    rows = [("MODEL", "ALIASES", "TIME", "PRICE", "INPUTS")]
+    for info in catalog.models.values():
+        rows.append(
+            (info.id, ", ".join(info.aliases), _seconds(info), info.price_hint or "-", "/".join(info.inputs) or "text")
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1] for row in rows]
+    lines.append("\n? = estimated time. Retired: " + ", ".join(s.id for s in catalog.sunset.values()))
+    return "\n".join(lines)
+
+
+def _seconds(info: ModelInfo) -> str:
+    """A model's typical time, short: ``~7s``, or ``~20s?`` when it is an estimate."""
+    return f"~{info.typical_s:g}s" + ("?" if info.typical_s_estimated else "")
 
 
 def model_detail(info: ModelInfo) -> str:
@@ -46,7 +64,7 @@ def model_detail(info: ModelInfo) -> str:
 def _mapping(info: ModelInfo) -> str:
     props = info.properties
     parts = []
-    if isinstance(props.get("aspect_ratio"), dict) and props["aspect_ratio"].get("enum"):  # as params._map_size
+    if isinstance(props.get("aspect_ratio"), dict) and props["aspect_ratio"].get("enum"):  # as image_params._map_size
         parts.append("width/height → nearest aspect_ratio")
     elif "width" in props:
         parts.append("width/height/aspect_ratio/resolution → width,height")
@@ -61,9 +79,7 @@ def _mapping(info: ModelInfo) -> str:
     for common, field in (("steps", "num_inference_steps"), ("strength", "denoising_strength")):
         if field in props:
             parts.append(f"{common} → {field}")
-    handled = {"prompt", "width", "height", "aspect_ratio", "resolution", "seed", "steps", "negative_prompt"}
-    handled |= {"strength", "num_inference_steps", "denoising_strength", *IMAGE_FIELDS, *STYLE_FIELDS}
-    rest = [name for name in props if name not in handled]
+    rest = [name for name in props if name not in ARGUMENT_FIELDS]
     tail = f" Others via options: {', '.join(rest)}." if rest else ""
     return "generate_image mapping: " + "; ".join(parts) + "." + tail if parts else f"Options: {', '.join(rest)}."
 

@@ -99,10 +99,10 @@ class KreaClient:
         """The pooled client, for downloads that must go through the same transport (e.g. the sandbox)."""
         return self._http
 
-    async def create_image_job(self, model_id: str, body: dict[str, Any]) -> Job:
-        """POST /generate/image/{model}: start a job. This is the only call that spends credits."""
-        url = f"/generate/image/{model_id}"
-        response = await self._write("POST", url, json=body, model=model_id)
+    async def create_job(self, path: str, body: dict[str, Any], *, model: str | None = None) -> Job:
+        """POST ``path`` (``/generate/{kind}/{model}``, ``/styles/train``): start a job. This is the only call that
+        spends credits. ``model`` names the model in error messages."""
+        response = await self._write("POST", path, json=body, model=model)
         return self._job(response)
 
     async def get_job(self, job_id: str) -> Job:

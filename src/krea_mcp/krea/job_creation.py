@@ -10,7 +10,7 @@ from typing import Any
 
 import anyio
 
-from krea_mcp.catalog.models import ModelInfo
+from krea_mcp.catalog.models import Operation
 from krea_mcp.errors import AmbiguousCreateError, KreaConnectionError, KreaError, ServerError
 from krea_mcp.job import Job
 from krea_mcp.krea.client import KreaClient
@@ -42,14 +42,15 @@ async def create_job(
     client: KreaClient,
     spend: SpendGuard,
     price: float,
-    info: ModelInfo,
+    operation: Operation,
     body: dict[str, Any],
     *,
     known: Collection[str],
     budget_s: float,
     in_flight: InFlight,
 ) -> tuple[Job, str | None]:
-    """POST the job (``price`` is already reserved with ``spend``, and released here if Krea certainly made nothing).
+    """POST the job to the operation's path (``price`` is already reserved with ``spend``, and released here if Krea
+    certainly made nothing).
 
     When the answer is lost after sending, find the job in GET /jobs instead of sending again.
 
@@ -59,13 +60,13 @@ async def create_job(
     in_flight.count += 1
     try:
         with retry_budget(budget_s):
-            return await client.create_image_job(info.id, body), None
+            return await client.create_job(operation.path, body, model=operation.id), None
     except KreaError as exc:
         if not maybe_applied(exc):
             spend.release(price)
             raise
         alone = in_flight.count == 1
-        return await _reconcile(client, info.id, sent_at, exc, known, alone=alone), RECOVERED_NOTE
+        return await _reconcile(client, operation.id, sent_at, exc, known, alone=alone), RECOVERED_NOTE
     finally:
         in_flight.count -= 1
 

@@ -152,7 +152,6 @@ def build_tools(settings: Settings) -> list[Tool]:
     async def list_models(
         model: Annotated[str | None, Field(max_length=100, description="Id or alias: show its full parameters")] = None,
     ) -> str:
-        from krea_mcp.catalog.image_params import resolve_model
         from krea_mcp.catalog.models import load_catalog
         from krea_mcp.catalog.views import compact_list, model_detail
 
@@ -160,15 +159,15 @@ def build_tools(settings: Settings) -> list[Tool]:
         if model is None:
             return compact_list(catalog, settings.default_model)
         with tool_errors():
-            return model_detail(resolve_model(catalog, model))
+            return model_detail(catalog.find(model))
 
     def model_field_hint(name: str, arguments: dict[str, Any]) -> str | None:
         """Where the chosen model takes a setting sent at the top level (only a field it really has)."""
-        from krea_mcp.catalog.image_params import argument_for, option_fields, resolve_model, suggest_field
+        from krea_mcp.catalog.image_params import argument_for, option_fields, suggest_field
         from krea_mcp.catalog.models import load_catalog
 
         try:
-            info = resolve_model(load_catalog(), str(arguments.get("model") or settings.default_model))
+            info = load_catalog().find(str(arguments.get("model") or settings.default_model))
         except KreaError:
             return None
         found = suggest_field(info, name)

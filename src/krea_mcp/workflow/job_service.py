@@ -6,14 +6,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 
-from krea_mcp.catalog.image_params import GenerateParams, build_body, resolve_model, size_note
+from krea_mcp.catalog.image_params import GenerateParams
+from krea_mcp.catalog.job_kinds import JobRequest, request_body, request_note
 from krea_mcp.catalog.models import Catalog
 from krea_mcp.errors import (
     InvalidRequestError,
@@ -70,28 +71,26 @@ class JobService:
     creating: InFlight = field(default_factory=InFlight)
     records: dict[str, JobRecord] = field(default_factory=dict)
 
-    async def submit(self, params: GenerateParams, *, deadline: float | None = None) -> tuple[Job, str]:
-        """Validate locally, then POST. Raises before the POST for anything Krea would reject.
+    async def submit(self, request: JobRequest, *, deadline: float | None = None) -> tuple[Job, str]:
+        """Validate locally, then POST to the operation's path. Raises before the POST for anything Krea would reject.
 
-        Uploads of local images end by ``deadline`` (anyio time; default KREA_WAIT_S from now) or the call fails with
-        nothing created and nothing reserved; the POST itself, once sent, is never cut.
+        Any job kind: the request's kind chooses the operations its model is looked up in and the adapter that builds
+        the body. Uploads of local inputs end by ``deadline`` (anyio time; default KREA_WAIT_S from now) or the call
+        fails with nothing created and nothing reserved; the POST itself, once sent, is never cut.
         """
-        info = resolve_model(self.catalog, params.model)
+        operation = self.catalog.find(request.model, request.kind)
+        refs = request.references()
         # Validate with stand-in URLs first, so a bad size or field never triggers an upload.
-        stand_in = build_body(
-            info, replace(params, images=_stand_ins(params.images), style_images=_stand_ins(params.style_images))
-        )
-        refs = {"images": params.images, "style_images": params.style_images}
+        stand_in = request_body(operation, request.with_references({k: _stand_ins(v) for k, v in refs.items()}))
         if self.inputs is not None:  # every local file and data: URI checked before any is uploaded
             self.inputs.check(refs)
         guard = self.spend.get(caller_key())
-        price = guard.reserve(info, body=stand_in)  # priced by this call's fields; a refused call uploads nothing
+        price = guard.reserve(operation, body=stand_in)  # priced by this call's fields; a refused call uploads nothing
         try:
             if self.inputs is not None and _uploads(refs):
                 until = deadline if deadline is not None else anyio.current_time() + self.settings.wait_s
-                urls = await self._upload_inputs(refs, until)
-                params = replace(params, images=urls["images"], style_images=urls["style_images"])
-            body = build_body(info, params)
+                request = request.with_references(await self._upload_inputs(refs, until))
+            body = request_body(operation, request)
         except BaseException:
             guard.release(price)
             raise
@@ -103,16 +102,16 @@ class JobService:
                 self.client,
                 guard,
                 price,
-                info,
+                operation,
                 body,
                 known=self.records.keys(),
                 budget_s=self.settings.wait_s,
                 in_flight=self.creating,
             )
-            notes = "\n".join(n for n in (size_note(info, params, body), note) if n) or None
-            self.records[job.job_id] = JobRecord(job.job_id, info.id, params.prompt, notes)
-        log.info("created job %s on %s", job.job_id, info.id)
-        return job, info.id
+            notes = "\n".join(n for n in (request_note(operation, request, body), note) if n) or None
+            self.records[job.job_id] = JobRecord(job.job_id, operation.id, request.prompt, notes)
+        log.info("created job %s on %s", job.job_id, operation.id)
+        return job, operation.id
 
     async def _upload_inputs(self, refs: dict[str, list[str]], deadline: float) -> dict[str, list[str]]:
         """Upload local images (in parallel, within the bound ImageInputs sets) before ``deadline``."""
@@ -263,8 +262,8 @@ class JobService:
         return record.model if record else None
 
     def typical_s(self, model: str | None) -> float:
-        info = self.catalog.models.get(model or "")
-        return (info.typical_s if info else 20.0) * self.duration_scale
+        """The expected run time of a job on ``model``, at this server's pace (the sandbox runs faster)."""
+        return self.catalog.expected_s(model, scale=self.duration_scale)
 
     async def _wait(self, job: Job, model: str | None, deadline_s: float, progress: ProgressFn | None) -> Outcome:
         """Poll until terminal or the deadline. Cancellation propagates; the Krea job is never cancelled here.
