@@ -184,7 +184,7 @@ def test_expected_duration_is_the_typical_time_times_the_pace() -> None:
     assert CATALOG.expected_s("seedream-3") == UNKNOWN_TYPICAL_S  # retired: the tool call reports it
 
 
-async def test_the_service_and_the_cli_share_the_expected_duration() -> None:
+async def test_the_service_paces_polling_by_the_catalogs_expected_duration() -> None:
     async with KreaClient(base_url="http://krea.test", token=SecretStr(TOKEN)) as client:
         service = JobService(client, make_settings(), CATALOG, duration_scale=0.3)
         assert service.typical_s("bfl/flux-1-dev") == CATALOG.expected_s("bfl/flux-1-dev", scale=0.3)
