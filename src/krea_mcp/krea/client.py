@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, Self, TypeAlias
+from typing import TYPE_CHECKING, Any, Self, TypeAlias
 from urllib.parse import quote
 
 import anyio
@@ -15,6 +16,7 @@ from krea_mcp import __version__
 from krea_mcp.errors import (
     KreaAPIError,
     KreaConnectionError,
+    KreaError,
     MissingTokenError,
     ServerError,
     safe_excerpt,
@@ -24,6 +26,9 @@ from krea_mcp.errors import (
 from krea_mcp.job import Job
 from krea_mcp.krea.caller import current_token
 from krea_mcp.krea.retry import RetryPolicy, certainly_not_applied, is_transient, with_retries
+
+if TYPE_CHECKING:
+    from krea_mcp.krea.downloads import Downloader
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +79,7 @@ class KreaClient:
     ) -> None:
         self._token = token
         self._retry = retry or RetryPolicy()
+        self._injected = transport is not None
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
         self._http = httpx.AsyncClient(
             base_url=base_url,
@@ -94,10 +100,16 @@ class KreaClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    @property
-    def http(self) -> httpx.AsyncClient:
-        """The pooled client, for downloads that must go through the same transport (e.g. the sandbox)."""
-        return self._http
+    def downloader(self, *, trusted: Iterable[str] = ()) -> Downloader:
+        """Fetching what Krea's answers point at, under the download rules: through this client's transport when one
+        was injected (tests, ``--sandbox``: nothing reaches the network, ``trusted`` origins count as Krea's own),
+        else over connections pinned to checked public addresses. Close it with ``aclose()``."""
+        from krea_mcp.krea.downloads import Downloader
+
+        base_url = str(self._http.base_url).rstrip("/")
+        if not self._injected:
+            return Downloader(None, base_url=base_url)
+        return Downloader(self._http, base_url=base_url, trusted=trusted)
 
     async def create_job(self, path: str, body: dict[str, Any], *, model: str | None = None) -> Job:
         """POST ``path`` (``/generate/{kind}/{model}``, ``/styles/train``): start a job. This is the only call that
@@ -149,20 +161,17 @@ class KreaClient:
 
     async def _read(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """A request that is safe to repeat: retried on every transient failure."""
-        return await with_retries(
-            lambda: self._send(method, url, **kwargs),
-            retryable=is_transient,
-            policy=self._retry,
-            what=f"{method} {url}",
-        )
+        return await self._retried(method, url, is_transient, **kwargs)
 
     async def _write(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """A request that changes state: retried only when Krea certainly did not act on it."""
+        return await self._retried(method, url, certainly_not_applied, **kwargs)
+
+    async def _retried(
+        self, method: str, url: str, retryable: Callable[[KreaError], bool], **kwargs: Any
+    ) -> httpx.Response:
         return await with_retries(
-            lambda: self._send(method, url, **kwargs),
-            retryable=certainly_not_applied,
-            policy=self._retry,
-            what=f"{method} {url}",
+            lambda: self._send(method, url, **kwargs), retryable=retryable, policy=self._retry, what=f"{method} {url}"
         )
 
     async def _send(
@@ -190,7 +199,7 @@ class KreaClient:
             sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
             what = "did not answer in time" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
             message = f"Krea at {shown_url(self._http.base_url)} {what} ({type(exc).__name__} on {method} {url})."
-            if method == "POST" and sent and url.startswith("/generate/"):
+            if method == "POST" and sent and url != "/assets":  # a create (/generate/..., /styles/train)
                 message += " The request was sent, so Krea may have created the job; retrying could start a second one."
             raise KreaConnectionError(message, sent=sent) from None
         log.debug("%s %s -> %s", method, url, streamed.status_code)

@@ -13,7 +13,6 @@ from pydantic import SecretStr
 from krea_mcp.catalog.models import load_catalog
 from krea_mcp.files.image_saver import ImageSaver
 from krea_mcp.krea.client import KreaClient
-from krea_mcp.krea.downloads import Downloader
 from krea_mcp.settings import Settings
 from krea_mcp.workflow.image_inputs import ImageInputs
 from krea_mcp.workflow.job_service import JobService
@@ -55,8 +54,7 @@ async def build_service(
     # Result URLs come from Krea's answers: fetched only under the download rules. With an injected transport (tests,
     # --sandbox) nothing reaches the network and the emulator's own origin is trusted like the base URL; on the real
     # network the downloader's own connections are pinned to checked addresses.
-    injected = http_transport is not None
-    downloader = Downloader(client.http if injected else None, base_url=base_url, trusted=[SANDBOX_BASE_URL] * injected)
+    downloader = client.downloader(trusted=[SANDBOX_BASE_URL])
     stack.push_async_callback(downloader.aclose)
     multi = settings.multi_user  # callers are strangers: no local files, no saving, no shared listings
     dirs = [] if multi else settings.input_dirs()
