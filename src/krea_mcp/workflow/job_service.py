@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from krea_mcp.catalog.image_params import GenerateParams
 from krea_mcp.catalog.job_kinds import JobRequest, request_body, request_note
 from krea_mcp.catalog.models import Catalog
 from krea_mcp.errors import (
@@ -131,7 +130,7 @@ class JobService:
 
     async def generate(
         self,
-        params: GenerateParams,
+        params: JobRequest,
         *,
         wait: bool,
         deadline_s: float,
