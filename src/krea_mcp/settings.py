@@ -66,8 +66,8 @@ class Settings(BaseSettings):
     base_url: str = Field(default=DEFAULT_BASE_URL, description="Krea API base URL.")
     request_timeout_s: float = Field(default=30.0, gt=0, le=600, description="Timeout of one HTTP request.")
     default_model: str = Field(default="bfl/flux-1-dev", description="Model used when a call names none.")
-    wait_s: float = Field(45.0, gt=0, le=3600, description="How long generate_image waits before returning job_id.")
-    poll_interval_s: float | None = Field(None, gt=0, le=60, description="Fixed polling interval; unset: a schedule.")
+    wait_s: float = Field(default=45.0, gt=0, le=3600, description="How long generate_image waits for a job.")
+    poll_interval_s: float | None = Field(default=None, gt=0, le=60, description="Fixed polling interval.")
     allowed_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Absolute directories local input images may be read from and images saved to (os.pathsep- or "
@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     preview: Literal["off", "thumbnail", "full"] = Field(
         default="thumbnail", description="Inline images the model can see: off, thumbnail (within the budget), or full."
     )
-    preview_budget_bytes: int = Field(64_000, ge=0, le=10_000_000, description="Base64 bytes of thumbnails per result.")
+    preview_budget_bytes: int = Field(default=64_000, ge=0, le=10_000_000, description="Preview base64 per result.")
     max_jobs: int | None = Field(
         default=None, ge=0, description="Refuse to start more than this many jobs per server process."
     )
