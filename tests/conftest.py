@@ -1,20 +1,20 @@
-"""Shared fixtures: a deterministic emulator, settings that never read the real environment, MCP clients."""
+"""Shared fixtures: a clean environment, instant retries, a deterministic emulator, MCP clients in both eras.
+
+The helpers they are built on (``connect``, ``make_settings``, ``TOKEN``, ``text_of``...) are in ``tests/helpers.py``.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from mcp import Client
 
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.krea import retry
-from krea_mcp.server.app import create_server
-from krea_mcp.settings import Settings
-
-TOKEN = "test-token-5f0c2a"
+from tests.helpers import TOKEN, connect
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No KREA_* variable or .env file from the developer's machine leaks into a test."""
     for key in list(os.environ):
         if key.startswith("KREA_"):
@@ -40,10 +40,12 @@ def fast_retries() -> Iterator[None]:
     retry.set_testing(False)
 
 
-def make_settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {"api_token": TOKEN, "poll_interval_s": 0.02, "wait_s": 10.0}
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """An empty directory beside the test's own ``allowed`` one, where nothing may be written."""
+    path = tmp_path / "outside"
+    path.mkdir()
+    return path
 
 
 @pytest.fixture
@@ -57,21 +59,8 @@ def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-ClientFactory = Callable[..., Any]
-
-
 @pytest.fixture
-def connect(fake: FakeKrea, mode: str) -> ClientFactory:
-    """``async with connect(**settings_overrides) as client`` — a server wired to the emulator."""
-
-    def factory(**overrides: Any) -> Client:
-        server = create_server(make_settings(**overrides), transport=fake.transport())
-        return Client(server, mode=mode)  # type: ignore[arg-type]
-
-    return factory
-
-
-@pytest.fixture
-async def client(connect: ClientFactory) -> AsyncIterator[Client]:
-    async with connect() as c:
+async def client(fake: FakeKrea, mode: str) -> AsyncIterator[Client]:
+    """A client of a server on ``fake`` with the default test settings, in each protocol era."""
+    async with connect(fake, mode=mode) as c:
         yield c

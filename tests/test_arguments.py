@@ -6,12 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from mcp import Client
 
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.server.app import create_server
-from tests.conftest import TOKEN, make_settings
-from tests.test_tools import text_of
+from tests.helpers import TOKEN, call_once, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -19,8 +16,8 @@ BOILERPLATE = ("validation error", "pydantic", "errors.pydantic.dev", "For furth
 
 
 async def _call(fake: FakeKrea, tool: str, arguments: dict[str, Any], mode: str = "auto") -> str:
-    async with Client(create_server(make_settings(preview="off"), transport=fake.transport()), mode=mode) as client:  # type: ignore[arg-type]
-        result = await client.call_tool(tool, arguments)
+    """The error text of one call that must be refused."""
+    result = await call_once(fake, tool, arguments, mode=mode, preview="off")
     assert result.is_error, text_of(result)
     return text_of(result)
 
@@ -92,7 +89,8 @@ async def test_following_a_hint_succeeds() -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=0)
     text = await _call(fake, "generate_image", {"prompt": "x", "options": {"guidanceScale": 3}})
     assert "options.guidance_scale_flux" in text
-    async with Client(create_server(make_settings(preview="off"), transport=fake.transport())) as client:
-        result = await client.call_tool("generate_image", {"prompt": "x", "options": {"guidance_scale_flux": 3}})
+    result = await call_once(
+        fake, "generate_image", {"prompt": "x", "options": {"guidance_scale_flux": 3}}, preview="off"
+    )
     assert not result.is_error, text_of(result)
     assert fake.generate_posts == 1

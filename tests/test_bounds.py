@@ -7,31 +7,22 @@ import base64
 import io
 import itertools
 from pathlib import Path
-from typing import Any
 
 import anyio
 import httpx
 import pytest
-from mcp import Client
 from PIL import Image
 
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.fake_api._png import prompt_image
 from krea_mcp.files import previews as preview
 from krea_mcp.files.previews import build_previews
-from krea_mcp.server.app import create_server
 from krea_mcp.workflow import image_inputs as inputs
-
-from .conftest import TOKEN, make_settings
-from .test_tools import text_of
+from tests.helpers import TOKEN, Around, connect, text_of
 
 pytestmark = pytest.mark.anyio
 
 PNG = prompt_image("input", 32, 32)
-
-
-def connect(transport: httpx.AsyncBaseTransport, **settings: Any) -> Client:
-    return Client(create_server(make_settings(**settings), transport=transport))
 
 
 def uploads(fake: FakeKrea) -> int:
@@ -53,26 +44,24 @@ def six_files(tmp_path: Path) -> list[str]:
 async def test_uploads_run_in_parallel_four_at_a_time(six_files: list[str]) -> None:
     """Each upload is held until four are in flight together: sequential uploads would never get there."""
     fake = FakeKrea(token=TOKEN)
-    inner = fake.transport()
     in_flight, most = 0, 0
     four = anyio.Event()
 
-    class Gathering(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            nonlocal in_flight, most
-            if request.url.path != "/assets":
-                return await inner.handle_async_request(request)
-            in_flight += 1
-            most = max(most, in_flight)
-            if in_flight == 4:
-                four.set()
-            await four.wait()
-            try:
-                return await inner.handle_async_request(request)
-            finally:
-                in_flight -= 1
+    async def gathering(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        nonlocal in_flight, most
+        if request.url.path != "/assets":
+            return await inner.handle_async_request(request)
+        in_flight += 1
+        most = max(most, in_flight)
+        if in_flight == 4:
+            four.set()
+        await four.wait()
+        try:
+            return await inner.handle_async_request(request)
+        finally:
+            in_flight -= 1
 
-    async with connect(Gathering(), wait_s=5) as client:
+    async with connect(Around(fake, gathering), wait_s=5) as client:
         with anyio.fail_after(10):
             result = await client.call_tool(
                 "generate_image", {"prompt": "a fox", "model": "nano-banana", "images": six_files, "wait": False}
@@ -86,7 +75,7 @@ async def test_uploads_run_in_parallel_four_at_a_time(six_files: list[str]) -> N
 async def test_uploads_past_the_deadline_start_no_job_and_release_the_spend(six_files: list[str]) -> None:
     fake = FakeKrea(token=TOKEN)
     fake.inject("upload", "hang", count=6)  # Krea never answers the uploads
-    async with connect(fake.transport(), wait_s=0.3, max_jobs=1) as client:
+    async with connect(fake, wait_s=0.3, max_jobs=1) as client:
         with anyio.fail_after(5):
             result = await client.call_tool(
                 "generate_image", {"prompt": "a fox", "model": "nano-banana", "images": six_files}
@@ -116,7 +105,7 @@ async def test_the_inputs_of_one_call_are_limited_in_total_before_anything_is_up
     monkeypatch.setattr(inputs, "MAX_CALL_INPUT_BYTES", 3 * 2**20)
     big = PNG + b"\0" * (2 * 2**20)  # 2 MB each: two of them are over 3 MB
     fake = FakeKrea(token=TOKEN)
-    async with connect(fake.transport()) as client:
+    async with connect(fake) as client:
         result = await client.call_tool(
             "generate_image",
             {"prompt": "a fox", "model": "flux", "images": [six_files[0]], "style_images": [data_uri(big)] * 2},
@@ -142,7 +131,7 @@ async def test_the_inputs_of_one_call_are_limited_in_total_before_anything_is_up
 )
 async def test_bad_data_uris_are_refused_before_anything_is_uploaded(uri: str, expected: str) -> None:
     fake = FakeKrea(token=TOKEN)
-    async with connect(fake.transport()) as client:
+    async with connect(fake) as client:
         result = await client.call_tool("generate_image", {"prompt": "a fox", "model": "flux", "images": [uri]})
     assert result.is_error is True
     assert text_of(result).endswith(f"images: {expected}")
@@ -154,7 +143,7 @@ async def test_data_uris_decode_in_chunks_to_the_same_bytes(monkeypatch: pytest.
     image = prompt_image("chunked", 40, 30)
     assert len(base64.b64encode(image)) % 8 and base64.b64encode(image).endswith(b"=")
     fake = FakeKrea(token=TOKEN)
-    async with connect(fake.transport()) as client:
+    async with connect(fake) as client:
         result = await client.call_tool(
             "generate_image", {"prompt": "a fox", "model": "flux", "images": [data_uri(image)], "wait": False}
         )
@@ -171,7 +160,7 @@ async def test_a_huge_pixel_result_image_is_not_decoded_for_its_preview() -> Non
     (Over Pillow's own 89 Mpx bound its warning, an error under pytest, would hide what this test is about.)"""
     fake = FakeKrea(token=TOKEN, job_duration_s=0.05)
     fake.result_urls = [f"{fake.base_url}/_fake/huge/9000x9000.png"]
-    async with connect(fake.transport(), preview="thumbnail") as client:
+    async with connect(fake, preview="thumbnail") as client:
         result = await client.call_tool("generate_image", {"prompt": "a fox"})
     assert result.is_error is False
     assert not [b for b in result.content if b.type == "image"]
@@ -226,7 +215,7 @@ async def test_the_reservation_is_priced_by_the_call_s_own_fields() -> None:
     """Krea 2 Large is $0.06 without style references or a moodboard: a $0.06 budget fits that call (the model's
     dearest case, $0.075, is reserved only when the request could use the surcharges)."""
     fake = FakeKrea(token=TOKEN)
-    async with connect(fake.transport(), max_spend_usd=0.06) as client:
+    async with connect(fake, max_spend_usd=0.06) as client:
         plain = await client.call_tool("generate_image", {"prompt": "a fox", "model": "krea-2", "wait": False})
         assert plain.is_error is False, text_of(plain)
         styled = await client.call_tool(

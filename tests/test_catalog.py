@@ -22,8 +22,7 @@ from krea_mcp.errors import InvalidRequestError, ModelSunsetError, UnknownModelE
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.krea.client import KreaClient
 from krea_mcp.workflow.job_service import JobService
-
-from .conftest import TOKEN, make_settings
+from tests.helpers import TOKEN, make_settings
 
 pytestmark = pytest.mark.anyio
 

@@ -9,20 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from mcp import Client
 
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.server.app import create_server
-
-from .conftest import TOKEN, make_settings
-from .test_tools import text_of
+from tests.helpers import TOKEN, UNKNOWN_JOB, Around, connect, is_image, text_of
 
 pytestmark = pytest.mark.anyio
-
-
-def connect(fake: FakeKrea | httpx.AsyncBaseTransport, mode: str = "auto", **settings: Any) -> Client:
-    transport = fake.transport() if isinstance(fake, FakeKrea) else fake
-    return Client(create_server(make_settings(**settings), transport=transport), mode=mode)  # type: ignore[arg-type]
 
 
 def size_of(result: Any) -> int:
@@ -36,7 +27,7 @@ def out(tmp_path: Path) -> Path:
 
 async def test_save_to_directory_returns_absolute_paths_everywhere(mode: str, out: Path) -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=0.05)
-    async with connect(fake, mode, preview="off") as client:
+    async with connect(fake, mode=mode, preview="off") as client:
         result = await client.call_tool("generate_image", {"prompt": "A red fox, in snow!", "save_to": "assets"})
     assert result.is_error is False, text_of(result)
     (saved,) = result.structured_content["files"]
@@ -108,16 +99,15 @@ async def test_preview_off_keeps_a_one_image_result_small() -> None:
 
 
 async def test_broken_image_bytes_still_return_urls_with_a_note() -> None:
+    """Bytes labelled image/png that are no image (the emulator's ``malformed`` fault is JSON, so not this case)."""
     fake = FakeKrea(token=TOKEN, job_duration_s=0.05)
-    inner = fake.transport()
 
-    class Garbled(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            if request.url.path.startswith("/_fake/images/"):
-                return httpx.Response(200, content=b"definitely not a png", headers={"content-type": "image/png"})
-            return await inner.handle_async_request(request)
+    async def garbled(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        if is_image(request):
+            return httpx.Response(200, content=b"definitely not a png", headers={"content-type": "image/png"})
+        return await inner.handle_async_request(request)
 
-    async with connect(Garbled(), preview="thumbnail") as client:
+    async with connect(Around(fake, garbled), preview="thumbnail") as client:
         result = await client.call_tool("generate_image", {"prompt": "a fox"})
     assert result.is_error is False
     assert result.structured_content["urls"]
@@ -127,25 +117,19 @@ async def test_broken_image_bytes_still_return_urls_with_a_note() -> None:
 
 async def test_failed_download_for_saving_is_a_note_not_a_lost_job(out: Path) -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=0.05)
-    inner = fake.transport()
-
-    class CdnDown(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            if request.url.path.startswith("/_fake/images/"):
-                return httpx.Response(503, text="cdn down")
-            return await inner.handle_async_request(request)
-
-    async with connect(CdnDown(), preview="off") as client:
+    fake.inject("image", 503, count=10)  # the image host is down for good
+    async with connect(fake, preview="off") as client:
         result = await client.call_tool("generate_image", {"prompt": "a fox", "save_to": "x"})
     assert result.is_error is False
     assert result.structured_content["status"] == "completed" and result.structured_content["urls"]
     assert "Saving failed" in text_of(result)
     assert not list(out.rglob("*.png")) and not list(out.rglob("*.part"))
+    assert ("GET", f"/_fake/images/{result.structured_content['job_id']}/0.png") in fake.requests
 
 
 async def test_jobs_and_saved_files_are_listed_and_readable_as_resources(mode: str) -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=0.05)
-    async with connect(fake, mode, preview="off") as client:
+    async with connect(fake, mode=mode, preview="off") as client:
         result = await client.call_tool("generate_image", {"prompt": "a fox", "save_to": "res"})
         job_id = result.structured_content["job_id"]
         (saved,) = result.structured_content["files"]
@@ -161,7 +145,7 @@ async def test_jobs_and_saved_files_are_listed_and_readable_as_resources(mode: s
 
 async def test_cancel_job_cancels_a_running_job(mode: str) -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=30)
-    async with connect(fake, mode) as client:
+    async with connect(fake, mode=mode) as client:
         started = await client.call_tool("generate_image", {"prompt": "a fox", "wait": False})
         job_id = started.structured_content["job_id"]
         result = await client.call_tool("cancel_job", {"job_id": job_id})
@@ -186,14 +170,14 @@ async def test_cancel_job_leaves_a_finished_job_alone() -> None:
 async def test_cancel_unknown_job_is_a_404() -> None:
     fake = FakeKrea(token=TOKEN)
     async with connect(fake) as client:
-        result = await client.call_tool("cancel_job", {"job_id": "3c90c3cc-0d44-4b50-8888-8dd25736052a"})
+        result = await client.call_tool("cancel_job", {"job_id": UNKNOWN_JOB})
     assert result.is_error is True and "not found" in text_of(result)
 
 
 async def test_every_resource_link_in_a_result_can_be_read_from_the_server(mode: str) -> None:
     """MCP: a resource link names a resource the server can read, so clients that follow links never fail."""
     fake = FakeKrea(token=TOKEN, job_duration_s=0.05)
-    async with connect(fake, mode, preview="off", auto_save=True) as client:
+    async with connect(fake, mode=mode, preview="off", auto_save=True) as client:
         result = await client.call_tool("generate_image", {"prompt": "a fox"})
         links = [str(b.uri) for b in result.content if b.type == "resource_link"]
         assert len(links) == 2  # the image URL and the saved file

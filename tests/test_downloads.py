@@ -15,17 +15,14 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from mcp import Client, MCPError
+from mcp import MCPError
 
 from krea_mcp.errors import DownloadError
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.fake_api._png import encode_png
 from krea_mcp.fake_api._result_links import METADATA_SECRET
 from krea_mcp.krea.downloads import MAX_REDIRECTS, Downloader, address_problem
-from krea_mcp.server.app import create_server
-
-from .conftest import TOKEN, make_settings
-from .test_tools import text_of
+from tests.helpers import TOKEN, connect, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -308,10 +305,6 @@ async def test_real_network_fetches_the_trusted_base_origin_and_refuses_localhos
 # --- hostile upstream, through MCP against the emulator --------------------------------------------------------------
 
 
-def connect(fake: FakeKrea, mode: str = "auto", **settings: Any) -> Client:
-    return Client(create_server(make_settings(**settings), transport=fake.transport()), mode=mode)  # type: ignore[arg-type]
-
-
 METADATA = "http://127.0.0.1:8080/latest/meta-data/iam/security-credentials/role"
 
 
@@ -333,7 +326,7 @@ METADATA = "http://127.0.0.1:8080/latest/meta-data/iam/security-credentials/role
 async def test_hostile_result_urls_are_not_previewed_or_read(mode: str, urls: list[str], expected: str) -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=0.05)
     fake.result_urls = urls
-    async with connect(fake, mode, preview="thumbnail") as client:
+    async with connect(fake, mode=mode, preview="thumbnail") as client:
         result = await client.call_tool("generate_image", {"prompt": "a fox"})
         assert result.is_error is False
         assert result.structured_content["urls"] == urls  # the result is intact; only the fetch was refused

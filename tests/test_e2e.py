@@ -11,11 +11,9 @@ import httpx
 import pytest
 from mcp import Client, ClientSession, StdioServerParameters, stdio_client
 
-from .e2e import child_env, free_port, running
+from tests.helpers import TOKEN, child_env, free_port, run_cli, running
 
 pytestmark = pytest.mark.anyio
-
-TOKEN = "e2e-token-81f3"
 
 
 @pytest.fixture
@@ -87,17 +85,8 @@ async def test_streamable_http_serves_mcp_with_progress(tmp_path: Path) -> None:
 
 def test_cli_generate_sandbox_saves_and_prints_path_and_url(tmp_path: Path) -> None:
     """The README's first command, minus the install: plain progress lines when stderr is not a terminal."""
-    import subprocess
-
     out = tmp_path / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "krea_mcp", "generate", "a red fox", "--sandbox"],
-        env=child_env(KREA_OUTPUT_DIR=str(out)),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_cli("generate", "a red fox", "--sandbox", cwd=tmp_path, KREA_OUTPUT_DIR=str(out))
     assert proc.returncode == 0, proc.stderr
     saved, url = proc.stdout.strip().splitlines()
     assert Path(saved).parent == out and Path(saved).read_bytes().startswith(b"\x89PNG")

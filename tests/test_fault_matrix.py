@@ -11,13 +11,9 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp import Client
 
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.server.app import create_server
-
-from .conftest import TOKEN, make_settings
-from .test_tools import text_of
+from tests.helpers import TOKEN, connect, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -88,8 +84,7 @@ def check_invariants(result: Any, fake: FakeKrea, tool: str) -> None:
 @pytest.mark.parametrize("case", cases(), ids=lambda c: c.id)
 async def test_fault(case: Case) -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=0.2)
-    settings = make_settings(wait_s=2.0, request_timeout_s=0.3, preview="thumbnail", auto_save=True)
-    async with Client(create_server(settings, transport=fake.transport())) as client:
+    async with connect(fake, wait_s=2.0, request_timeout_s=0.3, preview="thumbnail", auto_save=True) as client:
         arguments: dict[str, Any] = {"prompt": "a fox"}
         if case.tool != "generate_image":
             started = await client.call_tool("generate_image", {"prompt": "a fox", "wait": False})
@@ -125,7 +120,7 @@ async def test_job_behaviours(setup: Any, status: str, fragment: str) -> None:
     async def on_progress(p: float, total: float | None, message: str | None) -> None:
         seen.append((message or "").split(" · ")[0])
 
-    async with Client(create_server(make_settings(wait_s=1.0, preview="off"), transport=fake.transport())) as client:
+    async with connect(fake, wait_s=1.0, preview="off") as client:
         result = await client.call_tool("generate_image", {"prompt": "a fox"}, progress_callback=on_progress)
     assert result.structured_content["status"] == status
     assert fragment in text_of(result).lower()
@@ -137,7 +132,7 @@ async def test_job_behaviours(setup: Any, status: str, fragment: str) -> None:
 async def test_backlog_full_then_free_again() -> None:
     """Concurrency 1, no backlog: the second job is refused (nothing created), the third succeeds later."""
     fake = FakeKrea(token=TOKEN, job_duration_s=0.2, concurrency=1, backlog=0)
-    async with Client(create_server(make_settings(preview="off"), transport=fake.transport())) as client:
+    async with connect(fake, preview="off") as client:
         first = await client.call_tool("generate_image", {"prompt": "a fox", "wait": False})
         refused = await client.call_tool("generate_image", {"prompt": "a fox", "wait": False})
         await client.call_tool("wait_for_job", {"job_id": first.structured_content["job_id"]})

@@ -32,10 +32,7 @@ from mcp.types import CallToolResult
 
 from krea_mcp.catalog.models import load_catalog
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.server.app import create_server
-
-from .conftest import TOKEN, make_settings
-from .test_tools import text_of
+from tests.helpers import TOKEN, connect, make_settings, text_of
 
 FUZZ_EXAMPLES = int(os.environ.get("KREA_FUZZ_EXAMPLES", "150"))
 FUZZ_SLOW = os.environ.get("KREA_FUZZ_SLOW") == "1"
@@ -383,16 +380,16 @@ class Fuzzer:
 def fuzzing(mode: str = "auto") -> Iterator[Fuzzer]:
     """A server on a fresh instant-job emulator, a connected client, a real job id, a local PNG to upload."""
     Path(LOCAL_PNG).write_bytes(PNG_1X1)
-    settings_ = make_settings(wait_s=0.5, poll_interval_s=0.01, preview="off")
-    settings_.resolved_output_dir().mkdir(parents=True, exist_ok=True)  # as on a machine that has saved before
-    server = create_server(settings_, transport=FakeKrea(token=TOKEN, job_duration_s=0).transport())
+    make_settings().resolved_output_dir().mkdir(parents=True, exist_ok=True)  # as on a machine that has saved before
+    fake = FakeKrea(token=TOKEN, job_duration_s=0)
+    connection = connect(fake, mode=mode, wait_s=0.5, poll_interval_s=0.01, preview="off")
     crashes = _Crashes()
     logging.getLogger(CRASH_LOGGER).addHandler(crashes)
     failure: Exception | None = None
     try:
         with (
             start_blocking_portal("asyncio") as portal,
-            portal.wrap_async_context_manager(Client(server, mode=mode)) as client,
+            portal.wrap_async_context_manager(connection) as client,
         ):
             fuzzer = Fuzzer(portal, client, crashes)
             first = fuzzer.call("generate_image", {"prompt": "a fox", "wait": False})

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import SecretStr
 from starlette.datastructures import Headers
@@ -18,41 +13,17 @@ from krea_mcp.errors import ConfigError
 from krea_mcp.http_app import MIN_HTTP_TOKEN_CHARS, BearerGate, build_app
 from krea_mcp.krea.caller import bearer_from
 from krea_mcp.settings import Settings
-
-from .e2e import child_env
+from tests.helpers import ACCEPT, asgi_client, bare_settings, initialize, run_cli
 
 pytestmark = pytest.mark.anyio
 
 GOOD = "gate-0f3c9a7e5b1d4c2a8e6f0b9d7c5a3e1f"
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
-}
-ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-
-
-def settings(**values: Any) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-@asynccontextmanager
-async def http_to(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client calling the ASGI app in-process, with the MCP app's lifespan running."""
-    inner = app.app if isinstance(app, BearerGate) else app
-    while not hasattr(inner, "router"):
-        inner = inner.app
-    async with (
-        inner.router.lifespan_context(inner),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http,
-    ):
-        yield http
+INIT = initialize("2025-11-25")
 
 
 async def refuses_to_build(**values: Any) -> str:
     with pytest.raises(ConfigError) as caught:
-        build_app(settings(sandbox=True, **values))
+        build_app(bare_settings(sandbox=True, **values))
     return str(caught.value)
 
 
@@ -70,7 +41,7 @@ async def test_token_mode_refuses_a_short_token_and_says_how_long_it_must_be() -
     assert f"KREA_HTTP_TOKEN is {len(short)} characters" in message and f"at least {MIN_HTTP_TOKEN_CHARS}" in message
     assert short not in message  # the secret itself is never shown, only its length
     assert await refuses_to_build(http_auth="token", http_token="x" * (MIN_HTTP_TOKEN_CHARS - 1))
-    assert build_app(settings(sandbox=True, http_auth="token", http_token="x" * MIN_HTTP_TOKEN_CHARS))
+    assert build_app(bare_settings(sandbox=True, http_auth="token", http_token="x" * MIN_HTTP_TOKEN_CHARS))
 
 
 async def test_an_empty_token_line_in_dotenv_refuses_to_start(tmp_path: Path) -> None:
@@ -80,15 +51,7 @@ async def test_an_empty_token_line_in_dotenv_refuses_to_start(tmp_path: Path) ->
 
 
 def test_the_server_exits_with_the_reason_on_an_empty_token(tmp_path: Path) -> None:
-    env = child_env(KREA_HTTP_AUTH="token", KREA_HTTP_TOKEN="")
-    proc = subprocess.run(
-        [sys.executable, "-m", "krea_mcp", "--transport", "http", "--sandbox"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_cli("--transport", "http", "--sandbox", cwd=tmp_path, KREA_HTTP_AUTH="token", KREA_HTTP_TOKEN="")
     assert proc.returncode == 2
     assert "KREA_HTTP_TOKEN is empty" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -115,16 +78,16 @@ def test_the_gate_fails_closed_whatever_the_settings_object_holds(values: dict[s
 
 
 async def test_surrounding_whitespace_in_the_configured_token_is_not_part_of_it() -> None:
-    app = build_app(settings(sandbox=True, http_auth="token", http_token=f"  {GOOD}\n"))
-    async with http_to(app) as http:
+    app = build_app(bare_settings(sandbox=True, http_auth="token", http_token=f"  {GOOD}\n"))
+    async with asgi_client(app) as http:
         ok = await http.post("/mcp", json=INIT, headers={**ACCEPT, "authorization": f"Bearer {GOOD}"})
     assert ok.status_code == 200
 
 
 async def test_two_authorization_headers_are_refused_not_resolved_by_position() -> None:
     """Before: the gate checked the last header (the right token) while a tool reads the first (anything)."""
-    app = build_app(settings(sandbox=True, http_auth="token", http_token=GOOD))
-    async with http_to(app) as http:
+    app = build_app(bare_settings(sandbox=True, http_auth="token", http_token=GOOD))
+    async with asgi_client(app) as http:
         both = await http.post(
             "/mcp",
             json=INIT,
@@ -139,8 +102,8 @@ async def test_two_authorization_headers_are_refused_not_resolved_by_position() 
 
 
 async def test_passthrough_refuses_two_callers_tokens_in_one_request() -> None:
-    app = build_app(settings(sandbox=True, http_auth="bearer-passthrough"))
-    async with http_to(app) as http:
+    app = build_app(bare_settings(sandbox=True, http_auth="bearer-passthrough"))
+    async with asgi_client(app) as http:
         both = await http.post(
             "/mcp",
             json=INIT,

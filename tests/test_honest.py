@@ -5,16 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from mcp import Client
 
 from krea_mcp.catalog.image_params import GenerateParams, build_body, size_note
 from krea_mcp.catalog.models import load_catalog
 from krea_mcp.errors import InvalidRequestError
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.server.app import create_server
-from tests.conftest import TOKEN, make_settings
-from tests.emulator import FakeClock
-from tests.test_tools import text_of
+from tests.helpers import TOKEN, UNKNOWN_JOB, FakeClock, call_once, connect, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -23,8 +19,7 @@ async def test_run_time_after_a_resumed_wait_is_the_jobs_own(mode: str) -> None:
     """A 72 s job picked up by wait_for_job after it finished reports 72 s, not the length of this wait."""
     clock = FakeClock()
     fake = FakeKrea(token=TOKEN, job_duration_s=72, clock=clock)
-    server = create_server(make_settings(preview="off"), transport=fake.transport())
-    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+    async with connect(fake, mode=mode, preview="off") as client:
         started = await client.call_tool("generate_image", {"prompt": "a slow fox", "wait": False})
         job_id = started.structured_content["job_id"]
         clock.advance(80)
@@ -68,8 +63,7 @@ def test_a_ratio_contradicting_the_pixels_is_refused() -> None:
 
 
 async def test_a_sandbox_job_from_another_process_is_explained_not_blamed_on_the_token() -> None:
-    async with Client(create_server(make_settings(sandbox=True, api_token=None))) as client:
-        result = await client.call_tool("get_job", {"job_id": "3c90c3cc-0d44-4b50-8888-8dd25736052a"})
+    result = await call_once(None, "get_job", {"job_id": UNKNOWN_JOB}, sandbox=True, api_token=None)
     assert result.is_error
     text = text_of(result)
     assert "sandbox jobs live only in the server process that created them" in text
@@ -79,8 +73,7 @@ async def test_a_sandbox_job_from_another_process_is_explained_not_blamed_on_the
 async def test_sandbox_images_have_the_size_that_was_sent(tmp_path: Any) -> None:
     from krea_mcp.fake_api._png import png_dimensions
 
-    settings = make_settings(sandbox=True, api_token=None, preview="off", output_dir=tmp_path)
-    async with Client(create_server(settings)) as client:
+    async with connect(None, sandbox=True, api_token=None, preview="off", output_dir=tmp_path) as client:
         result = await client.call_tool(
             "generate_image", {"prompt": "a wide lighthouse", "width": 1344, "height": 768, "save_to": "."}
         )

@@ -21,8 +21,7 @@ from krea_mcp.fake_api._png import prompt_image
 from krea_mcp.krea.client import KreaClient
 from krea_mcp.workflow import image_inputs as inputs
 from krea_mcp.workflow.image_inputs import ImageInputs
-
-from .conftest import TOKEN
+from tests.helpers import TOKEN
 
 pytestmark = pytest.mark.anyio
 

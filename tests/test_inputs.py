@@ -7,15 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp import Client
 
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.fake_api._png import prompt_image
-from krea_mcp.server.app import create_server
 from krea_mcp.workflow import image_inputs as inputs
-
-from .conftest import TOKEN, make_settings
-from .test_tools import text_of
+from tests.helpers import TOKEN, call_once, connect, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -29,9 +25,8 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-async def generate(fake: FakeKrea, client_args: dict[str, Any], **settings: Any) -> Any:
-    async with Client(create_server(make_settings(**settings), transport=fake.transport())) as client:
-        return await client.call_tool("generate_image", {"prompt": "a fox", "wait": False, **client_args})
+async def generate(fake: FakeKrea, arguments: dict[str, Any], **settings: Any) -> Any:
+    return await call_once(fake, "generate_image", {"prompt": "a fox", "wait": False, **arguments}, **settings)
 
 
 def uploads(fake: FakeKrea) -> int:
@@ -52,7 +47,7 @@ async def test_local_file_is_uploaded_and_its_url_sent(workdir: Path, ref: str) 
 async def test_same_file_is_uploaded_once_per_server(workdir: Path) -> None:
     fake = FakeKrea(token=TOKEN)
     (workdir / "copy.png").write_bytes(PNG)  # same bytes under another name: still one upload
-    async with Client(create_server(make_settings(), transport=fake.transport())) as client:
+    async with connect(fake) as client:
         for ref in ("cat.png", "cat.png", "copy.png"):
             result = await client.call_tool("generate_image", {"prompt": "a fox", "wait": False, "images": [ref]})
             assert result.is_error is False, text_of(result)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import httpx
 import pytest
@@ -18,16 +17,13 @@ from krea_mcp.fake_api import FakeKrea
 from krea_mcp.job import MAX_URLS, Job
 from krea_mcp.krea.caller import as_caller
 from krea_mcp.krea.client import MAX_ANSWER_BYTES, KreaClient
-from krea_mcp.server.app import create_server
-
-from .conftest import make_settings
-from .test_tools import text_of
+from tests.helpers import UNKNOWN_JOB, connect, text_of
 
 pytestmark = pytest.mark.anyio
 
-TOKEN = "leak-7d3f9b1e5a0c4e8f92b6d4a1c3e5f7a9"
+#: Long and distinct, so that any 8-character piece of it left in a text is found.
+LEAK_TOKEN = "leak-7d3f9b1e5a0c4e8f92b6d4a1c3e5f7a9"
 CALLER = "caller-2c4e6a8b0d1f3a5c7e9b1d3f5a7c9e1b"
-JOB_ID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 
 
 def fragments(secret: str, text: str, width: int = 8) -> list[str]:
@@ -55,22 +51,16 @@ async def test_a_token_echoed_at_any_offset_leaves_no_fragment_in_results_or_log
     """Before: Krea's words were cut to 500 characters and only then scrubbed, so a token straddling the cut
     survived as its first half (``leak-7d3f9b1e5a``) in the tool result and the INFO log."""
     caplog.set_level(logging.DEBUG)
-    fake = FakeKrea(token=TOKEN, job_duration_s=5)
-    server = create_server(make_settings(api_token=TOKEN, preview="off"), transport=fake.transport())
-    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+    fake = FakeKrea(token=LEAK_TOKEN, job_duration_s=5)
+    async with connect(fake, mode=mode, api_token=LEAK_TOKEN, preview="off") as client:
         job_id = await job_id_of(client)
         fake.inject("get_job", "echo_token", size=offset)
         result = await client.call_tool("get_job", {"job_id": job_id})
     text = text_of(result)
     assert result.is_error and "400" in text
     assert "[redacted]" in text or offset + len("[redacted]") > 500  # the marker itself may be cut
-    assert not fragments(TOKEN, text), text
-    assert not fragments(TOKEN, logged(caplog))
-
-
-def mock_server(answer: Callable[[httpx.Request], httpx.Response], **settings: Any) -> Any:
-    values: dict[str, Any] = {"api_token": TOKEN, "preview": "off", **settings}
-    return create_server(make_settings(**values), transport=httpx.MockTransport(answer))
+    assert not fragments(LEAK_TOKEN, text), text
+    assert not fragments(LEAK_TOKEN, logged(caplog))
 
 
 def escaped(text: str) -> str:
@@ -91,7 +81,7 @@ ANSWERS: dict[str, Callable[[str], httpx.Response]] = {
     "escaped in a failed job": lambda token: httpx.Response(
         200,
         content=(
-            f'{{"job_id": "{JOB_ID}", "status": "failed", "result": {{"error": "bad {escaped(token)} token"}}}}'
+            f'{{"job_id": "{UNKNOWN_JOB}", "status": "failed", "result": {{"error": "bad {escaped(token)} token"}}}}'
         ).encode(),
         headers={"content-type": "application/json"},
     ),
@@ -105,15 +95,15 @@ async def test_a_token_in_any_kind_of_answer_is_scrubbed_before_it_is_cut(
     caplog.set_level(logging.DEBUG)
 
     def answer(request: httpx.Request) -> httpx.Response:
-        return ANSWERS[kind](TOKEN)
+        return ANSWERS[kind](LEAK_TOKEN)
 
-    async with Client(mock_server(answer)) as client:
-        result = await client.call_tool("get_job", {"job_id": JOB_ID})
+    async with connect(httpx.MockTransport(answer), api_token=LEAK_TOKEN, preview="off") as client:
+        result = await client.call_tool("get_job", {"job_id": UNKNOWN_JOB})
     text = text_of(result)
     assert result.is_error and "[redacted]" in text, text
-    assert not fragments(TOKEN, text), text
-    assert not fragments(TOKEN, json.dumps(result.structured_content or {})), result.structured_content
-    assert not fragments(TOKEN, logged(caplog))
+    assert not fragments(LEAK_TOKEN, text), text
+    assert not fragments(LEAK_TOKEN, json.dumps(result.structured_content or {})), result.structured_content
+    assert not fragments(LEAK_TOKEN, logged(caplog))
 
 
 async def test_a_passthrough_callers_own_token_is_scrubbed_too() -> None:
@@ -125,15 +115,15 @@ async def test_a_passthrough_callers_own_token_is_scrubbed_too() -> None:
 
     async with KreaClient(base_url="https://krea.example", token=None, transport=httpx.MockTransport(answer)) as api:
         with as_caller(SecretStr(CALLER)), pytest.raises(KreaError) as caught:
-            await api.get_job(JOB_ID)
+            await api.get_job(UNKNOWN_JOB)
     assert "[redacted]" in str(caught.value)
     assert not fragments(CALLER, str(caught.value))
 
 
 def test_scrub_then_cut_helpers() -> None:
-    cut = safe_excerpt("a" * 198 + TOKEN, TOKEN, limit=200)
-    assert cut == "a" * 198 + "[r…" and not fragments(TOKEN, cut, 2)
-    nested = scrub({"k": [TOKEN, {TOKEN: f"x{TOKEN}y"}], "n": 3}, [TOKEN, None, ""])
+    cut = safe_excerpt("a" * 198 + LEAK_TOKEN, LEAK_TOKEN, limit=200)
+    assert cut == "a" * 198 + "[r…" and not fragments(LEAK_TOKEN, cut, 2)
+    nested = scrub({"k": [LEAK_TOKEN, {LEAK_TOKEN: f"x{LEAK_TOKEN}y"}], "n": 3}, [LEAK_TOKEN, None, ""])
     assert nested == {"k": ["[redacted]", {"[redacted]": "x[redacted]y"}], "n": 3}
     assert safe_excerpt("short", None) == "short"
 
@@ -148,9 +138,11 @@ async def test_credentials_in_the_base_url_are_never_shown(caplog: pytest.LogCap
     def unreachable(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    server = mock_server(unreachable, base_url="https://ops:hunter2-pass@krea.example:8443/v1")
-    async with Client(server) as client:
-        result = await client.call_tool("get_job", {"job_id": JOB_ID})
+    base_url = "https://ops:hunter2-pass@krea.example:8443/v1"
+    async with connect(
+        httpx.MockTransport(unreachable), api_token=LEAK_TOKEN, preview="off", base_url=base_url
+    ) as client:
+        result = await client.call_tool("get_job", {"job_id": UNKNOWN_JOB})
     text = text_of(result)
     assert result.is_error and "https://krea.example:8443/v1" in text, text
     assert "hunter2" not in text and "ops:" not in text
@@ -204,10 +196,10 @@ async def test_an_oversized_answer_is_not_read_past_the_limit() -> None:
         return httpx.Response(200, stream=streams[-1], headers={"content-type": "application/json"})
 
     async with KreaClient(
-        base_url="https://krea.example", token=SecretStr(TOKEN), transport=httpx.MockTransport(answer)
+        base_url="https://krea.example", token=SecretStr(LEAK_TOKEN), transport=httpx.MockTransport(answer)
     ) as api:
         with pytest.raises(ServerError) as caught:
-            await api.get_job(JOB_ID)
+            await api.get_job(UNKNOWN_JOB)
     assert f"larger than {MAX_ANSWER_BYTES // 1024:,} KiB" in str(caught.value)
     assert "GET /jobs/" in str(caught.value)
     assert pulled and max(pulled) <= MAX_ANSWER_BYTES + 2 * 65536, pulled
@@ -215,9 +207,8 @@ async def test_an_oversized_answer_is_not_read_past_the_limit() -> None:
 
 
 async def test_a_huge_job_answer_from_the_emulator_is_refused_naming_the_limit(mode: str) -> None:
-    fake = FakeKrea(token=TOKEN, job_duration_s=5)
-    server = create_server(make_settings(api_token=TOKEN, preview="off"), transport=fake.transport())
-    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+    fake = FakeKrea(token=LEAK_TOKEN, job_duration_s=5)
+    async with connect(fake, mode=mode, api_token=LEAK_TOKEN, preview="off") as client:
         job_id = await job_id_of(client)
         fake.inject("get_job", "huge_body", size=3 * 1024 * 1024, count=4)  # every retry gets it too
         result = await client.call_tool("get_job", {"job_id": job_id})
@@ -226,9 +217,8 @@ async def test_a_huge_job_answer_from_the_emulator_is_refused_naming_the_limit(m
 
 async def test_a_job_listing_thousands_of_urls_keeps_at_most_the_cap(mode: str) -> None:
     """Before: every URL became a line of the result and a resource kept for the server's lifetime."""
-    fake = FakeKrea(token=TOKEN, job_duration_s=5)
-    server = create_server(make_settings(api_token=TOKEN, preview="off"), transport=fake.transport())
-    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+    fake = FakeKrea(token=LEAK_TOKEN, job_duration_s=5)
+    async with connect(fake, mode=mode, api_token=LEAK_TOKEN, preview="off") as client:
         job_id = await job_id_of(client)
         fake.inject("get_job", "many_urls", size=5_000)
         result = await client.call_tool("get_job", {"job_id": job_id})
@@ -240,9 +230,8 @@ async def test_a_job_listing_thousands_of_urls_keeps_at_most_the_cap(mode: str) 
 
 
 async def test_twenty_thousand_urls_are_an_oversized_answer(mode: str) -> None:
-    fake = FakeKrea(token=TOKEN, job_duration_s=5)
-    server = create_server(make_settings(api_token=TOKEN, preview="off"), transport=fake.transport())
-    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+    fake = FakeKrea(token=LEAK_TOKEN, job_duration_s=5)
+    async with connect(fake, mode=mode, api_token=LEAK_TOKEN, preview="off") as client:
         job_id = await job_id_of(client)
         fake.inject("get_job", "many_urls", size=20_000, count=4)
         result = await client.call_tool("get_job", {"job_id": job_id})
@@ -271,8 +260,7 @@ async def test_a_short_stand_in_token_does_not_mangle_answers() -> None:
     values that short are no real token and are not scrubbed."""
     fake = FakeKrea(base_url="http://krea.sandbox", job_duration_s=0)
     for token in ("sandbox", "t"):
-        server = create_server(make_settings(api_token=token, preview="off"), transport=fake.transport())
-        async with Client(server) as client:
+        async with connect(fake, api_token=token, preview="off") as client:
             done = await client.call_tool("generate_image", {"prompt": "a fox"})
         assert not done.is_error, text_of(done)
         urls = done.structured_content["urls"]  # type: ignore[index]

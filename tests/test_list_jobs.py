@@ -7,20 +7,17 @@ import itertools
 import anyio
 import httpx
 import pytest
-from mcp import Client, MCPError
+from mcp import MCPError
 
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.server.app import create_server
-from tests.conftest import TOKEN, make_settings
-from tests.test_tools import text_of
+from tests.helpers import TOKEN, Around, connect, is_create, text_of
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_a_call_cut_by_the_client_leaves_its_job_in_list_jobs(mode: str) -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=30)
-    server = create_server(make_settings(preview="off", wait_s=20), transport=fake.transport())
-    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+    async with connect(fake, mode=mode, preview="off", wait_s=20) as client:
         with pytest.raises(MCPError):  # the host gives up long before the server's own deadline
             await client.call_tool("generate_image", {"prompt": "a lighthouse at dusk"}, read_timeout_seconds=0.5)
         listed = await client.call_tool("list_jobs", {})
@@ -42,10 +39,10 @@ async def test_a_call_cut_by_the_client_leaves_its_job_in_list_jobs(mode: str) -
 
 async def test_list_jobs_shows_jobs_this_server_did_not_start_without_a_prompt() -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=0)
-    async with Client(create_server(make_settings(preview="off"), transport=fake.transport())) as a:
+    async with connect(fake, preview="off") as a:
         await a.call_tool("generate_image", {"prompt": "first"})
     # A second server process (a host restart): Krea still lists the job; only the prompt is not known here.
-    async with Client(create_server(make_settings(preview="off"), transport=fake.transport())) as b:
+    async with connect(fake, preview="off") as b:
         listed = await b.call_tool("list_jobs", {"limit": 5})
     (row,) = listed.structured_content["jobs"]
     assert row["status"] == "completed" and row["urls"] and "prompt" not in row
@@ -54,7 +51,7 @@ async def test_list_jobs_shows_jobs_this_server_did_not_start_without_a_prompt()
 
 async def test_list_jobs_falls_back_to_this_servers_records_when_krea_cannot_list() -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=0)
-    async with Client(create_server(make_settings(preview="off"), transport=fake.transport())) as client:
+    async with connect(fake, preview="off") as client:
         await client.call_tool("generate_image", {"prompt": "kept"})
         fake.inject("list_jobs", 503, count=20)
         listed = await client.call_tool("list_jobs", {})
@@ -66,29 +63,23 @@ async def test_list_jobs_falls_back_to_this_servers_records_when_krea_cannot_lis
 
 async def test_list_jobs_with_no_jobs_says_so() -> None:
     fake = FakeKrea(token=TOKEN)
-    async with Client(create_server(make_settings(), transport=fake.transport())) as client:
+    async with connect(fake) as client:
         listed = await client.call_tool("list_jobs", {})
     assert text_of(listed) == "No jobs found for this token." and listed.structured_content == {"jobs": []}
 
 
-class _SlowCreate(httpx.AsyncBaseTransport):
-    """The emulator, with Krea's answer to a create arriving only after ``delay`` seconds."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, delay: float) -> None:
-        self.inner, self.delay = inner, delay
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
-        if request.method == "POST" and request.url.path.startswith("/generate/"):
-            await anyio.sleep(self.delay)
-        return response
+async def slow_create(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+    """The emulator, with Krea's answer to a create arriving only after 0.6 s (no injected fault waits and answers)."""
+    response = await inner.handle_async_request(request)
+    if is_create(request):
+        await anyio.sleep(0.6)
+    return response
 
 
 async def test_a_call_cut_while_the_job_is_being_created_still_records_and_publishes_it(mode: str) -> None:
     """The host gives up while the create request is in flight: the job Krea made is still recorded and listed."""
     fake = FakeKrea(token=TOKEN, job_duration_s=30)
-    server = create_server(make_settings(preview="off"), transport=_SlowCreate(fake.transport(), 0.6))
-    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+    async with connect(Around(fake, slow_create), mode=mode, preview="off") as client:
         with pytest.raises(MCPError):
             await client.call_tool("generate_image", {"prompt": "cut mid-create"}, read_timeout_seconds=0.2)
         await anyio.sleep(0.8)  # the create finishes on the server after the client stopped listening
@@ -108,7 +99,7 @@ async def test_the_first_progress_notification_names_the_job_and_totals_are_the_
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         seen.append((progress, total, message))
 
-    async with Client(create_server(make_settings(preview="off"), transport=fake.transport())) as client:
+    async with connect(fake, preview="off") as client:
         result = await client.call_tool("generate_image", {"prompt": "x"}, progress_callback=on_progress)
     (job_id,) = fake.jobs
     assert seen and (seen[0][2] or "").startswith(f"Job {job_id}: queued")

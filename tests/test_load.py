@@ -6,12 +6,9 @@ import time
 
 import anyio
 import pytest
-from mcp import Client
 
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.server.app import create_server
-
-from .conftest import TOKEN, make_settings
+from tests.helpers import TOKEN, connect
 
 pytestmark = pytest.mark.anyio
 
@@ -23,7 +20,6 @@ async def test_hundred_concurrent_generations_all_succeed_without_stalling_the_l
     machine noise. Timing figures live in ``python -m bench``.
     """
     fake = FakeKrea(token=TOKEN, job_duration_s=0.5, concurrency=10)
-    settings = make_settings(wait_s=60, poll_interval_s=0.25, preview="off")
     worst_lag = 0.0
     results = []
 
@@ -34,7 +30,7 @@ async def test_hundred_concurrent_generations_all_succeed_without_stalling_the_l
             await anyio.sleep(0.01)
             worst_lag = max(worst_lag, time.perf_counter() - start - 0.01)
 
-    async with Client(create_server(settings, transport=fake.transport())) as client:
+    async with connect(fake, wait_s=60, poll_interval_s=0.25, preview="off") as client:
 
         async def one(i: int) -> None:
             results.append(await client.call_tool("generate_image", {"prompt": f"fox {i}"}))

@@ -11,10 +11,7 @@ from mcp import Client
 
 from krea_mcp.catalog.models import load_catalog
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.server.app import create_server
-
-from .conftest import TOKEN, make_settings
-from .test_tools import text_of
+from tests.helpers import TOKEN, call_once, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -24,8 +21,7 @@ IMG = "https://images.example.com/cat.png"
 
 
 async def generate(fake: FakeKrea, arguments: dict[str, Any], **settings: Any) -> Any:
-    async with Client(create_server(make_settings(**settings), transport=fake.transport())) as client:
-        return await client.call_tool("generate_image", {"wait": False, **arguments})
+    return await call_once(fake, "generate_image", {"wait": False, **arguments}, **settings)
 
 
 def minimal_arguments(model_id: str) -> dict[str, Any]:

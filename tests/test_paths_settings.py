@@ -14,10 +14,7 @@ from krea_mcp.fake_api import FakeKrea
 from krea_mcp.files.image_saver import ImageSaver, SaveTarget
 from krea_mcp.krea.downloads import Downloader
 from krea_mcp.settings import Settings
-
-from .conftest import TOKEN
-from .test_delivery import connect
-from .test_tools import text_of
+from tests.helpers import TOKEN, connect, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -60,7 +57,7 @@ def _refusal(saver: ImageSaver, save_to: str) -> str:
 async def test_bad_save_to_is_refused_before_any_job_is_created(mode: str, save_to: str, expected: str) -> None:
     """Issue 10: each of these used to start (and pay for) a job, then fail to save, or save somewhere odd."""
     fake = FakeKrea(token=TOKEN)
-    async with connect(fake, mode) as client:
+    async with connect(fake, mode=mode) as client:
         result = await client.call_tool("generate_image", {"prompt": "a fox", "save_to": save_to})
     assert result.is_error is True
     assert "save_to: " in text_of(result) and expected in text_of(result)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from mcp import Client
 
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.server.app import create_server
 from krea_mcp.workflow import job_service as service_module
 from krea_mcp.workflow.polling import DENSE_INTERVAL_S, MAX_INTERVAL_S, next_poll_delay
-
-from .conftest import TOKEN, make_settings
+from tests.helpers import TOKEN, connect
 
 
 @pytest.mark.parametrize("typical", [2.0, 7.0, 30.0, 70.0])
@@ -61,8 +58,7 @@ async def test_a_job_leaving_the_backlog_is_polled_densely_not_as_overdue(monkey
 
     monkeypatch.setattr(service_module, "next_poll_delay", recording)
     fake = FakeKrea(token=TOKEN, job_duration_s=1.0, concurrency=1)
-    settings = make_settings(poll_interval_s=None, wait_s=20, preview="off")
-    async with Client(create_server(settings, transport=fake.transport())) as client:
+    async with connect(fake, poll_interval_s=None, wait_s=20, preview="off") as client:
         for prompt in ("first", "second", "third"):
             await client.call_tool("generate_image", {"prompt": prompt, "model": "flux-pro", "wait": False})
         ours = await client.call_tool("generate_image", {"prompt": "ours", "model": "z-image", "wait": False})

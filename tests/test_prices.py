@@ -5,16 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from mcp import Client
 
 from krea_mcp.catalog.models import load_catalog
 from krea_mcp.errors import SpendLimitError
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.server.app import create_server
 from krea_mcp.workflow.spend import UNKNOWN_PRICE_USD, SpendGuard, estimate_usd
-
-from .conftest import TOKEN, make_settings
-from .test_tools import text_of
+from tests.helpers import TOKEN, connect, text_of
 
 #: The highest USD per compute unit among Krea's own pairs (nano-banana-pro $0.15 for 60.1 CU; flux-1.1-pro $0.042
 #: for 22.9 CU): what a compute-unit price is worth at most.
@@ -110,8 +106,7 @@ def test_the_guard_reserves_the_bodys_price_and_keeps_the_old_call_working() -> 
 @pytest.mark.anyio
 async def test_a_budget_between_the_old_and_true_price_refuses_krea_2_with_every_extra() -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=0)
-    server = create_server(make_settings(preview="off", max_spend_usd=0.072), transport=fake.transport())
-    async with Client(server) as client:
+    async with connect(fake, preview="off", max_spend_usd=0.072) as client:
         refused = await client.call_tool(
             "generate_image",
             {

@@ -7,10 +7,8 @@ text): if an SDK upgrade changes that, they fail, and ``krea_mcp.server.edge`` c
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +21,10 @@ from mcp.server import MCPServer
 from krea_mcp.http_app import build_app
 from krea_mcp.server.app import create_server
 from krea_mcp.server.edge import MAX_BODY_BYTES, MAX_DEPTH, check_message, serve_stdio
-from krea_mcp.settings import Settings
-
-from .conftest import make_settings
-from .e2e import child_env
+from tests.helpers import ACCEPT, asgi_client, bare_settings, initialize, make_settings, run_cli
 
 META = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 0,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
-}
+INIT = initialize("2025-11-25", request_id=0)
 #: The three messages the review found dropped, plus invalid JSON: (line, id, words the answer must contain).
 BAD_LINES = [
     ('{"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": "x"}', 1, '"params" must be a JSON object'),
@@ -148,7 +138,7 @@ async def test_sdk_stdio_drops_malformed_lines_without_an_answer() -> None:
 async def test_sdk_http_answers_a_body_over_4_mib_in_plain_text() -> None:
     """SDK 2.3 behaviour: 413 with the body ``Request body too large``, no limit and no next step."""
     app = MCPServer("bare").streamable_http_app(stateless_http=True)
-    async with app.router.lifespan_context(app), http_client(app) as http:
+    async with asgi_client(app) as http:
         response = await http.post("/mcp", content=b" " * (4 * 1024 * 1024 + 1), headers=ACCEPT)
     assert response.status_code == 413 and response.text == "Request body too large"
 
@@ -181,15 +171,7 @@ async def test_stdio_answers_every_malformed_line_with_its_id() -> None:
 def test_the_stdio_server_process_answers_malformed_lines(tmp_path: Path) -> None:
     """The console script serves stdio through the guard."""
     lines = [json.dumps(INIT), *(line for line, _, _ in BAD_LINES)]
-    proc = subprocess.run(
-        [sys.executable, "-m", "krea_mcp", "--sandbox"],
-        input="\n".join(lines) + "\n",
-        env=child_env(),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_cli("--sandbox", cwd=tmp_path, stdin="\n".join(lines) + "\n")
     answers = [json.loads(line) for line in proc.stdout.splitlines()]
     by_id = {answer.get("id"): answer for answer in answers}
     for _, request_id, words in BAD_LINES:
@@ -199,21 +181,10 @@ def test_the_stdio_server_process_answers_malformed_lines(tmp_path: Path) -> Non
 
 # --- HTTP, guarded --------------------------------------------------------------------------------------------------
 
-ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 
-
-def http_client(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1", timeout=30)
-
-
-@asynccontextmanager
-async def served() -> AsyncIterator[httpx.AsyncClient]:
-    app = build_app(Settings(_env_file=None, sandbox=True))  # type: ignore[call-arg]
-    inner = app
-    while not hasattr(inner, "router"):
-        inner = inner.app
-    async with inner.router.lifespan_context(inner), http_client(app) as http:
-        yield http
+def served() -> AbstractAsyncContextManager[httpx.AsyncClient]:
+    """An HTTP client of the sandbox server's ASGI app, in-process."""
+    return asgi_client(build_app(bare_settings(sandbox=True)))
 
 
 def era_headers(era: str, line: str) -> dict[str, str]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,23 +15,11 @@ from mcp.client.streamable_http import streamable_http_client
 
 from krea_mcp.errors import ConfigError
 from krea_mcp.http_app import build_app, check, is_loopback
-from krea_mcp.settings import Settings
-
-from .e2e import child_env, free_port, running
+from tests.helpers import ACCEPT, bare_settings, child_env, free_port, initialize, run_cli, running
 
 pytestmark = pytest.mark.anyio
 
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
-}
-ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-
-
-def settings(**values: Any) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+INIT = initialize("2025-06-18")
 
 
 @pytest.mark.parametrize(
@@ -60,23 +48,18 @@ def test_loopback_detection(host: str, loopback: bool) -> None:
 )
 def test_unsafe_public_binds_are_refused(values: dict[str, Any], fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment):
-        check(settings(**values), "0.0.0.0")
+        check(bare_settings(**values), "0.0.0.0")
 
 
 def test_a_configured_public_bind_is_accepted() -> None:
-    check(settings(http_auth="bearer-passthrough", allowed_hosts="mcp.example.com"), "0.0.0.0")
-    assert build_app(settings(http_auth="token", http_token="t" * 32, allowed_hosts="mcp.example.com"), host="0.0.0.0")
+    check(bare_settings(http_auth="bearer-passthrough", allowed_hosts="mcp.example.com"), "0.0.0.0")
+    assert build_app(
+        bare_settings(http_auth="token", http_token="t" * 32, allowed_hosts="mcp.example.com"), host="0.0.0.0"
+    )
 
 
 def test_cli_refuses_a_public_bind_without_auth(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "krea_mcp", "--transport", "http", "--host", "0.0.0.0", "--sandbox"],
-        env=child_env(),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_cli("--transport", "http", "--host", "0.0.0.0", "--sandbox", cwd=tmp_path)
     assert proc.returncode == 2
     assert "without authentication" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -105,7 +88,7 @@ async def test_token_mode_requires_the_exact_token(token_server: str) -> None:
 
 
 async def test_dns_rebinding_protection_stays_on(token_server: str) -> None:
-    auth = {**ACCEPT, "authorization": "Bearer gate-7c1e-9f4b2d0a8e6c41f3b5d7a9c2e4f6a8b0"}
+    auth = {**ACCEPT, "authorization": f"Bearer {GATE_TOKEN}"}
     async with httpx.AsyncClient() as http:
         foreign_host = await http.post(token_server, json=INIT, headers={**auth, "host": "evil.example"})
         foreign_origin = await http.post(token_server, json=INIT, headers={**auth, "origin": "http://evil.example"})
@@ -115,15 +98,26 @@ async def test_dns_rebinding_protection_stays_on(token_server: str) -> None:
     assert allowed_host.status_code == 200
 
 
-async def test_token_mode_serves_tools_to_an_mcp_client(token_server: str) -> None:
+@asynccontextmanager
+async def connected_as(url: str, token: str) -> AsyncIterator[Client]:
+    """An MCP client of the server at ``url`` over streamable HTTP, sending ``Authorization: Bearer <token>``."""
     import httpx2
 
+    async with (
+        httpx2.AsyncClient(headers={"authorization": f"Bearer {token}"}) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        yield client
+
+
+async def call_as(url: str, token: str, tool: str, arguments: dict[str, Any]) -> Any:
+    async with connected_as(url, token) as client:
+        return await client.call_tool(tool, arguments)
+
+
+async def test_token_mode_serves_tools_to_an_mcp_client(token_server: str) -> None:
     with anyio.fail_after(60):
-        async with (
-            httpx2.AsyncClient(headers={"authorization": "Bearer gate-7c1e-9f4b2d0a8e6c41f3b5d7a9c2e4f6a8b0"}) as http,
-            Client(streamable_http_client(token_server, http_client=http)) as client,
-        ):
-            result = await client.call_tool("generate_image", {"prompt": "a fox"})
+        result = await call_as(token_server, GATE_TOKEN, "generate_image", {"prompt": "a fox"})
     assert result.is_error is False
     assert result.structured_content["status"] == "completed"
 
@@ -151,16 +145,6 @@ def passthrough_server(tmp_path: Path) -> Any:
     server = ["-m", "krea_mcp", "--transport", "http", "--port", str(mcp_port)]
     with running(api, api_port), running(server, mcp_port, env=env, cwd=tmp_path):
         yield f"http://127.0.0.1:{mcp_port}/mcp", f"http://127.0.0.1:{api_port}"
-
-
-async def call_as(url: str, token: str, tool: str, arguments: dict[str, Any]) -> Any:
-    import httpx2
-
-    async with (
-        httpx2.AsyncClient(headers={"authorization": f"Bearer {token}"}) as http,
-        Client(streamable_http_client(url, http_client=http)) as client,
-    ):
-        return await client.call_tool(tool, arguments)
 
 
 async def test_bearer_passthrough_keeps_two_concurrent_users_apart(passthrough_server: tuple[str, str]) -> None:
@@ -195,12 +179,7 @@ async def test_bearer_passthrough_shares_nothing_on_the_server(passthrough_serve
     with anyio.fail_after(60):
         saved = await call_as(url, "alice-krea", "generate_image", {"prompt": "x", "save_to": "out"})
         local = await call_as(url, "alice-krea", "generate_image", {"prompt": "x", "images": ["/etc/hostname"]})
-        import httpx2
-
-        async with (
-            httpx2.AsyncClient(headers={"authorization": "Bearer bob-krea"}) as http,
-            Client(streamable_http_client(url, http_client=http)) as client,
-        ):
+        async with connected_as(url, "bob-krea") as client:
             await client.call_tool("generate_image", {"prompt": "bob's", "wait": False})
             listed = [str(r.uri) for r in (await client.list_resources()).resources]
     assert saved.is_error and "disabled" in saved.content[0].text
@@ -217,7 +196,9 @@ async def test_bearer_passthrough_rejects_requests_without_a_token(passthrough_s
 
 async def test_the_gate_covers_every_path_including_under_a_root_path() -> None:
     """Mounted under a prefix (or uvicorn --root-path), /mcp arrives as /api/mcp: still 401 without a token."""
-    app = build_app(settings(http_auth="token", http_token="t" * 32, allowed_hosts="mcp.example.com"), host="0.0.0.0")
+    app = build_app(
+        bare_settings(http_auth="token", http_token="t" * 32, allowed_hosts="mcp.example.com"), host="0.0.0.0"
+    )
     transport = httpx.ASGITransport(app=app, root_path="/api")
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
         for path in ("/mcp", "/api/mcp", "/anything"):

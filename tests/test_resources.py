@@ -15,10 +15,7 @@ from mcp.server import MCPServer
 
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.server import job_resources as resources
-
-from .conftest import TOKEN
-from .test_delivery import connect
-from .test_tools import text_of
+from tests.helpers import TOKEN, Around, connect, is_image, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -26,8 +23,9 @@ SECRET = b"-----BEGIN OPENSSH PRIVATE KEY----- not for agents"
 
 
 @pytest.fixture
-def outside(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("outside")
+def elsewhere(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory outside the test's working directory (which the server may read), holding a secret."""
+    path = tmp_path_factory.mktemp("elsewhere")
     (path / "secret.png").write_bytes(SECRET)
     return path
 
@@ -48,26 +46,26 @@ async def _read_error(client: Client, uri: str) -> str:
 # --- saved files: read again from the allowed root, never through a symlink ------------------------------------
 
 
-async def test_a_saved_file_replaced_by_a_symlink_is_not_followed(mode: str, outside: Path) -> None:
+async def test_a_saved_file_replaced_by_a_symlink_is_not_followed(mode: str, elsewhere: Path) -> None:
     """Issue 10: a published file:// resource read later followed a symlink swapped in since it was saved."""
-    async with connect(FakeKrea(token=TOKEN, job_duration_s=0.05), mode, preview="off") as client:
+    async with connect(FakeKrea(token=TOKEN, job_duration_s=0.05), mode=mode, preview="off") as client:
         saved = await _saved(client)
         first = await client.read_resource(saved.as_uri())
         assert base64.b64decode(first.contents[0].blob).startswith(b"\x89PNG")
         saved.unlink()
-        saved.symlink_to(outside / "secret.png")
+        saved.symlink_to(elsewhere / "secret.png")
         message = await _read_error(client, saved.as_uri())
     assert f"{saved} can no longer be read as it was saved: {saved}: a symbolic link, which is never" in message
     assert "Nothing outside the allowed directories is read" in message
     assert SECRET.decode() not in message
 
 
-async def test_a_saved_files_directory_swapped_for_a_symlink_is_not_followed(mode: str, outside: Path) -> None:
-    async with connect(FakeKrea(token=TOKEN, job_duration_s=0.05), mode, preview="off") as client:
+async def test_a_saved_files_directory_swapped_for_a_symlink_is_not_followed(mode: str, elsewhere: Path) -> None:
+    async with connect(FakeKrea(token=TOKEN, job_duration_s=0.05), mode=mode, preview="off") as client:
         saved = await _saved(client)
-        (outside / saved.name).write_bytes(SECRET)
+        (elsewhere / saved.name).write_bytes(SECRET)
         saved.parent.rename(saved.parent.with_name("res-moved"))
-        saved.parent.symlink_to(outside, target_is_directory=True)
+        saved.parent.symlink_to(elsewhere, target_is_directory=True)
         message = await _read_error(client, saved.as_uri())
     assert f"{saved.parent}: a symbolic link, which is never followed here" in message
     assert SECRET.decode() not in message
@@ -75,7 +73,7 @@ async def test_a_saved_files_directory_swapped_for_a_symlink_is_not_followed(mod
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
 async def test_a_saved_file_replaced_by_a_fifo_is_refused_without_hanging(mode: str) -> None:
-    async with connect(FakeKrea(token=TOKEN, job_duration_s=0.05), mode, preview="off") as client:
+    async with connect(FakeKrea(token=TOKEN, job_duration_s=0.05), mode=mode, preview="off") as client:
         saved = await _saved(client)
         saved.unlink()
         os.mkfifo(saved)
@@ -136,30 +134,25 @@ def test_the_sdk_still_has_no_public_way_to_remove_a_resource() -> None:
 # --- reading an image URL is bounded in time ---------------------------------------------------------------------
 
 
-class TricklingImages(httpx.AsyncBaseTransport):
+async def trickling_images(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
     """The emulator, except that image bodies arrive one byte every 50 ms, forever."""
+    if not is_image(request):
+        return await inner.handle_async_request(request)
 
-    def __init__(self, fake: FakeKrea) -> None:
-        self.inner = fake.transport()
+    async def drip() -> AsyncIterator[bytes]:
+        yield b"\x89PNG"
+        while True:
+            await anyio.sleep(0.05)
+            yield b"\x00"
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if not request.url.path.startswith("/_fake/images/"):
-            return await self.inner.handle_async_request(request)
-
-        async def drip() -> AsyncIterator[bytes]:
-            yield b"\x89PNG"
-            while True:
-                await anyio.sleep(0.05)
-                yield b"\x00"
-
-        return httpx.Response(200, headers={"content-type": "image/png"}, content=drip())
+    return httpx.Response(200, headers={"content-type": "image/png"}, content=drip())
 
 
 async def test_reading_a_trickling_image_url_gives_up_in_time(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 10: resources/read of a URL whose host trickles bytes never answered."""
     monkeypatch.setattr(resources, "READ_TIMEOUT_S", 0.3)
     fake = FakeKrea(token=TOKEN, job_duration_s=0.05)
-    async with connect(TricklingImages(fake), mode, preview="off", request_timeout_s=600) as client:
+    async with connect(Around(fake, trickling_images), mode=mode, preview="off", request_timeout_s=600) as client:
         (url,) = (await client.call_tool("generate_image", {"prompt": "a fox"})).structured_content["urls"]
         message = await _read_error(client, url)
     assert "the image did not arrive within 0.3 s" in message

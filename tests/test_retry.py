@@ -1,47 +1,28 @@
-"""The retry policy, and job creation that never sends twice when Krea's answer is lost."""
+"""The retry policy, and job creation that never sends twice when Krea's answer is lost.
+
+Lost answers are the emulator's injected faults; ``Around`` gives only what it cannot: a connection refused before
+anything was sent, and a lost answer timed against a second create in flight.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 import httpx
 import pytest
-from mcp import Client
 
 from krea_mcp.errors import KreaConnectionError, NotFoundError, RateLimitError, ServerError
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.krea import retry
 from krea_mcp.krea.retry import RetryPolicy, certainly_not_applied, is_transient, retry_budget, with_retries
-from krea_mcp.server.app import create_server
-
-from .conftest import TOKEN, make_settings
-from .test_tools import text_of
+from tests.helpers import FLUX, TOKEN, Around, call_once, connect, is_create, text_of
 
 pytestmark = pytest.mark.anyio
 
-Handler = Callable[[httpx.Request, httpx.AsyncBaseTransport], Awaitable[httpx.Response]]
 
-
-class Around(httpx.AsyncBaseTransport):
-    """Wraps the emulator's transport with a per-test twist."""
-
-    def __init__(self, fake: FakeKrea, handler: Handler) -> None:
-        self.inner = fake.transport()
-        self.handler = handler
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self.handler(request, self.inner)
-
-
-def is_create(request: httpx.Request) -> bool:
-    return request.method == "POST" and request.url.path.startswith("/generate/")
-
-
-async def generate(transport: httpx.AsyncBaseTransport, **settings: Any) -> Any:
-    async with Client(create_server(make_settings(preview="off", **settings), transport=transport)) as client:
-        return await client.call_tool("generate_image", {"prompt": "a fox"})
+async def generate(target: FakeKrea | httpx.AsyncBaseTransport, **settings: Any) -> Any:
+    return await call_once(target, "generate_image", {"prompt": "a fox"}, preview="off", **settings)
 
 
 def test_delay_is_full_jitter_capped_and_honours_retry_after() -> None:
@@ -120,55 +101,40 @@ async def test_create_is_retried_when_the_connection_was_never_made() -> None:
 
     result = await generate(Around(fake, handler))
     assert result.is_error is False, text_of(result)
+    assert refused["left"] == 0  # refused twice, then sent once
     assert fake.jobs_created == 1 and fake.generate_posts == 1
 
 
-@pytest.mark.parametrize("lost", ["500", "timeout", "garbled"])
-async def test_lost_answer_after_create_recovers_the_job_without_sending_again(lost: str) -> None:
+@pytest.mark.parametrize("lost", [500, "hang", "malformed"], ids=["500", "timeout", "garbled"])
+async def test_lost_answer_after_create_recovers_the_job_without_sending_again(lost: int | str) -> None:
+    """Krea made the job, then its answer got lost on the way back: an error, a timeout, or a cut-off body."""
     fake = FakeKrea(token=TOKEN, job_duration_s=0)
-
-    async def handler(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
-        response = await inner.handle_async_request(request)
-        if is_create(request):  # Krea made the job, then the answer got lost on the way back
-            if lost == "timeout":
-                raise httpx.ReadTimeout("timed out", request=request)
-            return httpx.Response(500 if lost == "500" else 200, content=b'{"job_id": ')
-        return response
-
-    result = await generate(Around(fake, handler))
+    fake.inject("generate", lost, after_create=True)
+    result = await generate(fake, request_timeout_s=0.3)
     assert result.is_error is False, text_of(result)
     (job_id,) = fake.jobs
     assert result.structured_content["job_id"] == job_id
     assert result.structured_content["status"] == "completed"
     assert fake.generate_posts == 1 and fake.jobs_created == 1
+    assert fake.faults_pending == 0
 
 
 async def test_lost_answer_with_no_new_job_says_a_retry_is_most_likely_safe() -> None:
     fake = FakeKrea(token=TOKEN)
-
-    async def handler(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
-        if is_create(request):
-            return httpx.Response(502, text="bad gateway")
-        return await inner.handle_async_request(request)
-
-    result = await generate(Around(fake, handler))
+    fake.inject("generate", 502)
+    result = await generate(fake)
     assert result.is_error is True
     assert "most likely none was created" in text_of(result)
     assert fake.jobs_created == 0
+    assert fake.generate_posts == 1 and fake.faults_pending == 0  # the create was not sent again
 
 
 async def test_lost_answer_with_two_new_jobs_lists_both_and_sends_nothing_more() -> None:
     fake = FakeKrea(token=TOKEN)
     async with httpx.AsyncClient(transport=fake.transport(), base_url=fake.base_url) as http:
-        other = await http.post(
-            "/generate/image/bfl/flux-1-dev", json={"prompt": "x"}, headers={"Authorization": f"Bearer {TOKEN}"}
-        )
-
-    async def handler(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
-        response = await inner.handle_async_request(request)
-        return httpx.Response(504, text="gateway timeout") if is_create(request) else response
-
-    result = await generate(Around(fake, handler))
+        other = await http.post(FLUX, json={"prompt": "x"}, headers={"Authorization": f"Bearer {TOKEN}"})
+    fake.inject("generate", 504, after_create=True)
+    result = await generate(fake)
     assert result.is_error is True
     assert other.json()["job_id"] in text_of(result)
     assert len(fake.jobs) == 2 and fake.generate_posts == 2  # the test's own POST and exactly one from the server
@@ -177,19 +143,13 @@ async def test_lost_answer_with_two_new_jobs_lists_both_and_sends_nothing_more()
 
 async def test_polling_retries_hide_a_flaky_get() -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=0)
-    failures = {"left": 2}
-
-    async def handler(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
-        if request.method == "GET" and request.url.path.startswith("/jobs/") and failures["left"]:
-            failures["left"] -= 1
-            return httpx.Response(503, text="unavailable", headers={"retry-after": "1"})
-        return await inner.handle_async_request(request)
-
-    async with Client(create_server(make_settings(), transport=Around(fake, handler))) as client:
+    async with connect(fake) as client:
         started = await client.call_tool("generate_image", {"prompt": "a fox", "wait": False})
+        fake.inject("get_job", 503, count=2, retry_after=1)
         result = await client.call_tool("get_job", {"job_id": started.structured_content["job_id"]})
     assert result.is_error is False
     assert result.structured_content["status"] == "completed"
+    assert fake.faults_pending == 0
 
 
 async def test_a_lost_answer_is_not_matched_while_another_create_is_in_flight() -> None:
@@ -209,7 +169,7 @@ async def test_a_lost_answer_is_not_matched_while_another_create_is_in_flight() 
         return await inner.handle_async_request(request)
 
     results: list[Any] = []
-    async with Client(create_server(make_settings(preview="off"), transport=Around(fake, handler))) as client:
+    async with connect(Around(fake, handler), preview="off") as client:
 
         async def one(prompt: str) -> None:
             results.append(await client.call_tool("generate_image", {"prompt": prompt, "wait": False}))
@@ -225,11 +185,7 @@ async def test_a_lost_answer_is_not_matched_while_another_create_is_in_flight() 
 
 async def test_a_recovered_job_says_how_it_was_identified() -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=0)
-
-    async def handler(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
-        response = await inner.handle_async_request(request)
-        return httpx.Response(500, text="oops") if is_create(request) else response
-
-    result = await generate(Around(fake, handler))
+    fake.inject("generate", 500, after_create=True)
+    result = await generate(fake)
     assert result.is_error is False
     assert "identified as the only new job" in text_of(result)

@@ -21,10 +21,7 @@ from krea_mcp.files import confined
 from krea_mcp.files import image_saver as saving
 from krea_mcp.files.image_saver import ImageSaver
 from krea_mcp.krea.downloads import Downloader
-
-from .conftest import TOKEN
-from .test_delivery import connect
-from .test_tools import text_of
+from tests.helpers import TOKEN, Around, connect, is_image, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -38,13 +35,6 @@ Handler = Callable[[httpx.Request], Coroutine[Any, Any, httpx.Response]]
 def allowed(tmp_path: Path) -> Path:
     path = tmp_path / "allowed"
     (path / "shared").mkdir(parents=True)
-    return path
-
-
-@pytest.fixture
-def outside(tmp_path: Path) -> Path:
-    path = tmp_path / "outside"
-    path.mkdir()
     return path
 
 
@@ -137,17 +127,15 @@ async def test_symlink_swapped_in_just_before_the_directory_is_opened_is_refused
 async def test_the_saved_line_names_where_the_file_really_is(tmp_path: Path, outside: Path) -> None:
     """Through MCP: the directory is swapped while the emulator serves the image; Saved: names the real place."""
     fake = FakeKrea(token=TOKEN, job_duration_s=0.05)
-    inner = fake.transport()
     shared = tmp_path / "images" / "shared"
 
-    class SwapOnDownload(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            if request.url.path.startswith("/_fake/images/") and not shared.is_symlink():
-                shared.rename(shared.with_name("shared-real"))
-                shared.symlink_to(outside, target_is_directory=True)
-            return await inner.handle_async_request(request)
+    async def swap_on_download(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        if is_image(request) and not shared.is_symlink():
+            shared.rename(shared.with_name("shared-real"))
+            shared.symlink_to(outside, target_is_directory=True)
+        return await inner.handle_async_request(request)
 
-    async with connect(SwapOnDownload(), preview="off") as client:
+    async with connect(Around(fake, swap_on_download), preview="off") as client:
         result = await client.call_tool("generate_image", {"prompt": "a fox", "save_to": str(shared)})
     assert result.is_error is False, text_of(result)
     (saved,) = result.structured_content["files"]

@@ -19,8 +19,7 @@ from krea_mcp.files import image_saver as saving
 from krea_mcp.files.confined import open_below
 from krea_mcp.files.image_saver import ImageSaver, SaveTarget, slugify
 from krea_mcp.krea.downloads import Downloader
-
-from .conftest import TOKEN
+from tests.helpers import TOKEN
 
 pytestmark = pytest.mark.anyio
 
@@ -40,13 +39,6 @@ def out(tmp_path: Path) -> Path:
 @pytest.fixture
 def allowed(tmp_path: Path) -> Path:
     path = tmp_path / "allowed"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def outside(tmp_path: Path) -> Path:
-    path = tmp_path / "outside"
     path.mkdir()
     return path
 

@@ -30,12 +30,8 @@ from krea_mcp.__main__ import main as cli_main
 from krea_mcp.errors import KreaError
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.krea.client import KreaClient
-from krea_mcp.server.app import create_server
 from krea_mcp.settings import Settings
-
-from .conftest import make_settings
-from .e2e import child_env
-from .test_tools import text_of
+from tests.helpers import UNKNOWN_JOB, child_env, connect, make_settings, text_of
 
 SECRET = "SENTINEL-" + uuid.uuid4().hex
 SENTINEL = "id:" + SECRET
@@ -77,8 +73,11 @@ def connect_error(request: httpx.Request) -> httpx.Response:
     raise httpx.ConnectError("connection refused", request=request)
 
 
-def server_error(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(500, json={"message": "Internal server error"})
+def failing_with_500() -> httpx.AsyncBaseTransport:
+    """The emulator answering every request with its 500 (a connection error is beyond its fault injection)."""
+    fake = FakeKrea(token=SENTINEL)
+    fake.inject("*", 500, count=1000)
+    return fake.transport()
 
 
 # --- the whole flow in memory, at DEBUG ----------------------------------------------------------------------------
@@ -95,8 +94,7 @@ class Flow:
 
 
 async def _call(transport: httpx.AsyncBaseTransport, mode: str, calls: dict[str, tuple[str, dict[str, Any]]]) -> Any:
-    server = create_server(make_settings(api_token=SENTINEL, log_level="DEBUG", preview="off"), transport=transport)
-    async with Client(server, mode=mode) as client:
+    async with connect(transport, mode=mode, api_token=SENTINEL, log_level="DEBUG", preview="off") as client:
         return {label: await client.call_tool(tool, args) for label, (tool, args) in calls.items()}
 
 
@@ -108,8 +106,7 @@ async def flow(mode: str, caplog: pytest.LogCaptureFixture, capsys: pytest.Captu
     fake = FakeKrea(token=SENTINEL, job_duration_s=0.3)
     results: dict[str, Any] = {}
     with anyio.fail_after(30):
-        server = create_server(make_settings(api_token=SENTINEL, log_level="DEBUG"), transport=fake.transport())
-        async with Client(server, mode=mode) as client:
+        async with connect(fake, mode=mode, api_token=SENTINEL, log_level="DEBUG") as client:
             results["generate"] = await client.call_tool("generate_image", {"prompt": "a red fox in the snow"})
             job = results["generate"].structured_content["job_id"]
             results["get"] = await client.call_tool("get_job", {"job_id": job})
@@ -119,7 +116,7 @@ async def flow(mode: str, caplog: pytest.LogCaptureFixture, capsys: pytest.Captu
             results["cancel"] = await client.call_tool("cancel_job", {"job_id": started.structured_content["job_id"]})
             results["list"] = await client.call_tool("list_models", {})
             results["detail"] = await client.call_tool("list_models", {"model": "flux"})
-            results["404"] = await client.call_tool("get_job", {"job_id": "3c90c3cc-0d44-4b50-8888-8dd25736052a"})
+            results["404"] = await client.call_tool("get_job", {"job_id": UNKNOWN_JOB})
             results["invalid"] = await client.call_tool("generate_image", {"prompt": "x", "width": "very wide"})
         get = ("get_job", {"job_id": "abc"})
         generate = ("generate_image", {"prompt": "a fox"})
@@ -127,7 +124,7 @@ async def flow(mode: str, caplog: pytest.LogCaptureFixture, capsys: pytest.Captu
         for label, transport, calls in [
             ("401", FakeKrea(token="someone-else").transport(), {"get": get, "generate": generate}),
             ("connect", httpx.MockTransport(connect_error), {"get": get, "generate": generate}),
-            ("500", httpx.MockTransport(server_error), {"get": get, "cancel": cancel}),
+            ("500", failing_with_500(), {"get": get, "cancel": cancel}),
         ]:
             answers = await _call(transport, mode, calls)
             results |= {f"{label} {what}": result for what, result in answers.items()}
@@ -214,13 +211,13 @@ def test_an_invalid_setting_next_to_the_token_is_reported_without_it(
 async def test_client_errors_and_their_exception_chain_hide_the_token(answer: str, request_kind: str) -> None:
     """KreaClient's exception, its __cause__/__context__ chain and the formatted traceback never carry the token."""
     calls: dict[str, Callable[[KreaClient], Awaitable[Any]]] = {
-        "get_job": lambda c: c.get_job("3c90c3cc-0d44-4b50-8888-8dd25736052a"),
+        "get_job": lambda c: c.get_job(UNKNOWN_JOB),
         "create_image_job": lambda c: c.create_job("/generate/image/bfl/flux-1-dev", {"prompt": "a fox"}),
-        "cancel_job": lambda c: c.cancel_job("3c90c3cc-0d44-4b50-8888-8dd25736052a"),
+        "cancel_job": lambda c: c.cancel_job(UNKNOWN_JOB),
     }
     transports: dict[str, Callable[[], httpx.AsyncBaseTransport]] = {
         "401": lambda: FakeKrea(token="someone-else").transport(),
-        "500": lambda: httpx.MockTransport(server_error),
+        "500": failing_with_500,
         "connect-error": lambda: httpx.MockTransport(connect_error),
     }
     transport = transports[answer]()

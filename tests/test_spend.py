@@ -6,24 +6,16 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp import Client
 
 from krea_mcp.fake_api import FakeKrea
-from krea_mcp.server.app import create_server
-
-from .conftest import TOKEN, make_settings
-from .test_tools import text_of
+from tests.helpers import TOKEN, connect, text_of
 
 pytestmark = pytest.mark.anyio
 
 
-def connect(fake: FakeKrea, **settings: Any) -> Client:
-    return Client(create_server(make_settings(preview="off", **settings), transport=fake.transport()))
-
-
 async def test_max_jobs_refuses_the_next_job_without_submitting() -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=0)
-    async with connect(fake, max_jobs=2) as client:
+    async with connect(fake, preview="off", max_jobs=2) as client:
         for _ in range(2):
             assert not (await client.call_tool("generate_image", {"prompt": "a fox", "wait": False})).is_error
         refused = await client.call_tool("generate_image", {"prompt": "a fox", "wait": False})
@@ -34,7 +26,7 @@ async def test_max_jobs_refuses_the_next_job_without_submitting() -> None:
 
 async def test_max_spend_counts_the_models_estimated_price() -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=0)
-    async with connect(fake, max_spend_usd=0.05) as client:
+    async with connect(fake, preview="off", max_spend_usd=0.05) as client:
         cheap = await client.call_tool("generate_image", {"prompt": "a fox", "model": "z-image", "wait": False})
         pricey = await client.call_tool("generate_image", {"prompt": "a fox", "model": "nano-banana-pro"})
     assert cheap.is_error is False
@@ -46,7 +38,7 @@ async def test_max_spend_counts_the_models_estimated_price() -> None:
 async def test_rejected_requests_do_not_use_up_the_budget() -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=0)
     fake.out_of_credits = True
-    async with connect(fake, max_jobs=1) as client:
+    async with connect(fake, preview="off", max_jobs=1) as client:
         assert (await client.call_tool("generate_image", {"prompt": "a fox"})).is_error  # 402: nothing created
         fake.out_of_credits = False
         ok = await client.call_tool("generate_image", {"prompt": "a fox", "wait": False})
@@ -56,7 +48,7 @@ async def test_rejected_requests_do_not_use_up_the_budget() -> None:
 async def test_concurrent_calls_cannot_slip_past_the_limit() -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=0)
     results: list[Any] = []
-    async with connect(fake, max_jobs=3) as client:
+    async with connect(fake, preview="off", max_jobs=3) as client:
 
         async def one() -> None:
             results.append(await client.call_tool("generate_image", {"prompt": "a fox", "wait": False}))
@@ -73,7 +65,7 @@ async def test_a_refused_call_uploads_nothing(tmp_path: Any) -> None:
 
     (tmp_path / "cat.png").write_bytes(prompt_image("cat", 8, 8))
     fake = FakeKrea(token=TOKEN, job_duration_s=0)
-    async with connect(fake, max_jobs=0) as client:
+    async with connect(fake, preview="off", max_jobs=0) as client:
         refused = await client.call_tool("generate_image", {"prompt": "a fox", "images": ["cat.png"]})
     assert refused.is_error and "KREA_MAX_JOBS" in text_of(refused)
     assert fake.requests == []

@@ -10,14 +10,9 @@ import pytest
 from mcp import Client, MCPError
 
 from krea_mcp.fake_api import FakeKrea
-
-from .conftest import ClientFactory
+from tests.helpers import TOKEN, UNKNOWN_JOB, connect, text_of
 
 pytestmark = pytest.mark.anyio
-
-
-def text_of(result: Any) -> str:
-    return "\n".join(block.text for block in result.content if block.type == "text")
 
 
 async def test_tools_list_names_the_tools_with_annotations_and_output_schema(client: Client) -> None:
@@ -82,10 +77,10 @@ async def test_wait_false_returns_the_job_id_at_once(client: Client) -> None:
     assert "wait_for_job" in result.structured_content["next_step"]
 
 
-async def test_deadline_returns_job_id_and_wait_for_job_finishes_it(connect: ClientFactory, fake: FakeKrea) -> None:
+async def test_deadline_returns_job_id_and_wait_for_job_finishes_it(fake: FakeKrea, mode: str) -> None:
     """A job slower than the deadline is not an error: its id comes back, and wait_for_job completes it later."""
     fake.job_duration_s = 0.6
-    async with connect(wait_s=0.2) as client:
+    async with connect(fake, mode=mode, wait_s=0.2) as client:
         first = await client.call_tool("generate_image", {"prompt": "a slow fox"})
         assert first.is_error is False
         data = first.structured_content
@@ -168,9 +163,9 @@ async def test_cancelled_wait_leaves_server_healthy_and_job_running(client: Clie
 
 
 async def test_wait_for_unknown_job_is_an_actionable_404(client: Client) -> None:
-    result = await client.call_tool("wait_for_job", {"job_id": "3c90c3cc-0d44-4b50-8888-8dd25736052a"})
+    result = await client.call_tool("wait_for_job", {"job_id": UNKNOWN_JOB})
     assert result.is_error is True
-    assert "3c90c3cc-0d44-4b50-8888-8dd25736052a" in text_of(result)
+    assert UNKNOWN_JOB in text_of(result)
     assert "not found" in text_of(result)
 
 
@@ -179,7 +174,7 @@ async def test_cancelled_job_is_a_tool_error(client: Client, fake: FakeKrea) -> 
     started = await client.call_tool("generate_image", {"prompt": "a fox", "wait": False})
     job_id = started.structured_content["job_id"]
     async with httpx.AsyncClient(transport=fake.transport(), base_url=fake.base_url) as http:
-        await http.delete(f"/jobs/{job_id}", headers={"Authorization": "Bearer test-token-5f0c2a"})
+        await http.delete(f"/jobs/{job_id}", headers={"Authorization": f"Bearer {TOKEN}"})
     result = await client.call_tool("get_job", {"job_id": job_id})
     assert result.is_error is True
     assert result.structured_content["status"] == "cancelled"

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e import child_env, free_port, running
+from tests.helpers import child_env, free_port, running
 from tests.node_clients import _node
 
 pytestmark = [pytest.mark.third_party]

@@ -21,7 +21,7 @@ import pytest
 
 from krea_mcp.server.tools import build_tools
 from krea_mcp.settings import Settings
-from tests.e2e import child_env
+from tests.helpers import child_env
 
 from ._support import AGENT_VENV, HERE, LEGACY_AGENT_VENV, agent_python
 

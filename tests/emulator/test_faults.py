@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
@@ -16,12 +16,11 @@ import pytest
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.fake_api.__main__ import _parser
 from krea_mcp.fake_api._png import PNG_SIGNATURE, encode_png
-from tests.e2e import free_port, running
-from tests.emulator import FLUX, TOKEN, FakeClock
-from tests.emulator import open_client as _client
-from tests.emulator import status as _status
-from tests.emulator import submit as _submit
-from tests.emulator import when as _when
+from tests.helpers import FLUX, TOKEN, FakeClock, free_port, running
+from tests.helpers import open_client as _client
+from tests.helpers import status as _status
+from tests.helpers import submit as _submit
+from tests.helpers import when as _when
 
 pytestmark = pytest.mark.anyio
 
@@ -30,22 +29,6 @@ ROUTES = ("generate", "get_job", "list_jobs", "delete_job", "upload", "image")
 STATUSES = (400, 401, 402, 404, 410, 429, 500, 502, 503, 504)
 NON_TERMINAL = ["backlogged", "queued", "scheduled", "processing", "sampling", "intermediate-complete"]
 PNG = encode_png(2, 2, [b"\x10\x20\x30" * 2] * 2)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def fake(clock: FakeClock) -> FakeKrea:
-    return FakeKrea(token=TOKEN, clock=clock)
-
-
-@pytest.fixture
-async def client(fake: FakeKrea) -> AsyncIterator[httpx.AsyncClient]:
-    async with _client(fake) as c:
-        yield c
 
 
 Call = Callable[[], Awaitable[httpx.Response]]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,38 +13,16 @@ from starlette.applications import Starlette
 
 from krea_mcp.fake_api import FakeKrea, create_app
 from krea_mcp.fake_api._png import PNG_SIGNATURE, encode_png, labelled_image, png_dimensions
-from tests.e2e import free_port, running
-from tests.emulator import FLUX, TOKEN, FakeClock
-from tests.emulator import open_client as _client
-from tests.emulator import status as _status
-from tests.emulator import submit as _submit
-from tests.emulator import when as _when
+from tests.helpers import FLUX, TOKEN, FakeClock, free_port, running
+from tests.helpers import open_client as _client
+from tests.helpers import status as _status
+from tests.helpers import submit as _submit
+from tests.helpers import when as _when
 
 pytestmark = pytest.mark.anyio
 
 ZIMAGE = "/generate/image/z-image/z-image"
 JOB_FIELDS = {"job_id", "status", "created_at", "completed_at", "result"}
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def fake(clock: FakeClock) -> FakeKrea:
-    return FakeKrea(token=TOKEN, clock=clock)
-
-
-@pytest.fixture
-async def client(fake: FakeKrea) -> AsyncIterator[httpx.AsyncClient]:
-    async with _client(fake) as c:
-        yield c
 
 
 # --- generate: validation and errors --------------------------------------------------------------------------
