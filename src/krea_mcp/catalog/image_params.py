@@ -12,8 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from krea_mcp.catalog.models import Kind, ModelInfo
-from krea_mcp.catalog.schema_check import takes
+from krea_mcp.catalog.models import Kind, ModelInfo, takes
 from krea_mcp.errors import InvalidRequestError
 
 _RATIO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[:x/]\s*(\d+(?:\.\d+)?)\s*$")

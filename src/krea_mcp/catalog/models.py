@@ -189,3 +189,8 @@ def catalog_from(raw: dict[str, Any]) -> Catalog:
         for s in raw["sunset"]
     ]
     return Catalog.of(operations, sunset)
+
+
+def takes(info: Operation) -> str:
+    """The sentence that lists an operation's fields."""
+    return f"It takes: {', '.join(sorted(info.properties))}."

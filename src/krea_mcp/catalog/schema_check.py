@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from krea_mcp.catalog.models import Operation
+from krea_mcp.catalog.models import Operation, takes
 from krea_mcp.errors import InvalidRequestError
 
 if TYPE_CHECKING:
@@ -25,11 +25,6 @@ def validate_body(info: Operation, body: dict[str, Any]) -> None:
     if errors:
         messages = list(dict.fromkeys(_describe(info, e) for e in errors[:4]))
         raise InvalidRequestError(" ".join(messages), field=_path(errors[0]) or None)
-
-
-def takes(info: Operation) -> str:
-    """The sentence that lists an operation's fields."""
-    return f"It takes: {', '.join(sorted(info.properties))}."
 
 
 def _validator(info: Operation) -> Draft202012Validator:

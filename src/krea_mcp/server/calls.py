@@ -14,13 +14,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 
 from krea_mcp.errors import KreaError
-from krea_mcp.server.state import AppState
 from krea_mcp.server.tool_results import job_result
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from krea_mcp.job import Outcome
+    from krea_mcp.server.state import AppState
 
 log = logging.getLogger(__name__)
 

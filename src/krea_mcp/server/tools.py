@@ -12,7 +12,6 @@ from krea_mcp.errors import KreaError
 from krea_mcp.server.arguments import StrictTool
 from krea_mcp.server.calls import client_folder, on_created, progress, reply, state, tool_errors
 from krea_mcp.server.schemas import VALIDATION_ONLY, compact_schema
-from krea_mcp.server.state import AppState
 from krea_mcp.server.tool_results import JobResult
 from krea_mcp.settings import Settings
 
@@ -56,7 +55,7 @@ def build_tools(settings: Settings) -> list[Tool]:
 
     async def generate_image(
         prompt: Annotated[str, Field(min_length=1, max_length=10_000)],
-        ctx: Context[AppState, Any],
+        ctx: Context[Any, Any],
         model: Annotated[
             str | None,
             Field(min_length=1, max_length=100, description=f"Model id or alias; default {settings.default_model}"),
@@ -111,14 +110,14 @@ def build_tools(settings: Settings) -> list[Tool]:
             )
         return await reply(ctx, outcome)
 
-    async def get_job(job_id: JobId, ctx: Context[AppState, Any]) -> JobToolResult:
+    async def get_job(job_id: JobId, ctx: Context[Any, Any]) -> JobToolResult:
         with tool_errors(job_id=job_id):
             outcome = await (await state(ctx).service()).get(job_id)
         return await reply(ctx, outcome)
 
     async def wait_for_job(
         job_id: JobId,
-        ctx: Context[AppState, Any],
+        ctx: Context[Any, Any],
         timeout_s: Annotated[float | None, Field(gt=0, le=600, allow_inf_nan=False)] = None,
         save_to: SaveTo = None,
     ) -> JobToolResult:
@@ -134,13 +133,13 @@ def build_tools(settings: Settings) -> list[Tool]:
         return await reply(ctx, outcome)
 
     # No outputSchema (its structuredContent is the same job object): the bytes go to what agents need to know.
-    async def cancel_job(job_id: JobId, ctx: Context[AppState, Any]) -> CallToolResult:
+    async def cancel_job(job_id: JobId, ctx: Context[Any, Any]) -> CallToolResult:
         with tool_errors(job_id=job_id):
             outcome, _ = await (await state(ctx).service()).cancel(job_id)
         return await reply(ctx, outcome, cancel_request=True)
 
     async def list_jobs(
-        ctx: Context[AppState, Any],
+        ctx: Context[Any, Any],
         limit: Annotated[int, Field(ge=1, le=50)] = 10,
     ) -> CallToolResult:
         from krea_mcp.server.tool_results import jobs_list_result
