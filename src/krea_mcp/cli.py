@@ -13,7 +13,7 @@ from typing import Any, TextIO
 import anyio
 
 from krea_mcp.catalog.models import load_catalog
-from krea_mcp.errors import KreaError
+from krea_mcp.errors import KreaError, shown_url
 from krea_mcp.job import TERMINAL
 from krea_mcp.settings import Settings
 
@@ -75,7 +75,10 @@ class Session:
     def interrupted(self) -> str:
         """What to tell a person who pressed Ctrl-C: the job keeps running, and how to pick it up."""
         if self.job_id is None:
-            return "krea-mcp: interrupted before a job was created; nothing was charged."
+            return (
+                "krea-mcp: interrupted before Krea confirmed a job. If the request had reached Krea, the job keeps "
+                "running and is listed in your Krea account's jobs; otherwise nothing was created or charged."
+            )
         if self.settings.sandbox:
             return (
                 f"krea-mcp: interrupted. Sandbox job {self.job_id} ended with this process (sandbox jobs live in "
@@ -98,7 +101,7 @@ async def generate(session: Session, arguments: dict[str, Any], *, as_json: bool
     typical = load_catalog().expected_s(model, scale=SANDBOX_TIME_SCALE if settings.sandbox else 1.0)
     print(f"krea-mcp: {model}{' (sandbox)' if settings.sandbox else ''}: {arguments['prompt']!r}", file=sys.stderr)
     start = {**arguments, "wait": False}
-    start.pop("save_to", None)  # saved by the wait below, once the job is done
+    # save_to goes with the first call too, so a path that cannot be used is refused before the job is created.
     return await _follow(session, "generate_image", start, arguments.get("save_to"), typical, as_json=as_json)
 
 
@@ -178,7 +181,7 @@ def _print_result(result: Any, data: dict[str, Any], *, as_json: bool) -> int:
         lines = for_people(text).splitlines()
         print(lines[0], file=sys.stderr)
         for line in lines[1:]:
-            if line.startswith(("Saving failed", "Preview", "Size:")):
+            if not line.startswith(("Saved: ", "http://", "https://")):  # every note, not only some
                 print(line, file=sys.stderr)
         for path in data.get("files") or []:
             print(path)
@@ -218,16 +221,6 @@ async def doctor(settings: Settings) -> int:
     token_env = "" if settings.sandbox else "--env KREA_API_TOKEN=<token> "
     print(f"Claude Code: claude mcp add krea {token_env}-- {' '.join([command, *args])}")
     return 0 if ok else 1
-
-
-def shown_url(url: str) -> str:
-    """A URL as it may be printed: without any user:password part."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def _launch() -> tuple[str, list[str]]:

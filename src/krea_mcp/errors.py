@@ -251,7 +251,8 @@ def _detail(body: Any, response: Answer, secrets: tuple[str, ...] = ()) -> str:
                 return safe_excerpt(text, secrets, DETAIL_CHARS)
     text = response.text.strip()
     if not text or text.startswith("<") or "html" in response.headers.get("content-type", ""):
-        return response.reason_phrase or "no details"  # a gateway's HTML page says nothing useful
+        # A gateway's HTML page says nothing useful; its status line is the server's words too, so it is scrubbed.
+        return safe_excerpt(response.reason_phrase, secrets, SNIPPET_CHARS) or "no details"
     return safe_excerpt(text, secrets, SNIPPET_CHARS)
 
 

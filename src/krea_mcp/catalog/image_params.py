@@ -87,6 +87,13 @@ def build_body(info: ModelInfo, p: GenerateParams) -> dict[str, Any]:
                 f"options.{key} repeats an argument generate_image already sets; pass it once, as the argument.",
                 field=f"options.{key}",
             )
+        argument = argument_for(key)
+        if argument is not None:  # set through the argument, so it is uploaded, checked and mapped like one
+            why = " (local files and data: URIs are uploaded only from there)" if argument.endswith("images") else ""
+            raise InvalidRequestError(
+                f"options.{key} is set through generate_image's own argument {argument!r}; pass it there{why}.",
+                field=f"options.{key}",
+            )
         if key not in props:
             near = suggest_field(info, key)
             hint = f"use options.{near}" if near else f"it takes: {', '.join(sorted(props))}"
@@ -116,6 +123,12 @@ def _map_size(info: ModelInfo, p: GenerateParams, body: dict[str, Any]) -> None:
     ratio = _parse_ratio(p.aspect_ratio) if p.aspect_ratio else None
 
     if ratios:  # the model speaks aspect ratios (z-image, Krea 2, Nano Banana): width/height map to the nearest one
+        if _contradicts(ratio, p.width, p.height):
+            raise InvalidRequestError(
+                f"aspect_ratio {p.aspect_ratio!r} does not match width/height {p.width}x{p.height}; pass "
+                "width and height, or aspect_ratio, not both.",
+                field="aspect_ratio",
+            )
         if p.aspect_ratio is not None:
             body["aspect_ratio"] = _nearest_ratio(p.aspect_ratio, ratios, info, exact=True)
         elif p.width is not None and p.height is not None:
@@ -130,7 +143,7 @@ def _map_size(info: ModelInfo, p: GenerateParams, body: dict[str, Any]) -> None:
                     f"{info.id}'s image; pass only one of them.",
                     field="resolution",
                 )
-            if ratio is not None and abs(math.log(ratio / (p.width / p.height))) > 0.01:
+            if _contradicts(ratio, p.width, p.height):
                 raise InvalidRequestError(
                     f"aspect_ratio {p.aspect_ratio!r} does not match width/height {p.width}x{p.height}; pass "
                     "width and height, or aspect_ratio (with resolution), not both.",
@@ -243,6 +256,13 @@ def _map_style_images(info: ModelInfo, urls: list[str], body: dict[str, Any]) ->
             f"style_images: model {info.id} takes no style images. {takes(info)}", field="style_images"
         )
     body[target] = [{"url": url, "strength": 1.0} for url in urls]
+
+
+def _contradicts(ratio: float | None, width: int | None, height: int | None) -> bool:
+    """Whether an aspect ratio and a pixel size were both given and disagree (by more than 1%)."""
+    if ratio is None or width is None or height is None:
+        return False
+    return abs(math.log(ratio / (width / height))) > 0.01
 
 
 def _enum(schema: Any) -> list[str]:

@@ -40,7 +40,7 @@ import anyio
 import anyio.to_thread
 
 from krea_mcp.errors import DownloadError, InvalidRequestError, SaveError
-from krea_mcp.files.confined import ConfinementError, Directory, open_below, root_of
+from krea_mcp.files.confined import ConfinementError, Directory, open_below, read_below, root_of
 from krea_mcp.files.image_types import extension_of
 from krea_mcp.files.user_paths import user_path
 
@@ -50,7 +50,8 @@ if TYPE_CHECKING:
     from krea_mcp.krea.downloads import Download, Downloader
 
 #: Suffixes that make ``save_to`` a file path rather than a directory.
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".heic"})
+#: (HEIC is not among them: no writer ships with Pillow, so a .heic name could not be honoured.)
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
 #: A download larger than this is abandoned (protects the disk from a runaway body).
 MAX_IMAGE_BYTES = 512 * 1024 * 1024
 CHUNK_BYTES = 256 * 1024
@@ -123,8 +124,9 @@ class ImageSaver:
         if filename is None and not as_directory and _is_other_file_type(suffix) and not path.is_dir():
             raise InvalidRequestError(
                 f"save_to: {save_to[:120]!r} ends in {path.suffix}, a file type this server does not write: images "
-                "are saved as .png, .jpg, .jpeg, .webp or .heic, as Krea delivers them. Pass a file name ending in "
-                f"one of those, or a directory (end the path with / to mean a directory named {path.name!r}).",
+                "are saved as .png, .jpg, .jpeg or .webp (converted when Krea delivers another type). Pass a file "
+                "name ending in one of those, or a directory (end the path with / to mean a directory named "
+                f"{path.name!r}).",
                 field="save_to",
             )
         if filename is not None and len(filename.encode("utf-8")) > MAX_FILENAME_BYTES:
@@ -169,6 +171,11 @@ class ImageSaver:
         finally:  # every worker thread using the descriptor has returned by now
             directory.close()
         return _outcome(results, urls, job_id)
+
+    def read_saved(self, path: Path, limit: int, *, granted: Path | None = None) -> bytes:
+        """A file this server saved, read back from its allowed root without following any symlink (worker thread):
+        a folder swapped for a link after saving cannot make it read from outside."""
+        return read_below(self._roots_with(granted), path, limit)
 
     # --- checks -----------------------------------------------------------------------------------------------
 
@@ -405,7 +412,7 @@ def _check_directory_usable(directory: Path, existing: Path) -> None:
         where = "is an existing file" if existing == directory else f"cannot be created: {existing} is a file"
         raise InvalidRequestError(
             f"save_to: the directory {directory} {where}. Pass a directory path, or a file path ending in "
-            ".png, .jpg, .jpeg, .webp or .heic.",
+            ".png, .jpg, .jpeg or .webp.",
             field="save_to",
         )
     if not os.access(existing, os.W_OK | os.X_OK):

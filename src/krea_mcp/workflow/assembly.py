@@ -68,7 +68,7 @@ async def build_service(
         settings,
         load_catalog(),
         duration_scale=duration_scale if duration_scale is not None else scale,
-        inputs=ImageInputs(client, dirs),
+        inputs=ImageInputs(client, dirs, relative_to=None if multi else settings.project_dir()),
         delivery=Delivery(downloader, saver, settings),
         downloader=downloader,
         spend=SpendGuards(settings.max_jobs, settings.max_spend_usd),

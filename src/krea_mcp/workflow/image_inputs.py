@@ -23,8 +23,6 @@ import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import unquote, urlparse
-from urllib.request import url2pathname
 
 import anyio
 
@@ -55,9 +53,12 @@ def _mb(size: int) -> str:
 class ImageInputs:
     """Turns image references into URLs Krea can fetch, uploading local data through ``POST /assets``."""
 
-    def __init__(self, client: KreaClient, allowed_dirs: list[Path]) -> None:
+    def __init__(self, client: KreaClient, allowed_dirs: list[Path], *, relative_to: Path | None = None) -> None:
         self._client = client
         self._dirs = allowed_dirs
+        #: Where a relative path starts: the project folder the server was started in, like save_to's (else the
+        #: first allowed directory).
+        self._relative_to = relative_to if relative_to is not None else (allowed_dirs[0] if allowed_dirs else None)
         self._by_hash: dict[tuple[str, str], str] = {}  # (caller, sha256) -> URL: uploads are never shared
         self._locks: dict[tuple[str, str], anyio.Lock] = {}
         #: Called (in a worker thread) with the checked path just before a local file is opened; tests use it to
@@ -137,10 +138,9 @@ class ImageInputs:
                 "data: URI instead.",
                 field=field,
             )
-        raw = url2pathname(unquote(urlparse(ref).path)) if ref.startswith("file://") else ref
-        candidate = user_path(raw, field=field)
-        if not candidate.is_absolute():
-            candidate = self._dirs[0] / candidate
+        candidate = user_path(ref, field=field)  # file:// URIs included (one parser, host checked)
+        if not candidate.is_absolute() and self._relative_to is not None:
+            candidate = self._relative_to / candidate
         try:
             path = candidate.resolve(strict=True)
         except (FileNotFoundError, NotADirectoryError):

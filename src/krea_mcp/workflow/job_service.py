@@ -81,6 +81,9 @@ class JobService:
         refs = request.references()
         # Validate with stand-in URLs first, so a bad size or field never triggers an upload.
         stand_in = request_body(operation, request.with_references({k: _stand_ins(v) for k, v in refs.items()}))
+        # URLs go to Krea as they were checked (stripped); local references stay as given until uploaded.
+        refs = {k: [r.strip() if _remote(r) else r for r in v] for k, v in refs.items()}
+        request = request.with_references(refs)
         if self.inputs is not None:  # every local file and data: URI checked before any is uploaded
             self.inputs.check(refs)
         guard = self.spend.get(caller_key())
@@ -107,8 +110,13 @@ class JobService:
                 budget_s=self.settings.wait_s,
                 in_flight=self.creating,
             )
-            notes = "\n".join(n for n in (request_note(operation, request, body), note) if n) or None
-            self.records[job.job_id] = JobRecord(job.job_id, operation.id, request.prompt, notes)
+            record = self.records[job.job_id] = JobRecord(job.job_id, operation.id, request.prompt, note)
+        try:  # recorded first: a note that cannot be built never hides the job
+            extra = request_note(operation, request, body)
+        except Exception:
+            log.exception("could not describe the request of job %s", job.job_id)
+            extra = None
+        record.note = "\n".join(n for n in (extra, note) if n) or None
         log.info("created job %s on %s", job.job_id, operation.id)
         return job, operation.id
 
@@ -254,7 +262,7 @@ class JobService:
                 (Job(job_id=r.job_id, status="unknown", created_at=r.recorded_at.isoformat()), r) for r in newest
             ]
             return stand_ins, f"Krea's job list could not be read ({exc}); showing the jobs this server started."
-        return [(job, mine.get(job.job_id)) for job in jobs], None
+        return [(job, mine.get(job.job_id)) for job in jobs[:limit]], None
 
     def model_of(self, job_id: str) -> str | None:
         record = self.records.get(job_id)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import stat
 import time
 from functools import partial
 from pathlib import Path
@@ -28,6 +27,8 @@ log = logging.getLogger(__name__)
 
 #: Time allowed for saving and previews after the wait, so a call stays under the ~60 s host cap.
 DELIVERY_TIMEOUT_S = 12.0
+#: Images previewed per result at the most (each is held in memory until its thumbnail is made).
+MAX_PREVIEWED = 8
 #: Largest image downloaded into memory for a preview (saved files are read from disk instead).
 MAX_PREVIEW_SOURCE_BYTES = 64 * 1024 * 1024
 _BINARY = getattr(os, "O_BINARY", 0)
@@ -67,7 +68,8 @@ class Delivery:
                     outcome.files = exc.saved  # images saved before the failure still count
                     outcome.notes.append(f"Saving failed: {exc}")
             if self._settings.preview != "off":
-                outcome.previews, note = await self._previews(job.urls, outcome.files, deadline)
+                granted = target.granted if target is not None else None
+                outcome.previews, note = await self._previews(job.urls, outcome.files, deadline, granted)
                 if note:
                     outcome.notes.append(note)
         if scope.cancelled_caught:
@@ -75,14 +77,26 @@ class Delivery:
                 f"Saving/preview took over {DELIVERY_TIMEOUT_S:g} s and was skipped; the URLs above are complete."
             )
 
-    async def _previews(self, urls: list[str], files: list[Path], deadline: float) -> tuple[list[Preview], str | None]:
+    def _read_saved(self, path: Path, granted: Path | None) -> bytes:
+        """A file this call just saved, for its preview: from its allowed root, never through a symlink, ≤ 64 MB."""
+        assert self._saver is not None  # files exist only where saving is enabled
+        try:
+            return self._saver.read_saved(path, MAX_PREVIEW_SOURCE_BYTES, granted=granted)
+        except ValueError:
+            raise OSError(errno.EFBIG, f"larger than the {MAX_PREVIEW_SOURCE_BYTES // 2**20} MB previewed") from None
+
+    async def _previews(
+        self, urls: list[str], files: list[Path], deadline: float, granted: Path | None = None
+    ) -> tuple[list[Preview], str | None]:
         from krea_mcp.files.previews import build_previews  # Pillow is imported only when a preview is made
 
+        sources: list[Path] | list[str] = files or urls
+        shown = sources[:MAX_PREVIEWED]  # each source is held in memory until its thumbnail is made: bound them
         try:
             if files:
-                images = [await anyio.to_thread.run_sync(_read_saved, f) for f in files]
+                images = [await anyio.to_thread.run_sync(self._read_saved, f, granted) for f in files[:MAX_PREVIEWED]]
             else:
-                images = [await self.fetch(url) for url in urls]
+                images = [await self.fetch(url) for url in urls[:MAX_PREVIEWED]]
         except KreaError as exc:
             return [], f"Preview unavailable: {exc}"
         except OSError as exc:
@@ -95,21 +109,12 @@ class Delivery:
             deadline=deadline,
         )
         # Past the deadline the call returns without waiting; the thread starts no new image and ends by itself.
-        return await anyio.to_thread.run_sync(build, abandon_on_cancel=True)
+        previews, note = await anyio.to_thread.run_sync(build, abandon_on_cancel=True)
+        if len(sources) > len(shown):
+            more = f"Previews show the first {len(shown)} of {len(sources)} images; the URLs above are all of them."
+            note = f"{note} {more}" if note else more
+        return previews, note
 
     async def fetch(self, url: str) -> bytes:
         """An image's bytes, in memory (at most 64 MB), fetched under the download rules (DownloadError if not)."""
         return await self._downloader.fetch_bytes(url, limit=MAX_PREVIEW_SOURCE_BYTES)
-
-
-def _read_saved(path: Path) -> bytes:
-    """A file this call just saved, for its preview: never through a symlink, a regular file, at most 64 MB."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | _BINARY)
-    with os.fdopen(fd, "rb") as file:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        data = file.read(MAX_PREVIEW_SOURCE_BYTES + 1)
-    if len(data) > MAX_PREVIEW_SOURCE_BYTES:
-        raise OSError(errno.EFBIG, f"larger than the {MAX_PREVIEW_SOURCE_BYTES // 2**20} MB previewed", str(path))
-    return data
