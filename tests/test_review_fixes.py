@@ -100,3 +100,49 @@ def test_cli_refuses_an_unusable_out_before_creating_a_job(tmp_path: Path) -> No
     proc = run_cli("generate", "a fox", "--sandbox", "--out", str(tmp_path / "hero.gif"), cwd=tmp_path)
     assert proc.returncode == 1
     assert "ends in .gif" in proc.stderr and "Job " not in proc.stderr, proc.stderr
+
+
+async def test_files_saved_before_the_delivery_deadline_are_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anyio
+
+    from krea_mcp.workflow import result_delivery
+    from tests.helpers import Around
+
+    monkeypatch.setattr(result_delivery, "DELIVERY_TIMEOUT_S", 1.0)
+    fake = FakeKrea(token=TOKEN, job_duration_s=0)
+    fake.result_urls = [f"{fake.base_url}/_fake/huge/32x32.png?n={i}" for i in range(2)]
+
+    async def slow_second(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        if request.url.params.get("n") == "1":
+            await anyio.sleep(5)
+        return await inner.handle_async_request(request)
+
+    arguments = {"prompt": "two", "save_to": "shots"}
+    async with connect(Around(fake, slow_second), preview="off", output_dir=tmp_path) as client:
+        result = await client.call_tool("generate_image", arguments)
+    files = result.structured_content.get("files", [])
+    assert len(files) == 1 and Path(files[0]).exists(), text_of(result)
+    assert "(1 of 2 images saved before it)" in text_of(result)
+
+
+async def test_a_file_saved_under_a_client_root_is_readable_as_a_resource(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcp.types import ListRootsResult, Root
+
+    monkeypatch.chdir("/")
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+
+    async def roots(context: object) -> ListRootsResult:
+        return ListRootsResult(roots=[Root(uri=workspace.as_uri(), name="workspace")])
+
+    fake = FakeKrea(token=TOKEN, job_duration_s=0)
+    options = {"list_roots_callback": roots}
+    async with connect(fake, mode="legacy", client_options=options, preview="off") as client:
+        result = await client.call_tool("generate_image", {"prompt": "x", "save_to": "art/hero.png"})
+        (saved,) = result.structured_content["files"]
+        read = await client.read_resource(Path(saved).as_uri())
+    assert read.contents and saved.startswith(str(workspace))

@@ -124,5 +124,7 @@ class Outcome:
     #: The save_to the call asked for (repeated in the next-step hint when the job is not done yet).
     save_to: str | None = None
     files: list[Path] = field(default_factory=list)
+    #: The client's folder (MCP root) the files may have been saved under, besides the configured directories.
+    granted: Path | None = None
     previews: list[Preview] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -144,7 +144,14 @@ class ImageSaver:
         return SaveTarget(directory, filename, granted)
 
     async def save(
-        self, urls: list[str], *, target: SaveTarget, prompt: str, job_id: str, notes: list[str] | None = None
+        self,
+        urls: list[str],
+        *,
+        target: SaveTarget,
+        prompt: str,
+        job_id: str,
+        notes: list[str] | None = None,
+        published: list[Path] | None = None,
     ) -> list[Path]:
         """Download ``urls`` concurrently into ``target``; return the absolute paths of the files, in URL order.
 
@@ -160,7 +167,9 @@ class ImageSaver:
         async def run(index: int, url: str) -> None:
             stem = _stem(target, prompt, job_id, index, len(urls))
             try:
-                results[index] = await self._save_one(url, directory, target, stem, notes)
+                results[index] = saved = await self._save_one(url, directory, target, stem, notes)
+                if published is not None:  # known to the caller even if a deadline cuts the rest short
+                    published.append(saved)
             except Exception as exc:  # collected so that the other downloads still finish
                 results[index] = exc
 

@@ -87,7 +87,7 @@ class Publisher:
             uri = JOB_URI.format(job_id=job_id)
             yield uri, partial(self._job_resource, uri, job_id, record.prompt, record.model)
         for path in outcome.files:
-            yield path.as_uri(), partial(self._file_resource, path, job_id)
+            yield path.as_uri(), partial(self._file_resource, path, job_id, outcome.granted)
         for i, url in enumerate(outcome.job.urls, 1):  # result links must be readable here (MCP: resource_link)
             yield url, partial(self._url_resource, url, i, job_id)
 
@@ -109,13 +109,13 @@ class Publisher:
             fn=read,
         )
 
-    def _file_resource(self, path: Path, job_id: str) -> Resource:
+    def _file_resource(self, path: Path, job_id: str, granted: Path | None = None) -> Resource:
         return FunctionResource(
             uri=path.as_uri(),
             name=path.name,
             description=f"job {job_id}",
             mime_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-            fn=partial(self._read_file, path),
+            fn=partial(self._read_file, path, granted),
         )
 
     def _url_resource(self, url: str, index: int, job_id: str) -> Resource:
@@ -127,13 +127,14 @@ class Publisher:
             fn=partial(self._fetch, url),
         )
 
-    async def _read_file(self, path: Path) -> bytes:
+    async def _read_file(self, path: Path, granted: Path | None = None) -> bytes:
         """The saved file, reached again from its allowed root without following any symlink below it."""
         from krea_mcp.files.confined import read_below
 
         self._touch(path.as_uri())
         try:
-            return await anyio.to_thread.run_sync(read_below, self._roots, path, MAX_READ_BYTES)
+            roots = [*self._roots, granted] if granted is not None else self._roots  # a client root it was saved in
+            return await anyio.to_thread.run_sync(read_below, roots, path, MAX_READ_BYTES)
         except ValueError:
             limit = f"{MAX_READ_BYTES / 2**20:g} MB" if MAX_READ_BYTES >= 2**20 else f"{MAX_READ_BYTES} bytes"
             raise ResourceError(

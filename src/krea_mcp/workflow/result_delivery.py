@@ -58,11 +58,18 @@ class Delivery:
         if job.status != "completed" or not job.urls:
             return
         deadline = time.monotonic() + DELIVERY_TIMEOUT_S  # for the preview thread, which cannot be cancelled
+        published: list[Path] = []
         with anyio.move_on_after(DELIVERY_TIMEOUT_S) as scope:
             if target is not None and self._saver is not None:
+                outcome.granted = target.granted
                 try:
                     outcome.files = await self._saver.save(
-                        job.urls, target=target, prompt=prompt, job_id=job.job_id, notes=outcome.notes
+                        job.urls,
+                        target=target,
+                        prompt=prompt,
+                        job_id=job.job_id,
+                        notes=outcome.notes,
+                        published=published,
                     )
                 except SaveError as exc:
                     outcome.files = exc.saved  # images saved before the failure still count
@@ -73,8 +80,12 @@ class Delivery:
                 if note:
                     outcome.notes.append(note)
         if scope.cancelled_caught:
+            if not outcome.files and published:  # files written before the deadline still count
+                outcome.files = list(published)
+            saved = f" ({len(outcome.files)} of {len(job.urls)} images saved before it)" if outcome.files else ""
             outcome.notes.append(
-                f"Saving/preview took over {DELIVERY_TIMEOUT_S:g} s and was skipped; the URLs above are complete."
+                f"Saving/preview took over {DELIVERY_TIMEOUT_S:g} s and was cut short{saved}; the URLs above are "
+                "complete, and wait_for_job with save_to saves the rest."
             )
 
     def _read_saved(self, path: Path, granted: Path | None) -> bytes:
