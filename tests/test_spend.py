@@ -69,3 +69,14 @@ async def test_a_refused_call_uploads_nothing(tmp_path: Any) -> None:
         refused = await client.call_tool("generate_image", {"prompt": "a fox", "images": ["cat.png"]})
     assert refused.is_error and "KREA_MAX_JOBS" in text_of(refused)
     assert fake.requests == []
+
+
+def test_guards_of_callers_that_never_started_a_job_are_not_kept_forever() -> None:
+    from krea_mcp.workflow import spend
+
+    guards = spend.SpendGuards(max_jobs=5)
+    guards.get("busy").jobs = 1
+    for i in range(spend.IDLE_GUARDS_KEPT + 10):
+        guards.get(f"stranger-{i}")  # each rejected token once
+    assert len(guards._guards) <= spend.IDLE_GUARDS_KEPT
+    assert guards.get("busy").jobs == 1  # a guard that counted a job is never forgotten

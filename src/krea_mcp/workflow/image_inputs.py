@@ -205,14 +205,19 @@ class ImageInputs:
             raise InvalidRequestError(f"{field}: {name} is larger than Krea's 75 MB limit.", field=field)
         sha = await anyio.to_thread.run_sync(lambda: hashlib.sha256(data).hexdigest())  # up to 75 MB: off the loop
         digest = (caller_key(), sha)
-        async with self._locks.setdefault(digest, anyio.Lock()):  # the same file uploads once; others go in parallel
-            url = self._by_hash.get(digest)
-            if url is None:
-                mime, ext = kind
-                filename = name if name.lower().endswith(ext) or "." in name else name + ext
-                url = await self._client.upload_asset(data, filename=filename, mime_type=mime)
-                self._by_hash[digest] = url
-                log.info("uploaded %s (%d bytes) as %s", filename, len(data), url)
+        lock = self._locks.setdefault(digest, anyio.Lock())
+        try:
+            async with lock:  # the same file uploads once; others go in parallel
+                url = self._by_hash.get(digest)
+                if url is None:
+                    mime, ext = kind
+                    filename = name if name.lower().endswith(ext) or "." in name else name + ext
+                    url = await self._client.upload_asset(data, filename=filename, mime_type=mime)
+                    self._by_hash[digest] = url
+                    log.info("uploaded %s (%d bytes) as %s", filename, len(data), url)
+        finally:  # a lock nobody waits for is not kept (one per caller and file would grow without bound)
+            if not lock.locked() and not lock.statistics().tasks_waiting:
+                self._locks.pop(digest, None)
         return url
 
 

@@ -103,6 +103,10 @@ class SpendGuard:
         self.usd -= price
 
 
+#: Guards kept before those that never counted a job are dropped (a guard at zero holds nothing to remember).
+IDLE_GUARDS_KEPT = 1024
+
+
 @dataclass(slots=True)
 class SpendGuards:
     """One guard per caller: the whole process normally, each token in multi-user mode."""
@@ -114,5 +118,7 @@ class SpendGuards:
     def get(self, caller: str) -> SpendGuard:
         guard = self._guards.get(caller)
         if guard is None:
+            if len(self._guards) >= IDLE_GUARDS_KEPT:  # callers that never started a job (a rejected token...)
+                self._guards = {k: g for k, g in self._guards.items() if g.jobs or g.usd}  # hold nothing to forget
             guard = self._guards[caller] = SpendGuard(self.max_jobs, self.max_usd)
         return guard
