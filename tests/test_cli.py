@@ -19,6 +19,7 @@ def test_generate_json_is_valid_json_with_files_and_urls(tmp_path: Path) -> None
     (saved,) = data["files"]
     assert Path(saved).parent == tmp_path / "shots"  # --out is relative to the shell's directory
     assert data["urls"]
+    assert f"  job {data['job_id']}\n" in proc.stderr  # named as soon as the job exists, before any waiting
 
 
 def test_generate_reports_a_bad_model_and_exits_nonzero(tmp_path: Path) -> None:

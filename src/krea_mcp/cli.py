@@ -60,6 +60,12 @@ class ProgressView:
             self._stream.write("\n")
             self._stream.flush()
 
+    def note(self, text: str) -> None:
+        """A line of its own (on a terminal, above the bar)."""
+        if self._tty:
+            self._stream.write("\r\x1b[K")
+        self._line(text)
+
     def _line(self, text: str) -> None:
         self._last_line = text
         print(f"  {text}", file=self._stream, flush=True)
@@ -135,6 +141,8 @@ async def _follow(
         tg.start_soon(view.tick)
         result = await client.call_tool(tool, arguments, progress_callback=view.on_progress)
         data: dict[str, Any] = result.structured_content or {}
+        if data.get("job_id") and session.job_id is None:
+            view.note(f"job {data['job_id']}")  # known at once: Ctrl-C from here on can name it
         session.job_id = data.get("job_id") or session.job_id
         while not result.is_error and (data.get("status") not in TERMINAL or (save_to and "files" not in data)):
             follow = {"job_id": data["job_id"], "timeout_s": 600, "save_to": save_to}
