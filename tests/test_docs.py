@@ -63,6 +63,8 @@ def matches_default(field: str, text: str | None) -> bool:
         return text in (None, "none", "unset")
     if text is None:
         return False
+    if isinstance(default, list):
+        return text == ",".join(str(item) for item in default)
     if isinstance(default, bool):
         return text == str(default).lower()
     if isinstance(default, float):

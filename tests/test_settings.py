@@ -75,3 +75,36 @@ def test_cli_reports_bad_configuration_without_a_traceback() -> None:
     )
     assert proc.returncode == 2
     assert "KREA_WAIT_S" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "names"),
+    [
+        (
+            "generate,jobs,models",
+            {"generate_image", "get_job", "wait_for_job", "cancel_job", "list_jobs", "list_models"},
+        ),
+        ("models", {"list_models"}),
+        ("jobs, generate", {"generate_image", "get_job", "wait_for_job", "cancel_job", "list_jobs"}),
+        ('["jobs"]', {"get_job", "wait_for_job", "cancel_job", "list_jobs"}),
+    ],
+)
+def test_krea_tools_chooses_the_tool_groups(monkeypatch: pytest.MonkeyPatch, value: str, names: set[str]) -> None:
+    from krea_mcp.server.tools import build_tools
+
+    monkeypatch.setenv("KREA_TOOLS", value)
+    assert {tool.name for tool in build_tools(Settings(_env_file=None))} == names  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("generate,video", "unknown tool group 'video'; the groups are: generate, jobs, models"),
+        ("generate", "generate needs jobs too"),
+        (" , ", "no tool group chosen"),
+    ],
+)
+def test_a_bad_krea_tools_is_refused_naming_the_groups(monkeypatch: pytest.MonkeyPatch, value: str, words: str) -> None:
+    monkeypatch.setenv("KREA_TOOLS", value)
+    with pytest.raises(ValidationError, match=words):
+        Settings(_env_file=None)  # type: ignore[call-arg]

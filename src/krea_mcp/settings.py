@@ -14,6 +14,12 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, Validation
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_BASE_URL = "https://api.krea.ai"
+#: The groups of tools ``KREA_TOOLS`` chooses from, and the tools in each.
+TOOL_GROUPS = {
+    "generate": ("generate_image",),
+    "jobs": ("get_job", "wait_for_job", "cancel_job", "list_jobs"),
+    "models": ("list_models",),
+}
 
 
 def _checked_dir(path: Path, setting: str) -> Path:
@@ -106,6 +112,10 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Extra Origin header values the HTTP transport accepts (comma-separated)."
     )
+    tools: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(TOOL_GROUPS),
+        description="Tool groups to offer (comma-separated): generate, jobs, models. Default: all of them.",
+    )
     sandbox: bool = Field(default=False, description="Use the built-in Krea emulator instead of the real API.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -117,7 +127,7 @@ class Settings(BaseSettings):
             raise ValueError("KREA_BASE_URL must start with http:// or https://")
         return value
 
-    @field_validator("allowed_dirs", "allowed_hosts", "allowed_origins", mode="before")
+    @field_validator("allowed_dirs", "allowed_hosts", "allowed_origins", "tools", mode="before")
     @classmethod
     def _split_list(cls, value: Any, info: ValidationInfo) -> Any:
         """A JSON list, or comma-separated; directories may also be separated by os.pathsep (":" or ";")."""
@@ -129,6 +139,21 @@ class Settings(BaseSettings):
         if info.field_name == "allowed_dirs":  # never for hosts: "host:port" contains ":"
             text = text.replace(os.pathsep, ",")
         return [part.strip() for part in text.split(",") if part.strip()]
+
+    @field_validator("tools")
+    @classmethod
+    def _known_groups(cls, value: list[str]) -> list[str]:
+        groups = list(dict.fromkeys(v.strip().lower() for v in value if v.strip()))
+        unknown = [g for g in groups if g not in TOOL_GROUPS]
+        if unknown:
+            raise ValueError(f"unknown tool group {unknown[0]!r}; the groups are: {', '.join(TOOL_GROUPS)}")
+        if not groups:
+            raise ValueError(f"no tool group chosen; the groups are: {', '.join(TOOL_GROUPS)}")
+        if "generate" in groups and "jobs" not in groups:
+            raise ValueError(
+                "generate needs jobs too: a job that outlives a call is picked up with wait_for_job (add jobs)"
+            )
+        return groups
 
     @field_validator("allowed_dirs")
     @classmethod

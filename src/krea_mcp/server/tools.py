@@ -13,7 +13,7 @@ from krea_mcp.server.arguments import StrictTool
 from krea_mcp.server.calls import client_folder, on_created, progress, reply, state, tool_errors
 from krea_mcp.server.schemas import VALIDATION_ONLY, compact_schema
 from krea_mcp.server.tool_results import JobResult
-from krea_mcp.settings import Settings
+from krea_mcp.settings import TOOL_GROUPS, Settings
 
 JobId = Annotated[
     str,
@@ -179,7 +179,7 @@ def build_tools(settings: Settings) -> list[Tool]:
         return f"model {info.id} has no such setting either (its other fields, for options: {own})"
 
     wait_s = f"{settings.wait_s:g}"
-    return [
+    tools = [
         _tool(
             generate_image,
             f"Generate an image with Krea; returns its URLs. Checked first: a bad call costs nothing. Waits up to "
@@ -211,3 +211,5 @@ def build_tools(settings: Settings) -> list[Tool]:
             structured=False,  # the catalog as text: a JSON copy would double it
         ),
     ]
+    offered = {name for group in settings.tools for name in TOOL_GROUPS[group]}  # KREA_TOOLS
+    return [tool for tool in tools if tool.name in offered]
