@@ -34,13 +34,29 @@ from krea_mcp.fake_api._http import (
     page_query,
     paginate,
 )
-from krea_mcp.fake_api._png import labelled_image, noise_image, png_dimensions, prompt_image, requested_size
+from krea_mcp.fake_api._operations import TRAIN_PATH, operations
+from krea_mcp.fake_api._png import (
+    LABEL_MAX_PIXELS,
+    exact_size,
+    flat_image,
+    labelled_image,
+    noise_image,
+    png_dimensions,
+    prompt_image,
+    requested_size,
+)
 from krea_mcp.fake_api._result_links import MetadataStandIn, result_link_routes
 from krea_mcp.fake_api._state import JOB_STATUSES, TERMINAL, FakeAsset, FakeJob, Scheduler, Timebase, iso
-from krea_mcp.fake_api._validation import body_error
+from krea_mcp.fake_api._styles import StyleLibrary, seeded_styles, trained_style
+from krea_mcp.fake_api._validation import body_error, operation_error
 
 if TYPE_CHECKING:
     import httpx
+
+
+#: The job type Krea gives style training (``GET /jobs/{id}`` documents ``style_id`` for "loraTraining" jobs).
+_TRAINING = "loraTraining"
+_ENHANCERS = frozenset(op.id for op in operations().values() if op.kind == "enhance")
 
 
 class FakeKrea:
@@ -85,6 +101,11 @@ class FakeKrea:
         self._faults = FaultQueue()
         self._time = Timebase(clock)
         self._scheduler = Scheduler(concurrency)
+        users = sorted(self.token) if isinstance(self.token, frozenset) else [""]
+        seeds = seeded_styles(self._time.at(self._time.now()), users[0])
+        #: The styles library: Krea-official, community, the user's own, a teammate's shared one, a stranger's.
+        self.styles = StyleLibrary(seeds, multi_user=isinstance(self.token, frozenset), base_url=self.base_url)
+        self._training: list[FakeJob] = []  # training jobs whose style is not in the library yet
         self.app = Starlette(
             routes=self._routes(),
             middleware=[
@@ -98,6 +119,10 @@ class FakeKrea:
     def _routes(self) -> list[Route]:
         return [
             Route("/generate/image/{model_path:path}", self._generate, methods=["POST"]),
+            Route("/generate/enhance/{op_path:path}", self._enhance, methods=["POST"]),
+            Route(TRAIN_PATH, self._train, methods=["POST"]),
+            Route("/styles", self._list_styles, methods=["GET"]),
+            Route("/styles/{style_id}", self._get_style, methods=["GET"]),
             Route("/jobs", self._list_jobs, methods=["GET"]),
             Route("/jobs/{job_id}", self._get_job, methods=["GET"]),
             Route("/jobs/{job_id}", self._delete_job, methods=["DELETE"]),
@@ -107,6 +132,7 @@ class FakeKrea:
             Route("/assets/{asset_id}", self._delete_asset, methods=["DELETE"]),
             Route("/_fake/images/{job_id}/{index:int}.png", self._serve_image, methods=["GET"]),
             Route("/_fake/assets/{asset_id}", self._serve_asset, methods=["GET"]),
+            Route("/_fake/styles/{style_id}/{index:int}.png", self._serve_preview, methods=["GET"]),
             *control_routes(self),
             *result_link_routes(self),
         ]
@@ -192,7 +218,10 @@ class FakeKrea:
         finished = job.finished_at() if status in TERMINAL else None
         out["completed_at"] = None if finished is None else iso(max(self._time.at(finished), job.created))
         out["result"] = None
-        if status == "completed":
+        if status == "completed" and job.type == _TRAINING:
+            self._settle_training()
+            out["result"] = {"style_id": trained_style(job.job_id, job.body, job.created, job.owner).style_id}
+        elif status == "completed":
             own = [f"{self.base_url}/_fake/images/{job.job_id}/0.png"]
             out["result"] = {"urls": list(self.result_urls) if self.result_urls is not None else own}
         elif status == "failed":
@@ -212,21 +241,80 @@ class FakeKrea:
         body = await json_object(request)
         if body is None:
             return error_response(400, BAD_BODY)
+        caller = bearer_of(request.headers.get("authorization"))
         problem = body_error(model.id, body)
+        if problem is None and body.get("styles"):
+            self._settle_training()
+            problem = self.styles.body_error(body, caller)
         if problem:
             return error_response(400, problem)
+        return self._start(model, body, caller)
+
+    def _start(self, model: ModelInfo, body: dict[str, Any], caller: str, job_type: str | None = None) -> Response:
+        """Create the job of a validated body (402 out of credits, 429 backlog full) and answer it pending."""
         if self.out_of_credits:
             return error_response(402, NO_CREDITS)
         now = self._time.now()
         start = self._scheduler.next_start(now)
         if self._backlog_full(start, now):
             return error_response(429, BACKLOG_FULL)
-        job = self._create_job(model, body, start, owner=bearer_of(request.headers.get("authorization")))
+        job = self._create_job(model, body, start, owner=caller)
+        if job_type is not None:
+            job.type = job_type
+        if job.type == _TRAINING:
+            self._training.append(job)
         # The create response always shows the job pending, even when its duration is zero.
         first = "backlogged" if start > now or job.walk else "queued"
         pending = {"status": first, "completed_at": None, "result": None}
         headers = {"Deprecation": "true"} if model.deprecated else None
         return JSONResponse({**self._job_json(job, with_type=False), **pending}, headers=headers)
+
+    async def _enhance(self, request: Request) -> Response:
+        """``POST /generate/enhance/topaz/...``: a job whose result image has the body's width x height."""
+        op = operations().get(request.url.path)
+        if op is None or op.kind != "enhance":
+            return error_response(404, f"Model not found: {request.path_params['op_path']}")
+        return await self._validated_start(request, op)
+
+    async def _train(self, request: Request) -> Response:
+        """``POST /styles/train``: a slow job that ends with ``result.style_id``, a style the caller then owns."""
+        return await self._validated_start(request, operations()[TRAIN_PATH], _TRAINING)
+
+    async def _validated_start(self, request: Request, op: ModelInfo, job_type: str | None = None) -> Response:
+        body = await json_object(request)
+        if body is None:
+            return error_response(400, BAD_BODY)
+        problem = operation_error(op.path, body)
+        if problem:
+            return error_response(400, problem)
+        return self._start(op, body, bearer_of(request.headers.get("authorization")), job_type)
+
+    def _settle_training(self) -> None:
+        """Put the style of every training job that has completed by now into its owner's library."""
+        now = self._time.now()
+        for job in list(self._training):
+            status = job.status(now)
+            if status == "completed":
+                self.styles.add(trained_style(job.job_id, job.body, self._time.stamp(), job.owner))
+            if status in TERMINAL:
+                self._training.remove(job)
+
+    async def _list_styles(self, request: Request) -> Response:
+        self._settle_training()
+        answer = self.styles.query(request, bearer_of(request.headers.get("authorization")))
+        return error_response(400, BAD_QUERY) if answer is None else JSONResponse(answer)
+
+    async def _get_style(self, request: Request) -> Response:
+        self._settle_training()
+        caller = bearer_of(request.headers.get("authorization"))
+        style = self.styles.visible(request.path_params["style_id"], caller)
+        return JSONResponse(self.styles.to_json(style)) if style else error_response(404, "Style not found")
+
+    async def _serve_preview(self, request: Request) -> Response:
+        style = self.styles.styles.get(request.path_params["style_id"])
+        if style is None or not 0 <= request.path_params["index"] < 2:
+            return error_response(404, "Image not found")
+        return Response(labelled_image(style.prompt, style.title, 384, 512), media_type="image/png")
 
     def _visible_job(self, request: Request) -> FakeJob | None:
         """The job in the path, if the caller may see it (Krea shows a job only to the token that made it)."""
@@ -269,6 +357,14 @@ class FakeKrea:
         job = self.jobs.get(request.path_params["job_id"])
         if job is None or request.path_params["index"] != 0 or job.status(self._time.now()) != "completed":
             return error_response(404, "Image not found")
+        if job.type == _TRAINING:
+            return error_response(404, "Image not found")
+        enhanced = exact_size(job.body) if job.model in _ENHANCERS else None
+        if enhanced is not None:  # an enhancer's output has exactly the size the body asked for
+            label = job.prompt or f"enhanced {job.body.get('image_url', '')}"
+            if enhanced[0] * enhanced[1] > LABEL_MAX_PIXELS:
+                return Response(flat_image(label, *enhanced), media_type="image/png")
+            return Response(labelled_image(label, job.model, *enhanced), media_type="image/png")
         size = self.image_size or requested_size(job.body)
         if self.image_noise:
             png = noise_image(job.prompt, *size)

@@ -117,3 +117,43 @@ def labelled_image(prompt: str, model: str, width: int, height: int) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG", compress_level=1)
     return out.getvalue()
+
+
+#: Above this many pixels a result is drawn flat (no text), streamed row by row so memory stays small.
+LABEL_MAX_PIXELS = 4096 * 4096
+
+
+def flat_image(prompt: str, width: int, height: int) -> bytes:
+    """A PNG of any size (an enhancer's 16K output, say): one gradient row coloured by ``prompt``, repeated.
+
+    Rows after the first use PNG's "Up" filter (all zero bytes), which deflate squeezes to almost nothing: a
+    16000x16000 image is about 3 MB and takes under a second.
+    """
+    if width <= 0 or height <= 0:
+        raise ValueError(f"bad size {width}x{height}")
+    digest = hashlib.sha256(prompt.encode("utf-8")).digest()
+    first = b"\x00" + _gradient_row(digest[:3], digest[3:6], width)
+    repeat = b"\x02" + bytes(width * 3)
+    packer = zlib.compressobj(1)
+    parts = [packer.compress(first)]
+    batch = max(1, (1 << 22) // len(repeat))
+    left = height - 1
+    while left > 0:
+        step = min(batch, left)
+        parts.append(packer.compress(repeat * step))
+        left -= step
+    parts.append(packer.flush())
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", b"".join(parts)) + _chunk(b"IEND", b"")
+
+
+def exact_size(body: dict[str, Any]) -> tuple[int, int] | None:
+    """The output size an enhance body asks for (its ``width`` and ``height``, numbers in the spec), or None."""
+    width, height = body.get("width"), body.get("height")
+    if isinstance(width, bool) or isinstance(height, bool):
+        return None
+    if not isinstance(width, int | float) or not isinstance(height, int | float):
+        return None
+    if not (math.isfinite(width) and math.isfinite(height)) or width < 1 or height < 1:
+        return None
+    return round(width), round(height)

@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
 from krea_mcp.catalog.models import load_catalog
+from krea_mcp.fake_api._operations import operations
 
 _MAX_ERRORS = 5
 _MAX_MESSAGE = 200
@@ -59,7 +60,36 @@ def _describe(errors: Iterable[ValidationError]) -> list[str]:
 
 def body_error(model_id: str, body: dict[str, Any]) -> str | None:
     """None if ``body`` is valid for the model, else a message naming every failing field."""
-    messages = _describe(validator_for(model_id).iter_errors(body))
+    return _report(_describe(validator_for(model_id).iter_errors(body)))
+
+
+@cache
+def _operation_validator(path: str) -> Draft202012Validator:
+    return Draft202012Validator(operations()[path].schema, format_checker=_FORMATS)
+
+
+def operation_error(path: str, body: dict[str, Any]) -> str | None:
+    """Like ``body_error``, for an enhance or training operation of ``fake_api/operations.json`` (by POST path).
+
+    A schema of several bodies (``oneOf``, as ``/styles/train``) is explained by the variant the body's ``model``
+    selects (the first variant whose ``model`` enum holds it, else the first), not by "not valid under any".
+    """
+    validator = _operation_validator(path)
+    if validator.is_valid(body):
+        return None
+    variants: list[dict[str, Any]] = operations()[path].schema.get("oneOf", [])
+    if not variants:
+        return _report(_describe(validator.iter_errors(body)))
+    chosen = variants[0]
+    for variant in variants:
+        if body.get("model") in variant.get("properties", {}).get("model", {}).get("enum", []):
+            chosen = variant
+            break
+    messages = _describe(Draft202012Validator(chosen, format_checker=_FORMATS).iter_errors(body))
+    return _report(messages or ["matches more than one body variant"])
+
+
+def _report(messages: list[str]) -> str | None:
     if not messages:
         return None
     return "Invalid request body: " + "; ".join(messages[:_MAX_ERRORS])
