@@ -94,3 +94,19 @@ async def test_following_a_hint_succeeds() -> None:
     )
     assert not result.is_error, text_of(result)
     assert fake.generate_posts == 1
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"model": "flux", "width": 4096, "height": 4096},  # the model's range
+        {"model": "z-image", "aspect_ratio": "21:9"},  # a ratio the model does not offer
+        {"options": {"guidanceScale": 3}},  # a field the model does not have
+    ],
+)
+async def test_every_refusal_before_a_request_says_nothing_was_spent(arguments: dict[str, Any]) -> None:
+    """Refusals from the model's own rules read like argument errors: the agent may simply correct the call."""
+    fake = FakeKrea(token=TOKEN)
+    text = await _call(fake, "generate_image", {"prompt": "a lighthouse", **arguments})
+    assert text.endswith("Nothing was started or charged."), text
+    assert fake.generate_posts == 0

@@ -82,24 +82,30 @@ class StrictTool(Tool):
     field_hint: FieldHint | None = Field(default=None, exclude=True)
 
     async def run(self, arguments: dict[str, Any], context: Context[Any, Any], convert_result: bool = False) -> Any:
-        check_arguments(self, arguments)
-        return await super().run(arguments, context, convert_result)
-
-
-def check_arguments(tool: Tool, arguments: dict[str, Any]) -> None:
-    """Raise ``ToolError`` naming every unknown argument and every bad value, or return quietly."""
-    model = tool.fn_metadata.arg_model
-    known = [field.alias or name for name, field in model.model_fields.items()]
-    problems = [_unknown(tool, name, known, arguments) for name in arguments if name not in known]
-    if not problems:
+        model = self.fn_metadata.arg_model
+        known = [field.alias or name for name, field in model.model_fields.items()]
+        _refuse(self, [_unknown(self, name, known, arguments) for name in arguments if name not in known])
         try:
-            model.model_validate(tool.fn_metadata.pre_parse_json(arguments))
-        except ValidationError as exc:
+            return await super().run(arguments, context, convert_result)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, ValidationError):  # the tool ran: its own error, already written for the agent
+                raise
+            # The SDK's validation of the arguments (once, as before): nothing ran. Said in the tool's own words.
             schema = model.model_json_schema(by_alias=True)
-            problems = list(dict.fromkeys(_describe(error, schema) for error in exc.errors(include_url=False)))
-    if problems:  # worded like every other error of the tool (the SDK's prefix), then the agent's fix
+            _refuse(self, list(dict.fromkeys(_describe(e, schema) for e in cause.errors(include_url=False))), cause)
+            raise
+
+
+#: Said after every argument error: the agent may simply correct the call.
+NOTHING_SPENT = "Nothing was started or charged."
+
+
+def _refuse(tool: Tool, problems: list[str], cause: BaseException | None = None) -> None:
+    """Raise one ``ToolError`` for every problem, worded like the tool's other errors (the SDK's prefix)."""
+    if problems:
         many = f"{len(problems)} problems. " if len(problems) > 1 else ""
-        raise ToolError(f"Error executing tool {tool.name}: {many}{' '.join(problems)} Nothing was started or charged.")
+        raise ToolError(f"Error executing tool {tool.name}: {many}{' '.join(problems)} {NOTHING_SPENT}") from cause
 
 
 def _unknown(tool: Tool, name: str, known: list[str], arguments: dict[str, Any]) -> str:

@@ -13,7 +13,8 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 
-from krea_mcp.errors import KreaError
+from krea_mcp.errors import InvalidRequestError, KreaError
+from krea_mcp.server.arguments import NOTHING_SPENT
 from krea_mcp.server.tool_results import job_result
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ def tool_errors(*, job_id: str | None = None) -> Iterator[None]:
         yield
     except KreaError as exc:
         message = str(exc)
+        if isinstance(exc, InvalidRequestError) and NOTHING_SPENT not in message:  # refused before any request
+            message = f"{message} {NOTHING_SPENT}"
         if job_id and job_id not in message:
             message = f"Job {job_id}: {message} The job itself is not affected by this error."
         raise ToolError(message) from exc
