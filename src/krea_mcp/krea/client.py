@@ -130,12 +130,9 @@ class KreaClient:
         except ServerError:
             return None  # the spec gives DELETE no body schema
 
-    async def list_jobs(self, *, limit: int = 100, status: str | None = None) -> list[Job]:
+    async def list_jobs(self, *, limit: int = 100) -> list[Job]:
         """GET /jobs: the newest jobs first (a harmless call, also used to check the token)."""
-        params: dict[str, str | int] = {"limit": limit}
-        if status:
-            params["status"] = status
-        response = await self._read("GET", "/jobs", params=params, max_bytes=MAX_LIST_BYTES)
+        response = await self._read("GET", "/jobs", params={"limit": limit}, max_bytes=MAX_LIST_BYTES)
         try:
             items = self._decoded(response)["items"]
             return [Job.model_validate(item) for item in items]
