@@ -114,7 +114,7 @@ async def test_the_inputs_of_one_call_are_limited_in_total_before_anything_is_up
     assert text_of(result) == (
         "Error executing tool generate_image: images and style_images: the local files and data: URIs of this call "
         "add up to 4 MB; at most 3 MB are uploaded per call. Pass large images as https URLs (Krea fetches those "
-        "itself), or split the images over several calls."
+        "itself), or split the images over several calls. Nothing was started or charged."
     )
     assert fake.requests == []
 
@@ -134,7 +134,7 @@ async def test_bad_data_uris_are_refused_before_anything_is_uploaded(uri: str, e
     async with connect(fake) as client:
         result = await client.call_tool("generate_image", {"prompt": "a fox", "model": "flux", "images": [uri]})
     assert result.is_error is True
-    assert text_of(result).endswith(f"images: {expected}")
+    assert text_of(result).endswith(f"images: {expected} Nothing was started or charged.")
     assert uploads(fake) == 0 and fake.generate_posts == 0
 
 
