@@ -87,6 +87,14 @@ def test_cli_reports_bad_configuration_without_a_traceback() -> None:
         ("models", {"list_models"}),
         ("jobs, generate", {"generate_image", "get_job", "wait_for_job", "cancel_job", "list_jobs"}),
         ('["jobs"]', {"get_job", "wait_for_job", "cancel_job", "list_jobs"}),
+        ("enhance,jobs", {"enhance_image", "get_job", "wait_for_job", "cancel_job", "list_jobs"}),
+        ("styles", {"list_styles"}),
+        ("training,jobs", {"train_style", "get_job", "wait_for_job", "cancel_job", "list_jobs"}),
+        (
+            "all",
+            {"generate_image", "enhance_image", "list_styles", "train_style"}
+            | {"get_job", "wait_for_job", "cancel_job", "list_jobs", "list_models"},
+        ),
     ],
 )
 def test_krea_tools_chooses_the_tool_groups(monkeypatch: pytest.MonkeyPatch, value: str, names: set[str]) -> None:
@@ -99,11 +107,24 @@ def test_krea_tools_chooses_the_tool_groups(monkeypatch: pytest.MonkeyPatch, val
 @pytest.mark.parametrize(
     ("value", "words"),
     [
-        ("generate,video", "unknown tool group 'video'; the groups are: generate, jobs, models"),
+        (
+            "generate,pictures",
+            "unknown tool group 'pictures'; the groups are: generate, enhance, styles, training, jobs, models "
+            r"\(or all\)",
+        ),
         ("generate", "generate needs jobs too"),
+        ("styles,training", "training needs jobs too"),
         (" , ", "no tool group chosen"),
     ],
 )
+def test_default_tool_groups_leave_out_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    from krea_mcp.server.tools import build_tools
+
+    monkeypatch.delenv("KREA_TOOLS", raising=False)
+    names = {tool.name for tool in build_tools(Settings(_env_file=None))}  # type: ignore[call-arg]
+    assert "train_style" not in names and {"generate_image", "enhance_image", "list_styles"} <= names
+
+
 def test_a_bad_krea_tools_is_refused_naming_the_groups(monkeypatch: pytest.MonkeyPatch, value: str, words: str) -> None:
     monkeypatch.setenv("KREA_TOOLS", value)
     with pytest.raises(ValidationError, match=words):

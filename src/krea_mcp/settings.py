@@ -17,9 +17,16 @@ DEFAULT_BASE_URL = "https://api.krea.ai"
 #: The groups of tools ``KREA_TOOLS`` chooses from, and the tools in each.
 TOOL_GROUPS = {
     "generate": ("generate_image",),
+    "enhance": ("enhance_image",),
+    "styles": ("list_styles",),
+    "training": ("train_style",),
     "jobs": ("get_job", "wait_for_job", "cancel_job", "list_jobs"),
     "models": ("list_models",),
 }
+#: Offered when KREA_TOOLS is not set: everything but training, which is slow, costly and rarely wanted unasked.
+DEFAULT_TOOL_GROUPS = ("generate", "enhance", "styles", "jobs", "models")
+#: The groups whose tools start jobs: a job that outlives a call is picked up with wait_for_job (the jobs group).
+_STARTS_JOBS = ("generate", "enhance", "training")
 
 
 def _checked_dir(path: Path, setting: str) -> Path:
@@ -113,8 +120,9 @@ class Settings(BaseSettings):
         default_factory=list, description="Extra Origin header values the HTTP transport accepts (comma-separated)."
     )
     tools: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(TOOL_GROUPS),
-        description="Tool groups to offer (comma-separated): generate, jobs, models. Default: all of them.",
+        default_factory=lambda: list(DEFAULT_TOOL_GROUPS),
+        description="Tool groups to offer (comma-separated, or all): generate, enhance, styles, training, jobs, "
+        "models. Default: all but training.",
     )
     sandbox: bool = Field(default=False, description="Use the built-in Krea emulator instead of the real API.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -144,14 +152,17 @@ class Settings(BaseSettings):
     @classmethod
     def _known_groups(cls, value: list[str]) -> list[str]:
         groups = list(dict.fromkeys(v.strip().lower() for v in value if v.strip()))
+        if "all" in groups:
+            groups = list(TOOL_GROUPS)
         unknown = [g for g in groups if g not in TOOL_GROUPS]
         if unknown:
-            raise ValueError(f"unknown tool group {unknown[0]!r}; the groups are: {', '.join(TOOL_GROUPS)}")
+            raise ValueError(f"unknown tool group {unknown[0]!r}; the groups are: {', '.join(TOOL_GROUPS)} (or all)")
         if not groups:
-            raise ValueError(f"no tool group chosen; the groups are: {', '.join(TOOL_GROUPS)}")
-        if "generate" in groups and "jobs" not in groups:
+            raise ValueError(f"no tool group chosen; the groups are: {', '.join(TOOL_GROUPS)} (or all)")
+        starting = [g for g in _STARTS_JOBS if g in groups]
+        if starting and "jobs" not in groups:
             raise ValueError(
-                "generate needs jobs too: a job that outlives a call is picked up with wait_for_job (add jobs)"
+                f"{starting[0]} needs jobs too: a job that outlives a call is picked up with wait_for_job (add jobs)"
             )
         return groups
 

@@ -1,53 +1,21 @@
-"""The tools: each parses its arguments and calls one workflow method; schemas are compact, errors explained."""
+"""The tools: each parses its arguments and calls one workflow method; schemas are compact, errors explained.
 
-from collections.abc import Callable
+The generate, jobs and models groups live here; each other group has its own module (``enhance_tools``,
+``style_tools``), registered through the same ``tool_kit``.
+"""
+
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import CallToolResult, ToolAnnotations
+from mcp.types import CallToolResult
 from pydantic import Field
 
 from krea_mcp.errors import KreaError
-from krea_mcp.server.arguments import StrictTool
 from krea_mcp.server.calls import client_folder, on_created, progress, reply, state, tool_errors
-from krea_mcp.server.schemas import VALIDATION_ONLY, compact_schema
-from krea_mcp.server.tool_results import JobResult
+from krea_mcp.server.tool_kit import JobId, JobToolResult, SaveTo
+from krea_mcp.server.tool_kit import make_tool as _tool
 from krea_mcp.settings import TOOL_GROUPS, Settings
-
-JobId = Annotated[
-    str,
-    Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$"),
-]
-JobToolResult = Annotated[CallToolResult, JobResult]
-SaveTo = Annotated[
-    str | None,
-    Field(
-        max_length=1000,
-        description="Directory, or .png/.jpg/.webp file. Relative: from the project folder the server runs in, "
-        "else KREA_OUTPUT_DIR",
-    ),
-]
-
-
-def _tool(
-    fn: Callable[..., Any], description: str, *, read_only: bool, destructive: bool = False, structured: bool = True
-) -> Tool:
-    """Register ``fn`` with a compact input schema and its annotations (only where they differ from the defaults).
-
-    The spec's defaults are readOnlyHint=false, destructiveHint=true, idempotentHint=false, openWorldHint=true.
-    """
-    if read_only:
-        hints = ToolAnnotations(read_only_hint=True)
-    elif destructive:
-        hints = ToolAnnotations(idempotent_hint=True)
-    else:
-        hints = ToolAnnotations(destructive_hint=False)
-    # structured=False: plain text only, no {"result": ...} copy of it in structuredContent.
-    tool = StrictTool.from_function(
-        fn, description=description, annotations=hints, structured_output=None if structured else False
-    )
-    return tool.model_copy(update={"parameters": compact_schema(tool.parameters, drop=VALIDATION_ONLY)})
 
 
 def build_tools(settings: Settings) -> list[Tool]:
@@ -211,5 +179,8 @@ def build_tools(settings: Settings) -> list[Tool]:
             structured=False,  # the catalog as text: a JSON copy would double it
         ),
     ]
+    from krea_mcp.server import enhance_tools, style_tools
+
+    tools += enhance_tools.build(settings) + style_tools.build(settings)
     offered = {name for group in settings.tools for name in TOOL_GROUPS[group]}  # KREA_TOOLS
     return [tool for tool in tools if tool.name in offered]

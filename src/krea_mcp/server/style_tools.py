@@ -1,0 +1,10 @@
+"""The styles and training groups: ``list_styles`` and ``train_style``."""
+
+from mcp.server.mcpserver.tools import Tool
+
+from krea_mcp.settings import Settings
+
+
+def build(settings: Settings) -> list[Tool]:
+    """This group's tools, for these settings."""
+    return []
