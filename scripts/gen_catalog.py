@@ -26,6 +26,8 @@ OUT = ROOT / "src" / "krea_mcp" / "catalog" / "models.json"
 DEFAULT_SPEC = ROOT.parent / "shared" / "krea-openapi.json"
 #: Every kind of job, in the order models.json lists them.
 KINDS = ("image", "enhance", "video", "style-training")
+#: The kinds the packaged catalog holds: those with a tool.
+PACKAGED_KINDS = ("image", "enhance", "style-training")
 #: What the finished job of each kind carries (``result.urls`` of images or videos, or ``result.style_id``).
 RESULTS = {"image": "image/*", "enhance": "image/*", "video": "video/*", "style-training": "style_id"}
 #: Jobs that start at a path outside ``/generate/{kind}/``, by kind.
@@ -58,6 +60,20 @@ ALIASES: dict[str, list[str]] = {
     "krea/krea-2/large": ["krea-2", "krea-2-large"],
     "krea/krea-2/medium": ["krea-2-medium"],
 }
+
+# Short names of the other kinds' operations, by kind: enhance_image's ``enhancer`` argument takes these.
+KIND_ALIASES: dict[str, dict[str, list[str]]] = {
+    "enhance": {
+        "topaz/generative-enhance": ["generative"],
+        "topaz/standard-enhance": ["standard"],
+        "topaz/bloom-enhance": ["bloom"],
+    },
+}
+
+# Style training is priced per step: docs.krea.ai gives about 2.4-8.3 CU per step depending on the base model,
+# without saying which base costs what, so every base is estimated at the top of that range.
+TRAINING_CU_PER_STEP = "2.4-8.3 CU per step"
+TRAINING_USD_PER_STEP = 8.3
 
 # USD prices from docs.krea.ai pages (the spec only lists compute units).
 USD: dict[str, str] = {
@@ -210,6 +226,14 @@ def _compute_units(description: str) -> str | None:
     return f"{approx}{fmt(lo)} CU" if lo == hi else f"{fmt(lo)}-{fmt(hi)} CU"
 
 
+def _max_side(summary: str, schema: dict[str, Any]) -> int:
+    """An enhancer's largest output side: the "Max 16K" / "Up to 22K" of its summary (in thousands of pixels, so
+    16K is 16,000), never above the schema's own width maximum."""
+    found = re.search(r"(\d+)K\b", summary)
+    schema_max = int(schema.get("properties", {}).get("width", {}).get("maximum", 32_000))
+    return min(int(found.group(1)) * 1000, schema_max) if found else schema_max
+
+
 def _usd_from_cu(compute_units: str | None) -> float | None:
     """Upper USD estimate from a compute-unit hint like '~3 CU' or '34.4-86.5 CU'."""
     if not compute_units:
@@ -290,7 +314,7 @@ def build(spec: dict[str, Any], kinds: tuple[str, ...] = ("image",)) -> dict[str
         image = kind == "image"  # the tables below describe image models
         m["path"] = OTHER_PATHS.get(kind, f"/generate/{kind}/{mid}")
         m["result"] = RESULTS[kind]
-        m["aliases"] = ALIASES.get(mid, []) if image else []
+        m["aliases"] = ALIASES.get(mid, []) if image else KIND_ALIASES.get(kind, {}).get(mid, [])
         m["usd"] = USD.get(mid) if image else None
         m["typical_s_estimated"] = m["typical_s"] is None
         if m["typical_s"] is None:
@@ -299,6 +323,11 @@ def build(spec: dict[str, Any], kinds: tuple[str, ...] = ("image",)) -> dict[str
         m["usd_estimate"] = (USD_MAX.get(mid) if image else None) or _usd_from_cu(m["compute_units"])
         if image and mid in USD_SURCHARGES:
             m["usd_surcharges"] = USD_SURCHARGES[mid]
+        if kind == "enhance":
+            m["max_side"] = _max_side(m["summary"], m["schema"])
+        if kind == "style-training":
+            m["compute_units"] = TRAINING_CU_PER_STEP
+            m["usd_per_step"] = math.ceil(TRAINING_USD_PER_STEP * USD_PER_CU * 100_000 - 1e-6) / 100_000
     seen: set[tuple[str, str]] = set()
     for m in models:
         if (m["kind"], m["id"]) in seen:
@@ -334,7 +363,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Regenerate models.json from Krea's OpenAPI document.")
     parser.add_argument("spec", nargs="?", type=Path, default=DEFAULT_SPEC, help="Krea's openapi.json")
     parser.add_argument(
-        "--kinds", type=_kinds, default=("image",), help=f"comma-separated, of {', '.join(KINDS)}; or all"
+        "--kinds",
+        type=_kinds,
+        default=PACKAGED_KINDS,
+        help=f"comma-separated, of {', '.join(KINDS)}; or all (default: {','.join(PACKAGED_KINDS)}, what the package "
+        "holds: the kinds that have tools)",
     )
     parser.add_argument("--out", type=Path, default=OUT, help="where to write (default: the packaged models.json)")
     args = parser.parse_args(argv)

@@ -87,7 +87,21 @@ def test_the_default_run_reproduces_the_packaged_models_json_byte_for_byte(tmp_p
     gen_catalog().main([str(SPEC), "--out", str(out)])
     packaged = REPO / "src" / "krea_mcp" / "catalog" / "models.json"
     assert out.read_bytes() == packaged.read_bytes()
-    assert {op["kind"] for op in json.loads(out.read_text())["models"]} == {"image"}
+    assert {op["kind"] for op in json.loads(out.read_text())["models"]} == {"image", "enhance", "style-training"}
+
+
+def test_enhancers_and_training_carry_their_limits_and_price() -> None:
+    from krea_mcp.catalog.models import load_catalog
+    from krea_mcp.workflow.spend import estimate_usd
+
+    catalog = load_catalog()
+    limits = {alias: catalog.find(alias, "enhance").max_side for alias in ("generative", "standard", "bloom")}
+    assert limits == {"generative": 16_000, "standard": 22_000, "bloom": 10_000}
+    training = catalog.find("styles/train", "style-training")
+    assert training.usd_per_step == 0.02075  # 8.3 CU x $0.0025, the top of Krea's 2.4-8.3 CU per step
+    assert estimate_usd(training, {"max_train_steps": 1000}) == 20.75
+    assert estimate_usd(training, {}) == 41.5  # Krea chooses the steps: priced at the most it may take (2000)
+    assert len(catalog.models) == 24 and all(op.kind == "image" for op in catalog.models.values())
 
 
 @NEEDS_SPEC

@@ -104,6 +104,14 @@ def test_krea_tools_chooses_the_tool_groups(monkeypatch: pytest.MonkeyPatch, val
     assert {tool.name for tool in build_tools(Settings(_env_file=None))} == names  # type: ignore[call-arg]
 
 
+def test_default_tool_groups_leave_out_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    from krea_mcp.server.tools import build_tools
+
+    monkeypatch.delenv("KREA_TOOLS", raising=False)
+    names = {tool.name for tool in build_tools(Settings(_env_file=None))}  # type: ignore[call-arg]
+    assert "train_style" not in names and {"generate_image", "enhance_image", "list_styles"} <= names
+
+
 @pytest.mark.parametrize(
     ("value", "words"),
     [
@@ -117,14 +125,6 @@ def test_krea_tools_chooses_the_tool_groups(monkeypatch: pytest.MonkeyPatch, val
         (" , ", "no tool group chosen"),
     ],
 )
-def test_default_tool_groups_leave_out_training(monkeypatch: pytest.MonkeyPatch) -> None:
-    from krea_mcp.server.tools import build_tools
-
-    monkeypatch.delenv("KREA_TOOLS", raising=False)
-    names = {tool.name for tool in build_tools(Settings(_env_file=None))}  # type: ignore[call-arg]
-    assert "train_style" not in names and {"generate_image", "enhance_image", "list_styles"} <= names
-
-
 def test_a_bad_krea_tools_is_refused_naming_the_groups(monkeypatch: pytest.MonkeyPatch, value: str, words: str) -> None:
     monkeypatch.setenv("KREA_TOOLS", value)
     with pytest.raises(ValidationError, match=words):

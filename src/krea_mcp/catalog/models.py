@@ -50,6 +50,10 @@ class Operation:
     usd_estimate: float | None = None
     #: Parts of ``usd_estimate`` owed only when the request uses a field (Krea 2: style references, moodboard).
     usd_surcharges: dict[str, float] = field(default_factory=dict)
+    #: An enhancer's largest output side in pixels (its documented limit: generative 16K, standard 22K, bloom 10K).
+    max_side: int | None = None
+    #: Price per training step in USD, top of the documented range (style training is billed per step).
+    usd_per_step: float | None = None
 
     @property
     def properties(self) -> dict[str, Any]:
@@ -181,6 +185,8 @@ def catalog_from(raw: dict[str, Any]) -> Catalog:
             inputs=tuple(m.get("inputs", ())),
             usd_estimate=m.get("usd_estimate"),
             usd_surcharges=dict(m.get("usd_surcharges") or {}),
+            max_side=m.get("max_side"),
+            usd_per_step=m.get("usd_per_step"),
         )
         for m in raw["models"]
     ]

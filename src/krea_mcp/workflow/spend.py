@@ -22,12 +22,16 @@ _STEP_FIELDS = ("steps", "num_inference_steps")
 def estimate_usd(info: ModelInfo, body: Mapping[str, Any] | None = None) -> float:
     """An upper bound of what one call to ``info`` costs in USD, never below Krea's published price.
 
+    * Style training: the price per step (top of Krea's documented range) times the steps asked for, or the most
+      steps Krea may choose when none are.
     * Without a published price: ``UNKNOWN_PRICE_USD``.
     * The catalog's estimate is the most expensive documented case. With the request ``body``, a surcharge for a
       field the body does not use comes off (a Krea 2 call without style references or moodboard).
     * Where Krea publishes only an average (``~3 CU``, at the model's defaults), the estimate grows in proportion
       to steps and to pixels above those defaults: more work is assumed to cost at least proportionally more.
     """
+    if info.usd_per_step is not None:  # style training: billed per step; Krea picks the steps when none are given
+        return info.usd_per_step * training_steps(info, body)
     if info.usd_estimate is None:
         return UNKNOWN_PRICE_USD
     price = info.usd_estimate
@@ -37,6 +41,22 @@ def estimate_usd(info: ModelInfo, body: Mapping[str, Any] | None = None) -> floa
     if (info.compute_units or "").startswith("~"):
         price *= _work_factor(info, body)
     return price
+
+
+def training_steps(info: ModelInfo, body: Mapping[str, Any] | None) -> int:
+    """The steps a training body asks for, or the most it may take (the schema's maximum) when Krea chooses."""
+    asked = _positive((body or {}).get("max_train_steps"))
+    if asked is not None:
+        return int(asked)
+    return max(_schema_maxima(info.schema, "max_train_steps") or [2000])
+
+
+def _schema_maxima(schema: Mapping[str, Any], name: str) -> list[int]:
+    """The ``maximum`` of property ``name`` in ``schema`` and in each of its ``oneOf`` branches."""
+    found = [int(m) for m in [schema.get("properties", {}).get(name, {}).get("maximum")] if m is not None]
+    for branch in schema.get("oneOf", []):
+        found += _schema_maxima(branch, name)
+    return found
 
 
 def _work_factor(info: ModelInfo, body: Mapping[str, Any]) -> float:
