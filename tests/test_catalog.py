@@ -125,8 +125,12 @@ def test_a_video_length_in_prose_is_not_taken_for_the_run_time() -> None:
 # --- operations ------------------------------------------------------------------------------------------------
 
 
-def test_every_packaged_operation_is_an_image_model_at_its_generate_path() -> None:
-    assert set(CATALOG.operations) == {f"/generate/image/{model_id}" for model_id in CATALOG.models}
+def test_every_packaged_operation_has_a_tool_and_sits_at_its_path() -> None:
+    assert set(CATALOG.operations) == (
+        {f"/generate/image/{model_id}" for model_id in CATALOG.models}
+        | {f"/generate/enhance/{op_id}" for op_id in CATALOG.of_kind("enhance")}
+        | {"/styles/train"}
+    )
     for op in CATALOG.models.values():
         assert (op.kind, op.result, op.path) == ("image", "image/*", f"/generate/image/{op.id}")
     assert CATALOG.of_kind("video") == {}
