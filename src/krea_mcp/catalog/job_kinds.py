@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self
 
-from krea_mcp.catalog import image_params
+from krea_mcp.catalog import enhance_params, image_params, training_params
 from krea_mcp.catalog.models import Kind, Operation
 from krea_mcp.catalog.schema_check import validate_body
 
@@ -55,6 +55,8 @@ class BodyAdapter:
 #: The adapter of each kind that has a tool.
 ADAPTERS: dict[Kind, BodyAdapter] = {
     "image": BodyAdapter(build=image_params.build_body, note=image_params.size_note),
+    "enhance": BodyAdapter(build=enhance_params.build_body, note=enhance_params.size_note),
+    "style-training": BodyAdapter(build=training_params.build_body, note=training_params.body_note),
 }
 
 
