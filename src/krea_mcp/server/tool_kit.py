@@ -20,8 +20,7 @@ SaveTo = Annotated[
     str | None,
     Field(
         max_length=1000,
-        description="Directory, or .png/.jpg/.webp file. Relative: from the project folder the server runs in, "
-        "else KREA_OUTPUT_DIR",
+        description="Directory or .png/.jpg/.webp file; relative: from the project folder",
     ),
 ]
 

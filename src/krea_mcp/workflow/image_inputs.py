@@ -130,6 +130,16 @@ class ImageInputs:
             budget.take(len(data), field)
         return await self._upload(data, name, field=field)
 
+    async def read(self, ref: str, *, field: str) -> bytes:
+        """The bytes of a local file, ``file://`` or ``data:`` reference, checked and read as an upload would be,
+        without uploading them (enhance_image reads an input's real size this way)."""
+        ref = _stripped(ref)
+        if ref.startswith("data:"):
+            start, _ = _data_uri_layout(ref, field)
+            return await anyio.to_thread.run_sync(_decode_data_uri, ref, start, field)
+        path = self.local_path(ref, field=field)
+        return await anyio.to_thread.run_sync(self._read, path, field)
+
     def local_path(self, ref: str, *, field: str) -> Path:
         """Check a local reference without reading it: exists, inside an allowed directory, a file, not too big."""
         if not self._dirs:

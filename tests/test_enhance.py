@@ -1,0 +1,227 @@
+"""enhance_image end to end through MCP clients against the emulator: every input form, each enhancer's output
+size from the input's real size, limits and refusals before any POST, saving and previews (issue 13, item 1)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+
+from krea_mcp.fake_api import FakeKrea
+from krea_mcp.fake_api._png import png_dimensions
+from tests.helpers import TOKEN, child_env, connect, open_client, text_of
+
+pytestmark = pytest.mark.anyio
+
+ENHANCE = "/generate/enhance/topaz/"
+
+
+def png(width: int, height: int) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 120, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+def enhance_posts(fake: FakeKrea) -> list[str]:
+    return [path for method, path in fake.requests if method == "POST" and path.startswith(ENHANCE)]
+
+
+def body_of(fake: FakeKrea, job_id: str) -> dict[str, Any]:
+    return dict(fake.jobs[job_id].body)
+
+
+async def result_size(fake: FakeKrea, url: str) -> tuple[int, int]:
+    async with open_client(fake) as http:
+        data = (await http.get(url)).content
+    size = png_dimensions(data)
+    assert size is not None
+    return size
+
+
+async def generated(client: Client, **arguments: Any) -> dict[str, Any]:
+    result = await client.call_tool("generate_image", {"prompt": "a lighthouse", "model": "flux", **arguments})
+    assert result.is_error is False, text_of(result)
+    data: dict[str, Any] = result.structured_content
+    return data
+
+
+async def test_enhance_a_previous_job_doubles_its_real_size(fake: FakeKrea, client: Client) -> None:
+    job = await generated(client, width=1024, height=768)
+    result = await client.call_tool("enhance_image", {"image": job["job_id"]})
+    assert result.is_error is False, text_of(result)
+    data = result.structured_content
+    assert data["status"] == "completed" and data["model"] == "topaz/standard-enhance"
+    assert "Enhanced with standard (Standard V2): 1024×768 → 2048×1536 (2×)." in text_of(result)
+    body = body_of(fake, data["job_id"])
+    assert body["image_url"] == job["urls"][0]
+    assert (body["width"], body["height"], body["model"]) == (2048, 1536, "Standard V2")
+    assert (body["upscaling_activated"], body["image_scaling_factor"]) == (True, 2)
+    assert await result_size(fake, data["urls"][0]) == (2048, 1536)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "size", "model"),
+    [
+        ({"enhancer": "generative", "scale": 4}, (4000, 2000), "Redefine"),
+        ({"enhancer": "standard", "long_side": 22_000}, (22_000, 11_000), "Standard V2"),
+        ({"enhancer": "bloom", "long_side": 10_000, "model": "reimagine"}, (10_000, 5_000), "Reimagine"),
+        ({"enhancer": "topaz/generative-enhance", "scale": 1.5, "model": "Recovery V2"}, (1500, 750), "Recovery V2"),
+        ({"enhancer": "standard", "scale": 1}, (1000, 500), "Standard V2"),
+    ],
+)
+async def test_each_enhancer_gets_the_output_size_computed_from_the_input(
+    fake: FakeKrea, tmp_path: Path, arguments: dict[str, Any], size: tuple[int, int], model: str
+) -> None:
+    (tmp_path / "wide.png").write_bytes(png(1000, 500))
+    async with connect(fake) as client:
+        result = await client.call_tool("enhance_image", {"image": "wide.png", "wait": False, **arguments})
+    assert result.is_error is False, text_of(result)
+    body = body_of(fake, result.structured_content["job_id"])
+    assert (body["width"], body["height"], body["model"]) == (*size, model)
+    assert body["upscaling_activated"] is (size[0] > 1000)
+    assert body["image_url"].startswith(fake.base_url)  # the local file was uploaded first
+
+
+async def test_enhance_a_local_file_saves_the_result_and_previews_it(fake: FakeKrea, tmp_path: Path) -> None:
+    (tmp_path / "cat.png").write_bytes(png(300, 200))
+    async with connect(fake) as client:
+        result = await client.call_tool("enhance_image", {"image": "cat.png", "long_side": 900, "save_to": "out/"})
+    assert result.is_error is False, text_of(result)
+    (saved,) = result.structured_content["files"]
+    assert Path(saved).parent == tmp_path / "out" and Path(saved).name.startswith("enhanced-cat")
+    from PIL import Image
+
+    with Image.open(saved) as image:
+        assert image.size == (900, 600)
+    assert [block.type for block in result.content].count("image") == 1
+    assert ("POST", "/assets") in fake.requests
+
+
+async def test_enhance_a_data_uri_and_a_url(fake: FakeKrea, mode: str) -> None:
+    uri = "data:image/png;base64," + base64.b64encode(png(64, 48)).decode()
+    async with connect(fake, mode=mode) as client:
+        first = await client.call_tool("enhance_image", {"image": uri, "scale": 3, "enhancer": "generative"})
+        assert first.is_error is False, text_of(first)
+        assert "64×48 → 192×144 (3×)" in text_of(first)
+        url = first.structured_content["urls"][0]
+        second = await client.call_tool("enhance_image", {"image": url, "scale": 2})
+    assert second.is_error is False, text_of(second)
+    assert "192×144 → 384×288 (2×)" in text_of(second)
+    assert body_of(fake, second.structured_content["job_id"])["image_url"] == url
+    assert await result_size(fake, second.structured_content["urls"][0]) == (384, 288)
+
+
+async def test_a_job_with_several_images_says_which_was_enhanced(fake: FakeKrea, client: Client) -> None:
+    first, second = await generated(client, width=1024, height=768), await generated(client, width=512, height=512)
+    fake.result_urls = first["urls"] + second["urls"]  # jobs now answer with two images
+    several = await generated(client)
+    result = await client.call_tool("enhance_image", {"image": several["job_id"], "wait": False})
+    assert result.is_error is False, text_of(result)
+    assert f"Job {several['job_id']} has 2 images; its first was enhanced." in text_of(result)
+    assert "1024×768 → 2048×1536 (2×)" in text_of(result)
+    assert body_of(fake, result.structured_content["job_id"])["image_url"] == first["urls"][0]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (
+            {"enhancer": "bloom", "scale": 10},
+            "scale=10: the 1024×1024 input would become 10240×10240, over the bloom enhancer's limit of 10,000 px per "
+            "side. The most this image can take on bloom is scale=9.76 (long_side=10000).",
+        ),
+        ({"enhancer": "generative", "long_side": 16_001}, "over the generative enhancer's limit of 16,000 px"),
+        (
+            {"enhancer": "upscale"},
+            "enhancer='upscale' is not an enhancer; the enhancers are: standard (topaz/standard-enhance, up to "
+            "22,000 px), generative (topaz/generative-enhance, up to 16,000 px), bloom (topaz/bloom-enhance, up to "
+            "10,000 px).",
+        ),
+        (
+            {"model": "Redefine"},
+            "model='Redefine' is not a model of the standard enhancer; its models are: Standard V2, Low Resolution V2",
+        ),
+        ({"scale": 2, "long_side": 3000}, "give one of them, not both"),
+        ({"long_side": 500}, "long_side=500 is smaller than the input's longer side (1024 px"),
+        ({"options": {"creativity": 3}}, "options.creativity: the standard enhancer has no such setting"),
+        ({"options": {"width": 4000}}, "options.width: set by enhance_image's scale or long_side argument"),
+        ({"enhancer": "generative", "options": {"creativity": 9}}, "creativity=9 is out of range"),
+    ],
+)
+async def test_impossible_requests_are_refused_before_any_post(
+    fake: FakeKrea, client: Client, arguments: dict[str, Any], words: str
+) -> None:
+    job = await generated(client)
+    result = await client.call_tool("enhance_image", {"image": job["job_id"], **arguments})
+    assert result.is_error is True
+    assert words in text_of(result), text_of(result)
+    assert "Nothing was started or charged." in text_of(result)
+    assert enhance_posts(fake) == []
+
+
+@pytest.mark.parametrize(
+    ("image", "words"),
+    [
+        ("missing.png", "image: file not found"),
+        ("notes.txt", "is not an image whose size can be read"),
+        ("3c90c3cc-0d44-4b50-8888-8dd25736052a", "not found"),
+        ("https://127.0.0.1/x.png", "could not read https://127.0.0.1/x.png to learn its size"),
+    ],
+)
+async def test_an_unreadable_image_is_refused_before_any_post(
+    fake: FakeKrea, tmp_path: Path, image: str, words: str
+) -> None:
+    (tmp_path / "notes.txt").write_text("not an image")
+    async with connect(fake) as client:
+        result = await client.call_tool("enhance_image", {"image": image})
+    assert result.is_error is True
+    assert words in text_of(result), text_of(result)
+    assert enhance_posts(fake) == [] and ("POST", "/assets") not in fake.requests
+
+
+async def test_a_running_job_is_refused_with_the_next_step(fake: FakeKrea) -> None:
+    slow = FakeKrea(token=TOKEN, job_duration_s=30)
+    async with connect(slow) as client:
+        started = await client.call_tool("generate_image", {"prompt": "a fox", "wait": False})
+        job_id = started.structured_content["job_id"]
+        result = await client.call_tool("enhance_image", {"image": job_id})
+    assert result.is_error is True
+    assert f"image: job {job_id} is " in text_of(result) and "call wait_for_job with it first" in text_of(result)
+
+
+async def test_the_spend_guard_counts_enhance_jobs(fake: FakeKrea, client: Client) -> None:
+    async with connect(fake, max_jobs=1) as limited:
+        job = await generated(limited)
+        result = await limited.call_tool("enhance_image", {"image": job["job_id"]})
+    assert result.is_error is True and "KREA_MAX_JOBS" in text_of(result)
+    assert enhance_posts(fake) == []
+
+
+async def test_stdio_subprocess_enhances_a_generated_image(tmp_path: Path) -> None:
+    """A real child process in --sandbox: generate, then enhance the job by its id, saving the result."""
+    env = child_env(KREA_POLL_INTERVAL_S="0.1")
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "krea_mcp", "--sandbox"], env=env, cwd=str(tmp_path)
+    )
+    with anyio.fail_after(90):
+        async with Client(params) as client:
+            names = {t.name for t in (await client.list_tools()).tools}
+            assert "enhance_image" in names
+            job = await client.call_tool("generate_image", {"prompt": "a red fox", "width": 512, "height": 512})
+            result = await client.call_tool(
+                "enhance_image", {"image": job.structured_content["job_id"], "scale": 2, "save_to": "big.png"}
+            )
+    assert result.is_error is False, text_of(result)
+    assert "512×512 → 1024×1024 (2×)" in text_of(result)
+    from PIL import Image
+
+    with Image.open(tmp_path / "big.png") as image:
+        assert image.size == (1024, 1024)
