@@ -14,7 +14,7 @@ from krea_mcp import __version__
 from krea_mcp.settings import Settings
 
 log = logging.getLogger("krea_mcp")
-COMMANDS = ("generate", "wait", "cancel", "models", "doctor")
+COMMANDS = ("generate", "enhance", "wait", "cancel", "models", "doctor")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,8 +60,8 @@ def _serve_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="krea-mcp",
         description="MCP server for Krea AI image generation. Serves stdio by default.",
-        epilog="Commands for people: krea-mcp generate PROMPT | krea-mcp wait JOB_ID | krea-mcp cancel JOB_ID | "
-        "krea-mcp models | krea-mcp doctor (each has --help).",
+        epilog="Commands for people: krea-mcp generate PROMPT | krea-mcp enhance IMAGE | krea-mcp wait JOB_ID | "
+        "krea-mcp cancel JOB_ID | krea-mcp models | krea-mcp doctor (each has --help).",
     )
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")
     parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
@@ -90,6 +90,48 @@ def _generate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the job result as JSON on stdout")
     _common(parser)
     return parser
+
+
+def _enhance_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="krea-mcp enhance",
+        description="Upscale/enhance an image through the same enhance_image tool an agent uses; saves it and prints "
+        "the saved path and the image URL.",
+    )
+    parser.add_argument("image", help="local file, https URL, or the id of a finished job")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--scale", type=float, help="factor, 1-32 (default 2)")
+    size.add_argument("--long-side", type=int, help="the output's longer side, in pixels")
+    parser.add_argument("--enhancer", help="standard (default, faithful), generative or bloom (add detail)")
+    parser.add_argument("--model", help="the enhancer's model, e.g. 'High Fidelity V2' or Redefine")
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="another setting of the enhancer, e.g. --option creativity=4 --option prompt='a cat' (repeatable)",
+    )
+    parser.add_argument("--out", type=Path, help="directory or file to save to (default: KREA_OUTPUT_DIR)")
+    parser.add_argument("--no-save", action="store_true", help="print the URLs only")
+    parser.add_argument("--json", action="store_true", help="print the job result as JSON on stdout")
+    _common(parser)
+    return parser
+
+
+def _options(parser: argparse.ArgumentParser, pairs: list[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` pairs; a value that reads as JSON (4, 0.5, true) is taken as such, anything else as text."""
+    import json
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            parser.error(f"--option {pair!r}: write it as NAME=VALUE, e.g. --option creativity=4")
+        try:
+            options[name.strip()] = json.loads(value)
+        except ValueError:
+            options[name.strip()] = value
+    return options
 
 
 def _simple_parser(name: str, description: str) -> argparse.ArgumentParser:
@@ -136,6 +178,8 @@ def _command(name: str, argv: list[str]) -> int:
         return anyio.run(cli.doctor, settings)
     if name in ("wait", "cancel"):
         return _job_command(name, argv)
+    if name == "enhance":
+        return _enhance_command(argv)
     args = _generate_parser().parse_args(argv)
     overrides: dict[str, Any] = {"preview": "off", "auto_save": not args.no_save}
     out: Path | None = args.out.expanduser().resolve() if args.out else None
@@ -159,11 +203,45 @@ def _command(name: str, argv: list[str]) -> int:
     return _interruptible(session, lambda: cli.generate(session, arguments, as_json=args.json))
 
 
-def _shell_dirs(out: Path) -> list[Path]:
+def _enhance_command(argv: list[str]) -> int:
+    from krea_mcp import cli
+    from krea_mcp.settings import TOOL_GROUPS
+    from krea_mcp.workflow.image_inputs import is_remote
+
+    parser = _enhance_parser()
+    args = parser.parse_args(argv)
+    # A person at a shell may read the image they name and save where they ask; every tool group is offered to
+    # the command whatever KREA_TOOLS limits agents to.
+    overrides: dict[str, Any] = {"preview": "off", "auto_save": not args.no_save, "tools": list(TOOL_GROUPS)}
+    out: Path | None = args.out.expanduser().resolve() if args.out else None
+    dirs = _shell_dirs(out) if out is not None and not args.no_save else _shell_dirs(None)
+    image: str = args.image
+    local = not is_remote(image) and not image.startswith("data:") and not cli.looks_like_job(image)
+    if local:
+        image = str(Path(image).expanduser().resolve())
+        dirs.append(Path(image).parent)
+    overrides["allowed_dirs"] = list(dict.fromkeys(dirs))
+    settings = _settings(args, default_log_level="WARNING", **overrides)
+    _configure_logging(settings.log_level)
+    arguments = {
+        "image": image,
+        "scale": args.scale,
+        "long_side": args.long_side,
+        "enhancer": args.enhancer,
+        "model": args.model,
+        "options": _options(parser, args.option) or None,
+        "save_to": str(out) if out is not None and not args.no_save else None,
+    }
+    arguments = {k: v for k, v in arguments.items() if v is not None}
+    session = cli.Session(settings)
+    return _interruptible(session, lambda: cli.enhance(session, arguments, as_json=args.json))
+
+
+def _shell_dirs(out: Path | None) -> list[Path]:
     """A person at a shell may save anywhere they can write: their directory (unless it is a root) and ``--out``."""
     here = Path.cwd()
     dirs = [] if here == Path(here.anchor) else [here]
-    return [*dirs, out.parent if out.suffix else out]
+    return dirs if out is None else [*dirs, out.parent if out.suffix else out]
 
 
 def _job_command(name: str, argv: list[str]) -> int:

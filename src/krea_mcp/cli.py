@@ -111,6 +111,28 @@ async def generate(session: Session, arguments: dict[str, Any], *, as_json: bool
     return await _follow(session, "generate_image", start, arguments.get("save_to"), typical, as_json=as_json)
 
 
+async def enhance(session: Session, arguments: dict[str, Any], *, as_json: bool) -> int:
+    """Start enhance_image without waiting, then follow the job like ``generate`` does."""
+    from krea_mcp.catalog.enhance_params import ENHANCERS
+    from krea_mcp.workflow.assembly import SANDBOX_TIME_SCALE
+
+    settings = session.settings
+    enhancer = arguments.get("enhancer") or ENHANCERS[0]
+    scale = SANDBOX_TIME_SCALE if settings.sandbox else 1.0
+    typical = load_catalog().expected_s(enhancer, scale=scale, kind="enhance")
+    shown = "a pasted image" if arguments["image"].startswith("data:") else arguments["image"]
+    print(f"krea-mcp: enhance ({enhancer}){' (sandbox)' if settings.sandbox else ''}: {shown}", file=sys.stderr)
+    start = {**arguments, "wait": False}
+    return await _follow(session, "enhance_image", start, arguments.get("save_to"), typical, as_json=as_json)
+
+
+def looks_like_job(text: str) -> bool:
+    """Whether a command-line argument is a Krea job id rather than a file name."""
+    from krea_mcp.workflow.enhance_source import JOB_ID
+
+    return bool(JOB_ID.match(text.strip()))
+
+
 async def wait(session: Session, job_id: str, save_to: str | None, *, as_json: bool) -> int:
     """Wait for an existing job (for example one an interrupted ``generate`` left running) and save its images."""
     session.job_id = job_id
@@ -162,6 +184,10 @@ _CLI_WORDS = (
     (re.compile(r'\b(?:wait_for_job|get_job) with job_id="?([A-Za-z0-9_-]+)"?'), r"`krea-mcp wait \1`"),
     (re.compile(r"\b(?:call )?wait_for_job\b"), "`krea-mcp wait JOB_ID`"),
     (re.compile(r"\bgenerate_image\b"), "`krea-mcp generate`"),
+    (re.compile(r"\benhance_image's scale or long_side argument\b"), "--scale or --long-side"),
+    (re.compile(r"\blong_side="), "--long-side "),
+    (re.compile(r"\b(scale|enhancer)="), r"--\1 "),
+    (re.compile(r"\boptions\.(\w+)"), r"--option \1"),
     (re.compile(r"\bsave_to\b"), "--out"),
     (re.compile(r"\baspect_ratio\b"), "--aspect-ratio"),
     (re.compile(r"\bimages=\[\.\.\.\]|\bimages\b(?=[=:]| must| has)"), "--image"),

@@ -152,11 +152,21 @@ class Catalog:
 
     def expected_s(self, model: str | None, *, scale: float = 1.0, kind: Kind = "image") -> float:
         """How long a job on ``model`` is expected to run, in seconds: its typical time (``UNKNOWN_TYPICAL_S`` for a
-        name the catalog cannot resolve), times ``scale`` (the sandbox runs jobs faster than Krea)."""
-        try:
-            return self.find(model, kind).expected_s(scale) if model else UNKNOWN_TYPICAL_S * scale
-        except KreaError:
+        name the catalog cannot resolve), times ``scale`` (the sandbox runs jobs faster than Krea).
+
+        ``model`` is looked up in ``kind`` first, then by exact id in every other kind: a job record names its
+        operation by id (``topaz/standard-enhance``, ``styles/train``) whatever tool started it.
+        """
+        if not model:
             return UNKNOWN_TYPICAL_S * scale
+        try:
+            return self.find(model, kind).expected_s(scale)
+        except KreaError:
+            pass
+        for ops in self.by_kind.values():
+            if model in ops:
+                return ops[model].expected_s(scale)
+        return UNKNOWN_TYPICAL_S * scale
 
 
 @cache

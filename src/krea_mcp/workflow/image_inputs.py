@@ -154,7 +154,7 @@ class ImageInputs:
         try:
             path = candidate.resolve(strict=True)
         except (FileNotFoundError, NotADirectoryError):
-            raise InvalidRequestError(f"{field}: file not found: {candidate}", field=field) from None
+            raise InvalidRequestError(f"{field}: file not found: {candidate}.", field=field) from None
         except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11/3.12)
             reason = getattr(exc, "strerror", None) or str(exc)
             raise InvalidRequestError(f"{field}: cannot read {candidate}: {reason}", field=field) from None
