@@ -61,17 +61,22 @@ def context() -> list[Row]:
     from . import context as m
 
     r = anyio.run(m.measure)
-    return [
+    groups = anyio.run(m.tools_by_groups)
+    by_groups = [
         Row(
             "context",
-            f"tools/list ({r['tools']} tools)",
-            r["tools_list_bytes"],
-            r["baseline_tools_list_bytes"],
+            f"tools/list, KREA_TOOLS={setting or '(unset: default)'} ({count} tools)",
+            size,
+            baseline,
             "same tools, SDK-default schemas",
             "B",
-            "≤ 4.5 KB (4,608 B)",  # with bounds and list_jobs (issue 11); the six tools of today
-            r["tools_list_bytes"] <= 4608,
-        ),
+            "≤ 6 KB (6,144 B)",  # every tool of issue 13 included
+            size <= 6144,
+        )
+        for setting, (count, size, baseline) in groups.items()
+    ]
+    return [
+        *by_groups,
         Row(
             "context",
             "one-image result, preview off",

@@ -1,4 +1,5 @@
-"""Context cost: bytes an agent pays for tools/list, a one-image job result, and the compact list_models."""
+"""Context cost: bytes an agent pays for tools/list (with each tool group setting), a one-image job result, and
+the compact list_models."""
 
 from __future__ import annotations
 
@@ -20,14 +21,18 @@ def _size(obj: Any) -> int:
     )
 
 
-def _sdk_default_tools_bytes() -> int:
-    """Baseline: the same five tools as the SDK advertises them by default (no schema compaction, titles kept)."""
+#: KREA_TOOLS settings measured: unset (the default), every group, the issue's example, and minimal surfaces.
+GROUP_SETTINGS = ("", "all", "generate,enhance,styles,jobs", "generate,jobs", "enhance,jobs", "styles", "models")
+
+
+def _sdk_default_tools_bytes(groups: str = "all") -> int:
+    """Baseline: the same tools as the SDK advertises them by default (no schema compaction, titles kept)."""
     from mcp.server.mcpserver.tools import Tool
 
     from krea_mcp.server.tools import build_tools
 
     raw = []
-    for tool in build_tools(Settings(_env_file=None)):  # type: ignore[call-arg]
+    for tool in build_tools(_settings(groups)):
         full = Tool.from_function(tool.fn, title=tool.name.replace("_", " ").capitalize())
         raw.append(
             {"name": full.name, "title": full.title, "description": tool.description, "inputSchema": full.parameters}
@@ -51,6 +56,23 @@ def _sdk_default_result_bytes(result: Any) -> int:
     return len(json.dumps(dump, separators=(",", ":")).encode())
 
 
+def _settings(groups: str, **values: Any) -> Settings:
+    """Settings with KREA_TOOLS=``groups`` ("" for the default)."""
+    if groups:
+        values["tools"] = groups
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+async def tools_by_groups() -> dict[str, tuple[int, int, int]]:
+    """For each KREA_TOOLS setting: (tools offered, tools/list bytes as the client receives them, SDK baseline)."""
+    out: dict[str, tuple[int, int, int]] = {}
+    for groups in GROUP_SETTINGS:
+        async with Client(create_server(_settings(groups, api_token="bench"))) as client:
+            tools = await client.list_tools()
+        out[groups] = (len(tools.tools), _size(tools), _sdk_default_tools_bytes(groups))
+    return out
+
+
 async def measure() -> dict[str, int]:
     """Sizes as the client receives them; the preview case uses a realistic 1024x1024 noisy image."""
     fake = FakeKrea(token="bench", job_duration_s=0.05, image_size=(1024, 1024), image_noise=True)
@@ -67,7 +89,7 @@ async def measure() -> dict[str, int]:
         if preview == "off":
             out["baseline_result_bytes"] = _sdk_default_result_bytes(result)
     out.update(tools=len(tools.tools), tools_list_bytes=_size(tools), list_models_bytes=_size(models))
-    out["baseline_tools_list_bytes"] = _sdk_default_tools_bytes()
+    out["baseline_tools_list_bytes"] = _sdk_default_tools_bytes("")
     out["baseline_list_models_bytes"] = _all_details_bytes()
     return out
 
