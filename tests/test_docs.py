@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import krea_mcp
-from krea_mcp.__main__ import _generate_parser, _serve_parser, _simple_parser
+from krea_mcp.__main__ import _enhance_parser, _generate_parser, _serve_parser, _simple_parser
 from krea_mcp.catalog.models import load_catalog
 from krea_mcp.fake_api.__main__ import _parser as _fake_api_parser
 from krea_mcp.server.tools import build_tools
@@ -104,10 +104,12 @@ def check_cli(argv: list[str]) -> None:
     program, *args = argv
     if program == "krea_mcp.fake_api":
         parse(_fake_api_parser(), args)
-    elif args in (["generate"], ["wait"], ["cancel"]):
+    elif args in (["generate"], ["enhance"], ["wait"], ["cancel"]):
         pass  # the subcommand named in prose, not an invocation
     elif args[:1] == ["generate"]:
         parse(_generate_parser(), args[1:])
+    elif args[:1] == ["enhance"]:
+        parse(_enhance_parser(), args[1:])
     elif args[:1] and args[0] in ("models", "doctor"):
         parse(_simple_parser(args[0], ""), args[1:])
     elif args[:1] and args[0] in ("wait", "cancel"):
@@ -248,10 +250,12 @@ def test_readme_settings_table_lists_every_setting_with_its_default() -> None:
         assert matches_default(field_of(name), default.strip().strip("`")), name
 
 
-def test_readme_generate_image_table_lists_the_real_parameters() -> None:
-    """The generate_image parameter table names exactly the tool's input properties."""
-    [tool] = [t for t in build_tools(Settings(_env_file=None)) if t.name == "generate_image"]  # type: ignore[call-arg]
-    section = readme().split("**`generate_image`**", 1)[1].split("**`get_job`**", 1)[0]
+@pytest.mark.parametrize(("name", "ends"), [("generate_image", "get_job"), ("enhance_image", "Job result")])
+def test_readme_tool_tables_list_the_real_parameters(name: str, ends: str) -> None:
+    """Each tool's parameter table names exactly the tool's input properties."""
+    all_tools = build_tools(Settings(_env_file=None, tools=["all"]))  # type: ignore[call-arg]
+    [tool] = [t for t in all_tools if t.name == name]
+    section = readme().split(f"**`{name}`**", 1)[1].split(f"**{'`' if ends.islower() else ''}{ends}", 1)[0]
     cells = re.findall(r"^\| ([^|]+) \|", section, flags=re.MULTILINE)
     documented = {name for cell in cells for name in re.findall(r"`(\w+)`", cell)}
     assert documented == set(tool.parameters["properties"])
