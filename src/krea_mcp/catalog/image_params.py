@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from krea_mcp.catalog.models import Kind, ModelInfo, takes
+from krea_mcp.catalog.models import Kind, ModelInfo, load_catalog, takes
+from krea_mcp.catalog.training_params import styled_models
 from krea_mcp.errors import InvalidRequestError
 
 _RATIO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[:x/]\s*(\d+(?:\.\d+)?)\s*$")
@@ -38,6 +39,8 @@ class GenerateParams:
     #: Style references (URLs once resolved); mapped to style_images or image_style_references.
     style_images: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
+    #: Trained styles (LoRAs) to apply: ``{"id": ..., "strength": ...}`` each, as Krea's ``styles`` field takes them.
+    styles: list[dict[str, Any]] = field(default_factory=list)
 
     kind: ClassVar[Kind] = "image"
 
@@ -81,6 +84,7 @@ def build_body(info: ModelInfo, p: GenerateParams) -> dict[str, Any]:
     _put(info, body, "strength", p.strength, ("strength", "denoising_strength"))
     _map_images(info, p.images, body)
     _map_style_images(info, p.style_images, body)
+    _map_styles(info, p.styles, body)
     for key, value in p.options.items():
         if key in body:
             raise InvalidRequestError(
@@ -208,7 +212,7 @@ def style_field(info: ModelInfo) -> str | None:
 #: Model fields that generate_image's own arguments fill in (everything else of a model goes through ``options``).
 ARGUMENT_FIELDS = frozenset(
     {"prompt", "width", "height", "aspect_ratio", "resolution", "seed", "steps", "num_inference_steps"}
-    | {"negative_prompt", "strength", "denoising_strength", *IMAGE_FIELDS, *STYLE_FIELDS}
+    | {"negative_prompt", "strength", "denoising_strength", "styles", *IMAGE_FIELDS, *STYLE_FIELDS}
 )
 
 
@@ -256,6 +260,21 @@ def _map_style_images(info: ModelInfo, urls: list[str], body: dict[str, Any]) ->
             f"style_images: model {info.id} takes no style images. {takes(info)}", field="style_images"
         )
     body[target] = [{"url": url, "strength": 1.0} for url in urls]
+
+
+def _map_styles(info: ModelInfo, styles: list[dict[str, Any]], body: dict[str, Any]) -> None:
+    """Trained styles go to the model's own ``styles`` field; whether each one exists and fits is checked later,
+    against Krea (``workflow.style_book``), once the rest of the request is known to be valid."""
+    if not styles:
+        return
+    if "styles" not in info.properties:
+        instead = " (its style_images argument takes reference images instead)" if style_field(info) else ""
+        raise InvalidRequestError(
+            f"styles: model {info.id} takes no trained styles (LoRAs). Models that do: "
+            f"{', '.join(styled_models(load_catalog()))}. Pass one of them as model, or drop styles{instead}.",
+            field="styles",
+        )
+    body["styles"] = [{"id": s["id"], "strength": s.get("strength", 1.0)} for s in styles]
 
 
 def _contradicts(ratio: float | None, width: int | None, height: int | None) -> bool:

@@ -142,6 +142,52 @@ class KreaClient:
                 status_code=response.status_code,
             ) from None
 
+    async def list_styles(
+        self,
+        *,
+        filter: str = "all",
+        liked: bool = False,
+        model: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """GET /styles: one page of the styles this token may see, newest first, and the next page's cursor."""
+        params: dict[str, Any] = {"filter": filter, "limit": limit}
+        if liked:
+            params["liked"] = "true"
+        if model:
+            params["model"] = model
+        if cursor:
+            params["cursor"] = cursor
+        response = await self._read("GET", "/styles", params=params, max_bytes=MAX_LIST_BYTES)
+        try:
+            answer = self._decoded(response)
+            items, next_cursor = answer["items"], answer["next_cursor"]
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise TypeError("items")
+            if next_cursor is not None and not isinstance(next_cursor, str):
+                raise TypeError("next_cursor")
+        except (ValueError, KeyError, TypeError):
+            raise ServerError(
+                f"Krea's style list is not in the documented shape: {self._snippet(response)}",
+                status_code=response.status_code,
+            ) from None
+        return items[:limit], next_cursor
+
+    async def get_style(self, style_id: str) -> dict[str, Any]:
+        """GET /styles/{id}: one style this token may use (NotFoundError for any other id)."""
+        response = await self._read("GET", f"/styles/{quote(style_id, safe='')}", max_bytes=MAX_ANSWER_BYTES)
+        try:
+            style = self._decoded(response)
+        except ValueError:
+            style = None
+        if not isinstance(style, dict) or not isinstance(style.get("id"), str):
+            raise ServerError(
+                f"Krea's answer for style {style_id!r} is not a style: {self._snippet(response)}",
+                status_code=response.status_code,
+            )
+        return style
+
     async def upload_asset(self, data: bytes, *, filename: str, mime_type: str) -> str:
         """POST /assets (multipart): upload an input image, return the URL Krea serves it at."""
         files = {"file": (filename, data, mime_type)}

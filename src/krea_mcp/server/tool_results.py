@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class JobResult(BaseModel):
-    """A Krea image job."""
+    """A Krea job (an image job, or a style training that ends with ``style_id``)."""
 
     model_config = ConfigDict(json_schema_extra=compact_in_place)
 
@@ -33,10 +33,14 @@ class JobResult(BaseModel):
     completed_at: str | None = None
     error: str | None = None
     next_step: str | None = None
+    #: The style a completed training job made (apply it with generate_image's ``styles``).
+    style_id: str | None = None
 
 
 def job_data(outcome: Outcome) -> JobResult:
     """The job as tool results (``structuredContent``) and the ``krea://jobs/{id}`` resource show it."""
+    from krea_mcp.catalog.training_params import trained_style_id
+
     job = outcome.job
     return JobResult(
         job_id=job.job_id,
@@ -48,6 +52,7 @@ def job_data(outcome: Outcome) -> JobResult:
         completed_at=job.completed_at,
         error=job.error or ("Cancelled." if job.status == "cancelled" else None),
         next_step=None if job.terminal else _next_step(job.job_id, outcome.save_to),
+        style_id=trained_style_id(job.result) if job.status == "completed" else None,
     )
 
 
@@ -112,6 +117,10 @@ def _headline(outcome: Outcome, data: JobResult, model: str, cancel_request: boo
         n = len(data.urls)
         run_s = run_seconds(outcome.job)
         took = f" in {run_s:.0f} s" if run_s is not None else ""
+        if data.style_id is not None:  # a training job: its result is a style, not images
+            if cancel_request:
+                return f"Job {data.job_id}{model} had already completed (style_id {data.style_id}); nothing to cancel."
+            return f"Style trained{took}{model}: style_id {data.style_id}."
         if cancel_request:
             return f"Job {data.job_id}{model} had already completed; nothing to cancel. {n} image(s):"
         return f"Completed{took}{model}: {n} image{'s' if n != 1 else ''}."
@@ -130,6 +139,8 @@ def _headline(outcome: Outcome, data: JobResult, model: str, cancel_request: boo
 
 def jobs_list_result(items: list[tuple[Job, JobRecord | None]], note: str | None) -> CallToolResult:
     """``list_jobs``: one line per job (id, status, model, age, prompt), newest first; the same as structured data."""
+    from krea_mcp.catalog.training_params import trained_style_id
+
     now = datetime.now(UTC)
     lines, rows = [], []
     for job, record in items:
@@ -143,6 +154,8 @@ def jobs_list_result(items: list[tuple[Job, JobRecord | None]], note: str | None
             row |= {"model": record.model, "prompt": record.prompt[:200]}
         if job.urls:
             row["urls"] = job.urls
+        if job.status == "completed" and trained_style_id(job.result):
+            row["style_id"] = trained_style_id(job.result)
         rows.append({k: v for k, v in row.items() if v is not None})
     head = (
         f"{len(items)} recent job(s), newest first. Pick one up with wait_for_job(job_id=...)."

@@ -13,6 +13,7 @@ from pydantic import Field
 
 from krea_mcp.errors import KreaError
 from krea_mcp.server.calls import client_folder, on_created, progress, reply, state, tool_errors
+from krea_mcp.server.style_tools import StyleChoices
 from krea_mcp.server.tool_kit import JobId, JobToolResult, SaveTo
 from krea_mcp.server.tool_kit import make_tool as _tool
 from krea_mcp.settings import TOOL_GROUPS, Settings
@@ -47,6 +48,7 @@ def build_tools(settings: Settings) -> list[Tool]:
         options: Annotated[dict[str, Any] | None, Field(description="Other fields of the model (list_models)")] = None,
         wait: Annotated[bool, Field(description="false: return job_id at once")] = True,
         save_to: SaveTo = None,
+        styles: StyleChoices | None = None,
     ) -> JobToolResult:
         from krea_mcp.catalog.image_params import GenerateParams
 
@@ -65,6 +67,7 @@ def build_tools(settings: Settings) -> list[Tool]:
             images=images or [],
             style_images=style_images or [],
             options=options or {},
+            styles=[choice.model_dump() for choice in styles or []],
         )
         with tool_errors():
             outcome = await (await app.service()).generate(

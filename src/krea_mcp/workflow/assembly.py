@@ -18,6 +18,7 @@ from krea_mcp.workflow.image_inputs import ImageInputs
 from krea_mcp.workflow.job_service import JobService
 from krea_mcp.workflow.result_delivery import Delivery
 from krea_mcp.workflow.spend import SpendGuards
+from krea_mcp.workflow.style_book import StyleBook
 
 #: Sandbox jobs run at this fraction of the real model's typical duration (Flux: ~2 s instead of ~7 s).
 SANDBOX_TIME_SCALE = 0.3
@@ -63,13 +64,15 @@ async def build_service(
         saver = ImageSaver(
             downloader, output_dir=settings.resolved_output_dir(), allowed_dirs=dirs, project_dir=settings.project_dir()
         )
+    catalog = load_catalog()
     return JobService(
         client,
         settings,
-        load_catalog(),
+        catalog,
         duration_scale=duration_scale if duration_scale is not None else scale,
         inputs=ImageInputs(client, dirs, relative_to=None if multi else settings.project_dir()),
         delivery=Delivery(downloader, saver, settings),
         downloader=downloader,
         spend=SpendGuards(settings.max_jobs, settings.max_spend_usd),
+        styles=StyleBook(client, catalog),
     )

@@ -39,6 +39,7 @@ from krea_mcp.workflow.spend import SpendGuards
 if TYPE_CHECKING:
     from krea_mcp.files.image_saver import SaveTarget
     from krea_mcp.krea.downloads import Downloader
+    from krea_mcp.workflow.style_book import StyleBook
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ class JobService:
     #: Fetches URLs from Krea's answers under the download rules (downloads.py); None only in bare test setups.
     downloader: Downloader | None = None
     spend: SpendGuards = field(default_factory=SpendGuards)
+    #: Looks up trained styles (LoRAs) for the caller; None only in bare test setups (styles then go unchecked).
+    styles: StyleBook | None = None
     creating: InFlight = field(default_factory=InFlight)
     records: dict[str, JobRecord] = field(default_factory=dict)
 
@@ -86,6 +89,10 @@ class JobService:
         request = request.with_references(refs)
         if self.inputs is not None:  # every local file and data: URI checked before any is uploaded
             self.inputs.check(refs)
+        styles_note = None
+        if self.styles is not None and stand_in.get("styles"):  # each exists, is the caller's to use, fits the model
+            until = deadline if deadline is not None else anyio.current_time() + self.settings.wait_s
+            styles_note = await self.styles.check(operation, stand_in["styles"], deadline=until)
         guard = self.spend.get(caller_key())
         price = guard.reserve(operation, body=stand_in)  # priced by this call's fields; a refused call uploads nothing
         try:
@@ -116,7 +123,7 @@ class JobService:
         except Exception:
             log.exception("could not describe the request of job %s", job.job_id)
             extra = None
-        record.note = "\n".join(n for n in (extra, note) if n) or None
+        record.note = "\n".join(n for n in (styles_note, extra, note) if n) or None
         log.info("created job %s on %s", job.job_id, operation.id)
         return job, operation.id
 
@@ -173,7 +180,7 @@ class JobService:
     async def get(self, job_id: str) -> Outcome:
         with self._bounded(f"checking job {job_id}"):
             job = await self.client.get_job(job_id)
-        return Outcome(job, self.model_of(job_id))
+        return await self._with_trained_style(Outcome(job, self.model_of(job_id)))
 
     async def wait(
         self,
@@ -237,6 +244,7 @@ class JobService:
 
     async def _finish(self, outcome: Outcome, target: SaveTarget | None, save_to: str | None) -> Outcome:
         outcome.save_to = save_to
+        await self._with_trained_style(outcome)
         record = self.records.get(outcome.job.job_id)
         if record is not None and record.note:
             outcome.notes.append(record.note)
@@ -244,6 +252,13 @@ class JobService:
             outcome.notes.append(outcome.job.urls_note)
         if self.delivery is not None:
             await self.delivery.deliver(outcome, target, record.prompt if record else "image")
+        return outcome
+
+    async def _with_trained_style(self, outcome: Outcome) -> Outcome:
+        """A completed style training says first how to apply the style it made."""
+        note = await self.styles.trained_note(outcome.job) if self.styles is not None else None
+        if note is not None:
+            outcome.notes.insert(0, note)
         return outcome
 
     async def recent(self, limit: int) -> tuple[list[tuple[Job, JobRecord | None]], str | None]:
