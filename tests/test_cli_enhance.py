@@ -76,3 +76,27 @@ def test_enhance_errors_are_plain_and_nothing_is_started(
     assert proc.returncode != 0
     assert words in proc.stderr, proc.stderr
     assert proc.stdout == "" and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--scale", "inf"], "argument --scale: 'inf' is not a finite number"),
+        (["--model", "Redefine"], "pass --enhancer 'generative'"),
+        (["--long-side", "100"], "Use --long-side from 400 to 12800, or --scale 1"),
+    ],
+)
+def test_enhance_flags_are_named_as_typed(tmp_path: Path, api: dict[str, str], args: list[str], words: str) -> None:
+    picture(tmp_path / "pic.png", 400, 300)
+    proc = run_cli("enhance", "pic.png", *args, "--no-save", cwd=tmp_path, **api)
+    assert proc.returncode != 0 and words in proc.stderr, proc.stderr
+
+
+def test_enhance_takes_a_file_uri_and_a_text_option(tmp_path: Path, api: dict[str, str]) -> None:
+    picture(tmp_path / "pic.png", 40, 30)
+    uri = (tmp_path / "pic.png").as_uri()
+    proc = run_cli(
+        "enhance", uri, "--enhancer", "generative", "--option", "prompt=123", "--no-save", cwd=tmp_path, **api
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "40×30 → 80×60 (2×)" in proc.stderr

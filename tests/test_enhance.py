@@ -147,7 +147,9 @@ async def test_a_job_with_several_images_says_which_was_enhanced(fake: FakeKrea,
         ),
         (
             {"model": "Redefine"},
-            "model='Redefine' is not a model of the standard enhancer; its models are: Standard V2, Low Resolution V2",
+            "model='Redefine' is not a model of the standard enhancer; its models are: Standard V2, Low Resolution V2, "
+            "CGI, High Fidelity V2, Text Refine. Redefine is a model of the generative enhancer: pass "
+            "enhancer='generative'.",
         ),
         ({"scale": 2, "long_side": 3000}, "give one of them, not both"),
         ({"long_side": 500}, "long_side=500 is smaller than the input's longer side (1024 px"),
@@ -172,7 +174,7 @@ async def test_impossible_requests_are_refused_before_any_post(
     [
         ("missing.png", "image: file not found"),
         ("notes.txt", "is not an image whose size can be read"),
-        ("3c90c3cc-0d44-4b50-8888-8dd25736052a", "not found"),
+        ("3c90c3cc-0d44-4b50-8888-8dd25736052a", "image: no job 3c90c3cc-0d44-4b50-8888-8dd25736052a was found"),
         ("https://127.0.0.1/x.png", "could not read https://127.0.0.1/x.png to learn its size"),
     ],
 )
@@ -225,3 +227,165 @@ async def test_stdio_subprocess_enhances_a_generated_image(tmp_path: Path) -> No
 
     with Image.open(tmp_path / "big.png") as image:
         assert image.size == (1024, 1024)
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose header declares ``width`` x ``height`` (too big to decode: only its size is ever read)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+
+
+async def test_a_very_large_input_is_measured_not_decoded(fake: FakeKrea, tmp_path: Path) -> None:
+    """20,000 px images are routine here: past Pillow's decompression-bomb limit, but only the header is read."""
+    (tmp_path / "huge.png").write_bytes(png_header(20_000, 10_000))
+    (tmp_path / "giant.png").write_bytes(png_header(100_000, 100_000))
+    async with connect(fake) as client:
+        fits = await client.call_tool("enhance_image", {"image": "huge.png", "scale": 1.1, "wait": False})
+        over = await client.call_tool("enhance_image", {"image": "giant.png", "scale": 1})
+    assert fits.is_error is False, text_of(fits)
+    body = body_of(fake, fits.structured_content["job_id"])
+    assert (body["width"], body["height"]) == (22_000, 11_000)
+    assert over.is_error is True
+    assert "image: the input is already 100000×100000, over the standard enhancer's limit of 22,000 px" in text_of(over)
+    assert len(enhance_posts(fake)) == 1
+
+
+@pytest.mark.parametrize(
+    ("size", "arguments", "words"),
+    [
+        (
+            (12_000, 8_000),
+            {"enhancer": "bloom"},
+            "image: the input is already 12000×8000, over the bloom enhancer's limit of 10,000 px per side. Enhancer "
+            "standard (up to 22,000 px) or generative (up to 16,000 px) can take it.",
+        ),
+        (
+            (100, 100),
+            {"long_side": 5000},
+            "long_side=5000: that is 50× the 100×100 input; enhancers enlarge at most 32×",
+        ),
+        ((1, 1), {"long_side": 30_000}, "The most this image can take on standard is scale=32 (long_side=32)"),
+        ((9000, 6000), {"enhancer": "bloom", "scale": 1.5}, "Enhancer standard (up to 22,000 px) or generative"),
+    ],
+)
+async def test_refusals_offer_only_what_would_work(
+    fake: FakeKrea, tmp_path: Path, size: tuple[int, int], arguments: dict[str, Any], words: str
+) -> None:
+    (tmp_path / "in.png").write_bytes(png_header(*size))
+    async with connect(fake) as client:
+        result = await client.call_tool("enhance_image", {"image": "in.png", **arguments})
+    assert result.is_error is True
+    assert words in text_of(result), text_of(result)
+    assert enhance_posts(fake) == []
+
+
+async def test_a_photo_turned_by_exif_is_measured_upright(fake: FakeKrea, tmp_path: Path) -> None:
+    from PIL import Image
+
+    stored = Image.new("RGB", (400, 200))
+    exif = stored.getexif()
+    exif[0x0112] = 6  # rotate 90° when shown: a phone's portrait photo
+    stored.save(tmp_path / "portrait.jpg", exif=exif.tobytes())
+    async with connect(fake) as client:
+        result = await client.call_tool("enhance_image", {"image": "portrait.jpg", "wait": False})
+    body = body_of(fake, result.structured_content["job_id"])
+    assert (body["width"], body["height"]) == (400, 800)
+    assert "measured upright (200×400)" in text_of(result)
+
+
+async def test_the_bytes_measured_are_the_bytes_uploaded(
+    fake: FakeKrea, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is read once: replacing it after it was measured cannot change what is uploaded."""
+    path = tmp_path / "in.png"
+    original = png(100, 50)
+    path.write_bytes(original)
+    async with connect(fake) as client:
+        from krea_mcp.workflow import image_inputs
+
+        real_read = image_inputs.ImageInputs.read
+
+        async def read_then_swap(self: Any, ref: str, *, field: str) -> bytes:
+            data = await real_read(self, ref, field=field)
+            path.write_bytes(png(8000, 8000))  # swapped right after it was measured
+            return data
+
+        monkeypatch.setattr(image_inputs.ImageInputs, "read", read_then_swap)
+        result = await client.call_tool("enhance_image", {"image": "in.png", "enhancer": "bloom", "scale": 4})
+    assert result.is_error is False, text_of(result)
+    (asset,) = fake.assets.values()
+    assert asset.data == original
+
+
+async def test_save_to_a_png_asks_krea_for_png(fake: FakeKrea, tmp_path: Path) -> None:
+    (tmp_path / "cat.png").write_bytes(png(64, 64))
+    async with connect(fake) as client:
+        named = await client.call_tool("enhance_image", {"image": "cat.png", "save_to": "big.png", "wait": False})
+        chosen = await client.call_tool(
+            "enhance_image", {"image": "cat.png", "save_to": "big.webp", "options": {"output_format": "jpg"}}
+        )
+        folder = await client.call_tool("enhance_image", {"image": "cat.png", "save_to": "out/", "wait": False})
+    assert body_of(fake, named.structured_content["job_id"])["output_format"] == "png"
+    assert "Asked Krea for png, as save_to names." in text_of(named)
+    assert body_of(fake, chosen.structured_content["job_id"])["output_format"] == "jpg"  # the caller's choice wins
+    assert "output_format" not in body_of(fake, folder.structured_content["job_id"])
+
+
+async def test_reading_a_slow_url_ends_with_the_call_deadline(fake: FakeKrea) -> None:
+    from tests.helpers import Around
+
+    async def slow_images(request: Any, inner: Any) -> Any:
+        if request.url.path.startswith("/_fake/images/") and request.url.params.get("slow"):
+            await anyio.sleep(30)
+        return await inner.handle_async_request(request)
+
+    async with connect(fake) as client:
+        job = await generated(client)
+    started = anyio.current_time()
+    async with connect(Around(fake, slow_images), wait_s=1.0) as client:
+        result = await client.call_tool("enhance_image", {"image": job["urls"][0] + "?slow=1"})
+    assert anyio.current_time() - started < 10
+    assert result.is_error is True and "did not finish within the 1 s this call had left" in text_of(result)
+    assert enhance_posts(fake) == []
+
+
+async def test_the_sandbox_says_it_has_no_network_for_outside_urls() -> None:
+    async with connect(None, sandbox=True, api_token=None) as client:
+        result = await client.call_tool("enhance_image", {"image": "https://93.184.216.34/photo.png"})
+    assert result.is_error is True
+    assert "the sandbox has no network, so https://93.184.216.34/photo.png cannot be read" in text_of(result)
+
+
+async def test_an_upper_case_job_id_is_found(fake: FakeKrea, client: Client) -> None:
+    job = await generated(client)
+    result = await client.call_tool("enhance_image", {"image": job["job_id"].upper(), "wait": False})
+    assert result.is_error is False, text_of(result)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        ({"options": {"prompt": 5}}, "options.prompt=5 has the wrong type for the standard enhancer"),
+        ({"enhancer": "generative", "options": {"texture": 9}}, "options.texture=9 is out of range for the generative"),
+    ],
+)
+async def test_option_errors_use_the_tools_own_names(
+    fake: FakeKrea, client: Client, arguments: dict[str, Any], words: str
+) -> None:
+    job = await generated(client)
+    result = await client.call_tool("enhance_image", {"image": job["job_id"], **arguments})
+    assert result.is_error is True and words in text_of(result), text_of(result)
+
+
+async def test_a_scale_that_rounds_to_the_input_size_is_sent_as_one(fake: FakeKrea, tmp_path: Path) -> None:
+    (tmp_path / "in.png").write_bytes(png(1000, 500))
+    async with connect(fake) as client:
+        result = await client.call_tool("enhance_image", {"image": "in.png", "scale": 1.0000001, "wait": False})
+    body = body_of(fake, result.structured_content["job_id"])
+    assert (body["width"], body["upscaling_activated"], body["image_scaling_factor"]) == (1000, False, 1)

@@ -100,7 +100,7 @@ def _enhance_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("image", help="local file, https URL, or the id of a finished job")
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--scale", type=float, help="factor, 1-32 (default 2)")
+    size.add_argument("--scale", type=_finite, help="factor, 1-32 (default 2)")
     size.add_argument("--long-side", type=int, help="the output's longer side, in pixels")
     parser.add_argument("--enhancer", help="standard (default, faithful), generative or bloom (add detail)")
     parser.add_argument("--model", help="the enhancer's model, e.g. 'High Fidelity V2' or Redefine")
@@ -118,19 +118,43 @@ def _enhance_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _options(parser: argparse.ArgumentParser, pairs: list[str]) -> dict[str, Any]:
-    """``NAME=VALUE`` pairs; a value that reads as JSON (4, 0.5, true) is taken as such, anything else as text."""
+def _finite(text: str) -> float:
+    """A finite number (``nan`` and ``inf`` would reach the tool as null, silently meaning the default)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _options(parser: argparse.ArgumentParser, pairs: list[str], enhancer: str | None) -> dict[str, Any]:
+    """``NAME=VALUE`` pairs. A value is taken as JSON (4, 0.5, true) unless the enhancer's field is text (prompt)."""
     import json
 
+    from krea_mcp.catalog.models import load_catalog
+    from krea_mcp.errors import KreaError
+
+    try:
+        fields = load_catalog().find(enhancer or "standard", "enhance").properties
+    except KreaError:
+        fields = {}  # the tool names the enhancers
     options: dict[str, Any] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
+        name = name.strip()
+        if not sep or not name:
             parser.error(f"--option {pair!r}: write it as NAME=VALUE, e.g. --option creativity=4")
+        if fields.get(name, {}).get("type") == "string":
+            options[name] = value
+            continue
         try:
-            options[name.strip()] = json.loads(value)
+            options[name] = json.loads(value)
         except ValueError:
-            options[name.strip()] = value
+            options[name] = value
     return options
 
 
@@ -218,8 +242,13 @@ def _enhance_command(argv: list[str]) -> int:
     image: str = args.image
     local = not is_remote(image) and not image.startswith("data:") and not cli.looks_like_job(image)
     if local:
-        image = str(Path(image).expanduser().resolve())
-        dirs.append(Path(image).parent)
+        from krea_mcp.files.user_paths import user_path
+
+        try:
+            image = str(user_path(image, field="image").expanduser().resolve())  # file:// URIs too
+            dirs.append(Path(image).parent)
+        except Exception:  # the tool explains a malformed path in its own words
+            pass
     overrides["allowed_dirs"] = list(dict.fromkeys(dirs))
     settings = _settings(args, default_log_level="WARNING", **overrides)
     _configure_logging(settings.log_level)
@@ -229,7 +258,7 @@ def _enhance_command(argv: list[str]) -> int:
         "long_side": args.long_side,
         "enhancer": args.enhancer,
         "model": args.model,
-        "options": _options(parser, args.option) or None,
+        "options": _options(parser, args.option, args.enhancer) or None,
         "save_to": str(out) if out is not None and not args.no_save else None,
     }
     arguments = {k: v for k, v in arguments.items() if v is not None}

@@ -186,12 +186,13 @@ _CLI_WORDS = (
     (re.compile(r"\bgenerate_image\b"), "`krea-mcp generate`"),
     (re.compile(r"\benhance_image's scale or long_side argument\b"), "--scale or --long-side"),
     (re.compile(r"\blong_side="), "--long-side "),
+    (re.compile(r"\blong_side\b"), "--long-side"),
     (re.compile(r"\b(scale|enhancer)="), r"--\1 "),
     (re.compile(r"\boptions\.(\w+)"), r"--option \1"),
     (re.compile(r"\bsave_to\b"), "--out"),
     (re.compile(r"\baspect_ratio\b"), "--aspect-ratio"),
     (re.compile(r"\bimages=\[\.\.\.\]|\bimages\b(?=[=:]| must| has)"), "--image"),
-    (re.compile(r"\b(width|height|seed|resolution|model)(?==)"), r"--\1 "),
+    (re.compile(r"(?<![\w.])(width|height|seed|resolution|model)="), r"--\1 "),
     (re.compile(r"(?<![-\w])(width|height|seed|resolution) and (width|height)\b"), r"--\1 and --\2"),
 )
 

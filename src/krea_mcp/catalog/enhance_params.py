@@ -16,12 +16,14 @@ they are chosen explicitly.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from krea_mcp.catalog.models import Catalog, Kind, Operation
+from krea_mcp.catalog.schema_check import validate_body
 from krea_mcp.errors import InvalidRequestError, KreaError
 
 #: The enhancers by the short name enhance_image takes (their catalog aliases), default first.
@@ -65,6 +67,8 @@ class EnhanceParams:
     source: str = "the image"
     #: Said with the result about the input (which of a job's images was enhanced).
     source_note: str | None = None
+    #: ``options.output_format`` was chosen from save_to's file name (Krea's default is jpg).
+    format_from_save_to: bool = False
 
     kind: ClassVar[Kind] = "enhance"
 
@@ -103,40 +107,75 @@ def _in_order(catalog: Catalog) -> list[Operation]:
     return [catalog.find(name, "enhance") for name in ENHANCERS]
 
 
+#: The largest factor an enhancer takes (``image_scaling_factor``'s maximum in every enhancer's schema).
+MAX_FACTOR = 32
+
+
 def output_size(operation: Operation, request: EnhanceParams) -> tuple[int, int, float]:
-    """The output width, height and scale factor, checked against the enhancer's limit (before anything is sent)."""
+    """The output width, height and scale factor, checked against the enhancer's limit (before anything is sent).
+
+    The factor returned is the one the output size really has (a scale of 1.00001 on a 1000-pixel side is 1).
+    """
     width, height = request.input_size
     long_in = max(width, height)
+    limit = operation.max_side or 32_000
     if request.scale is not None and request.long_side is not None:
         raise InvalidRequestError(
             f"scale={request.scale:g} and long_side={request.long_side}: give one of them, not both (scale multiplies "
             f"the {width}×{height} input; long_side sets its longer side in pixels).",
             field="scale",
         )
+    if long_in > limit:
+        raise InvalidRequestError(
+            f"image: the input is already {width}×{height}, over the {_name(operation)} enhancer's limit of "
+            f"{limit:,} px per side. {_fits_elsewhere(operation, long_in)}",
+            field="image",
+        )
+    top = min(limit, long_in * MAX_FACTOR)  # the longest side this input can reach on this enhancer
     if request.long_side is not None:
         if request.long_side < long_in:
             raise InvalidRequestError(
                 f"long_side={request.long_side} is smaller than the input's longer side ({long_in} px, the image is "
-                f"{width}×{height}); enhancers do not shrink images. Use long_side ≥ {long_in}, or scale=1 to "
-                "enhance without enlarging.",
+                f"{width}×{height}); enhancers do not shrink images. Use long_side from {long_in} to {top}, or "
+                "scale=1 to enhance without enlarging.",
                 field="long_side",
             )
         factor = request.long_side / long_in
     else:
         factor = request.scale if request.scale is not None else DEFAULT_SCALE
     out_w, out_h = max(1, round(width * factor)), max(1, round(height * factor))
-    limit = operation.max_side or 32_000
+    asked = f"long_side={request.long_side}" if request.long_side is not None else f"scale={factor:g}"
+    field = "long_side" if request.long_side is not None else "scale"
     if max(out_w, out_h) > limit:
-        asked = f"long_side={request.long_side}" if request.long_side is not None else f"scale={factor:g}"
-        most = math.floor(limit / long_in * 100) / 100
+        most = math.floor(top / long_in * 100) / 100
         raise InvalidRequestError(
             f"{asked}: the {width}×{height} input would become {out_w}×{out_h}, over the {_name(operation)} "
             f"enhancer's limit of {limit:,} px per side. The most this image can take on {_name(operation)} is "
-            f"scale={most:g} (long_side={limit}). Enhancer limits: standard 22,000, generative 16,000, bloom "
-            "10,000 px.",
-            field="long_side" if request.long_side is not None else "scale",
+            f"scale={most:g} (long_side={top}). {_fits_elsewhere(operation, long_in, factor)}",
+            field=field,
         )
-    return out_w, out_h, factor
+    if factor > MAX_FACTOR:
+        raise InvalidRequestError(
+            f"{asked}: that is {factor:g}× the {width}×{height} input; enhancers enlarge at most {MAX_FACTOR}× "
+            f"(long_side={top} for this image). Enhance twice for more.",
+            field=field,
+        )
+    return out_w, out_h, max(out_w / width, out_h / height)
+
+
+def _fits_elsewhere(operation: Operation, long_in: int, factor: float = 1.0) -> str:
+    """Where a request too big for ``operation`` would fit, from the enhancers' documented limits."""
+    from krea_mcp.catalog.models import load_catalog
+
+    needed = math.ceil(long_in * factor)
+    roomier = [
+        f"{_name(op)} (up to {op.max_side:,} px)"
+        for op in _in_order(load_catalog())
+        if op.id != operation.id and op.max_side is not None and op.max_side >= needed
+    ]
+    if roomier:
+        return f"Enhancer {' or '.join(roomier)} can take it."
+    return "Enhancer limits: standard 22,000, generative 16,000, bloom 10,000 px per side."
 
 
 def body_size(out_w: int, out_h: int, factor: float) -> dict[str, Any]:
@@ -144,7 +183,7 @@ def body_size(out_w: int, out_h: int, factor: float) -> dict[str, Any]:
     return {
         "width": out_w,
         "height": out_h,
-        "upscaling_activated": factor > 1,
+        "upscaling_activated": round(factor, 4) > 1,
         "image_scaling_factor": round(factor, 4),
     }
 
@@ -152,18 +191,35 @@ def body_size(out_w: int, out_h: int, factor: float) -> dict[str, Any]:
 def topaz_model(operation: Operation, asked: str | None) -> str:
     """The enhancer's Topaz model: the one asked for (any case), or the enhancer's default."""
     spec = operation.properties.get("model", {})
-    allowed = [str(m) for m in spec.get("enum", [spec["const"]] if "const" in spec else [])]
+    allowed = _models_of(operation)
     if asked is None:
         return DEFAULT_MODELS.get(operation.id, str(spec.get("default", allowed[0] if allowed else "")))
     for name in allowed:
         if name.casefold() == asked.strip().casefold():
             return name
+    from krea_mcp.catalog.models import load_catalog
+
+    elsewhere = [
+        _name(op)
+        for op in _in_order(load_catalog())
+        if op.id != operation.id and asked.strip().casefold() in (m.casefold() for m in _models_of(op))
+    ]
+    hint = (
+        f" {asked.strip()} is a model of the {' and '.join(elsewhere)} enhancer: pass enhancer={elsewhere[0]!r}."
+        if elsewhere
+        else ""
+    )
     raise InvalidRequestError(
-        f"model={asked!r} is not a model of the {_name(operation)} enhancer; its models are: {', '.join(allowed)}. "
-        "Other enhancers: standard (Standard V2, Low Resolution V2, CGI, High Fidelity V2, Text Refine), "
-        "generative (Redefine, Recovery, Recovery V2, Reimagine), bloom (Reimagine).",
+        f"model={asked!r} is not a model of the {_name(operation)} enhancer; its models are: "
+        f"{', '.join(allowed)}.{hint}",
         field="model",
     )
+
+
+def _models_of(operation: Operation) -> list[str]:
+    """An enhancer's Topaz models, from its schema's ``model`` enum (or const)."""
+    spec = operation.properties.get("model", {})
+    return [str(m) for m in spec.get("enum", [spec["const"]] if "const" in spec else [])]
 
 
 def build_body(operation: Operation, request: EnhanceParams) -> dict[str, Any]:
@@ -188,7 +244,23 @@ def build_body(operation: Operation, request: EnhanceParams) -> dict[str, Any]:
         "model": topaz_model(operation, request.topaz_model),
     }
     body.update(request.options)
+    try:  # checked here too, so a problem in options is named as the caller wrote it
+        validate_body(operation, body)
+    except InvalidRequestError as exc:
+        raise _in_own_names(operation, exc, request.options) from None
     return body
+
+
+def _in_own_names(operation: Operation, exc: InvalidRequestError, options: dict[str, Any]) -> InvalidRequestError:
+    """A schema error about the body, reworded in enhance_image's terms: ``options.creativity``, "the generative
+    enhancer" (enhance_image's ``model`` is the enhancer's Topaz model, not the Krea operation)."""
+    text = str(exc).replace(f"model {operation.id}", f"the {_name(operation)} enhancer")
+    field = exc.field
+    for name in options:
+        text, count = re.subn(rf"(?<![\w.]){re.escape(name)}(?==|: | has )", f"options.{name}", text)
+        if count and (field is None or field == name):
+            field = f"options.{name}"
+    return InvalidRequestError(text, field=field)
 
 
 def size_note(operation: Operation, request: EnhanceParams, body: dict[str, Any]) -> str:
@@ -199,6 +271,8 @@ def size_note(operation: Operation, request: EnhanceParams, body: dict[str, Any]
         f"Enhanced with {_name(operation)} ({body.get('model')}): {width}×{height} → {body['width']}×{body['height']} "
         f"({factor:g}×)."
     )
+    if request.format_from_save_to:
+        said += f" Asked Krea for {body['output_format']}, as save_to names."
     return f"{said} {request.source_note}" if request.source_note else said
 
 

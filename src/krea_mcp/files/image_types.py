@@ -52,3 +52,60 @@ def extension_of(content_type: str | None, url: str, head: bytes) -> str:
         return _URL_SUFFIXES[suffix]
     kind = sniff(head)
     return kind[1] if kind is not None else ".bin"
+
+
+#: Formats whose size :func:`header_size` reads: the ones Krea accepts and returns (HEIC needs a plugin).
+_SIZED = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP", "image/gif": "GIF"}
+#: EXIF orientations that turn the stored image a quarter turn: the upright image has width and height swapped.
+_QUARTER_TURNS = frozenset({5, 6, 7, 8})
+
+
+class UnreadableHeader(ValueError):
+    """The bytes are not (yet) an image whose size can be read: too few of them, or not a supported format."""
+
+
+def header_size(data: bytes) -> tuple[int, int, bool]:
+    """Width and height of the image as it is shown (EXIF orientation applied), and whether that turned it.
+
+    Only the header is parsed, by the format's own Pillow reader and without Pillow's decompression-bomb check:
+    nothing is decoded, so a 20,000-pixel photo can be measured (and a 100,000-pixel one refused for its size
+    rather than crash). ``UnreadableHeader`` when the bytes end before the size, or are not PNG, JPEG, WebP or GIF.
+    """
+    import io
+
+    from PIL import Image
+
+    kind = sniff(data[:HEAD_BYTES])
+    if kind is None or kind[0] not in _SIZED:
+        what = "HEIC (not measurable here: convert it to PNG or JPEG)" if kind and kind[0] == "image/heic" else None
+        raise UnreadableHeader(what or "not a PNG, JPEG, WebP or GIF image")
+    name = _SIZED[kind[0]]
+    if name not in Image.OPEN:
+        Image.init()
+    factory, _ = Image.OPEN[name]
+    try:
+        image = factory(io.BytesIO(data), "")
+        width, height = image.size
+        orientation = _orientation(image.info.get("exif"))  # from the header's EXIF block: nothing is decoded
+    except (SyntaxError, OSError, ValueError, IndexError, EOFError, TypeError) as exc:
+        raise UnreadableHeader(f"its header cannot be read ({type(exc).__name__})") from None
+    except Exception as exc:  # struct.error and the like from a truncated header
+        raise UnreadableHeader(f"its header cannot be read ({type(exc).__name__})") from None
+    if orientation in _QUARTER_TURNS:
+        return height, width, True
+    return width, height, False
+
+
+def _orientation(exif: object) -> int | None:
+    """The EXIF orientation tag in a raw EXIF block, if there is one."""
+    if not isinstance(exif, bytes | bytearray) or not exif:
+        return None
+    from PIL import Image
+
+    try:
+        tags = Image.Exif()
+        tags.load(bytes(exif))
+        value = tags.get(0x0112)
+    except Exception:  # a broken EXIF block: the stored orientation is used
+        return None
+    return value if isinstance(value, int) else None

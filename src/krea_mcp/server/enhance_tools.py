@@ -1,5 +1,6 @@
 """The enhance group: ``enhance_image`` (Topaz upscaling and enhancement through Krea)."""
 
+from contextlib import nullcontext
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -7,6 +8,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from krea_mcp.errors import InvalidRequestError
 from krea_mcp.server.calls import client_folder, on_created, progress, reply, state, tool_errors
 from krea_mcp.server.tool_kit import ImageRef, SaveTo, make_tool
 from krea_mcp.settings import Settings
@@ -34,15 +36,35 @@ def build(settings: Settings) -> list[Tool]:
         wait: Annotated[bool, Field(description="false: return job_id at once")] = True,
         save_to: SaveTo = None,
     ) -> CallToolResult:
-        from krea_mcp.catalog.enhance_params import ENHANCERS, EnhanceParams, find_enhancer
+        import anyio
+
+        from krea_mcp.catalog.enhance_params import ENHANCERS, EnhanceParams, find_enhancer, topaz_model
         from krea_mcp.workflow.enhance_source import read_source
+        from krea_mcp.workflow.image_inputs import holding
 
         app = state(ctx)
+        deadline = anyio.current_time() + app.settings.wait_s  # one deadline: reading the image comes out of it
         with tool_errors():
             service = await app.service()
             chosen = (enhancer or ENHANCERS[0]).strip()
-            find_enhancer(service.catalog, chosen)  # an unknown enhancer is refused before the image is read
-            source = await read_source(service, image)
+            # What can be checked without the image is checked before it is read (a URL may take seconds).
+            operation = find_enhancer(service.catalog, chosen)
+            topaz_model(operation, model)
+            if scale is not None and long_side is not None:
+                raise InvalidRequestError(
+                    f"scale={scale:g} and long_side={long_side}: give one of them, not both (scale multiplies the "
+                    "input's size; long_side sets the output's longer side in pixels).",
+                    field="scale",
+                )
+            granted = await client_folder(ctx, save_to)
+            if service.delivery is not None:
+                service.delivery.target(save_to, granted=granted)
+            extra = dict(options or {})
+            wanted = _format_of(save_to)
+            from_save_to = wanted is not None and "output_format" not in extra
+            if from_save_to:
+                extra["output_format"] = wanted
+            source = await read_source(service, image, deadline=deadline)
             params = EnhanceParams(
                 image=source.ref,
                 input_size=source.size,
@@ -50,19 +72,21 @@ def build(settings: Settings) -> list[Tool]:
                 scale=scale,
                 long_side=long_side,
                 topaz_model=model,
-                options=options or {},
+                options=extra,
                 source=source.name,
                 source_note=source.note,
+                format_from_save_to=from_save_to,
             )
-            outcome = await service.generate(
-                params,
-                wait=wait,
-                deadline_s=app.settings.wait_s,
-                progress=progress(ctx),
-                save_to=save_to,
-                on_created=on_created(ctx),
-                granted=await client_folder(ctx, save_to),
-            )
+            with holding(source.ref, source.data) if source.data is not None else nullcontext():
+                outcome = await service.generate(
+                    params,
+                    wait=wait,
+                    deadline_s=max(0.0, deadline - anyio.current_time()),
+                    progress=progress(ctx),
+                    save_to=save_to,
+                    on_created=on_created(ctx),
+                    granted=granted,
+                )
         return await reply(ctx, outcome)
 
     return [
@@ -73,3 +97,15 @@ def build(settings: Settings) -> list[Tool]:
             read_only=False,
         )
     ]
+
+
+#: The enhancers' output formats, by the file suffix save_to may end in.
+_FORMATS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"}
+
+
+def _format_of(save_to: str | None) -> str | None:
+    """The output format a save_to file name asks for (None for a directory or no save_to)."""
+    if not save_to:
+        return None
+    suffix = "." + save_to.strip().rsplit(".", 1)[-1].lower() if "." in save_to.strip()[-6:] else ""
+    return _FORMATS.get(suffix)

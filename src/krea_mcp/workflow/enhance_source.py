@@ -1,13 +1,15 @@
 """enhance_image's input: where the image comes from (a URL, a local file, a ``data:`` URI or a previous job) and its
 real size, read from the image itself before anything is spent.
 
-A URL is read only as far as its header (the size is in the first few KB of every format Krea returns), through
-the same download rules as result images: https only, public addresses only, no token sent.
+* A URL is read only as far as its header (the size is in the first few KB of every format Krea returns), through
+  the same download rules as result images: https only, public addresses only, no token sent.
+* A local file or ``data:`` URI is read once: the bytes measured are the bytes uploaded (``image_inputs.holding``).
+* The size is the image as shown: a photo whose EXIF orientation turns it a quarter turn is measured upright.
+* Reading ends by the call's deadline, like everything else the call does.
 """
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -15,7 +17,8 @@ from typing import TYPE_CHECKING
 import anyio
 
 from krea_mcp.catalog.enhance_params import source_name
-from krea_mcp.errors import DownloadError, InvalidRequestError
+from krea_mcp.errors import DownloadError, InvalidRequestError, NotFoundError
+from krea_mcp.files.image_types import UnreadableHeader, header_size
 from krea_mcp.workflow.image_inputs import is_remote
 
 if TYPE_CHECKING:
@@ -25,8 +28,6 @@ if TYPE_CHECKING:
 JOB_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 #: The most of a remote image read to find its size: headers (with EXIF and colour profiles) fit easily.
 HEADER_LIMIT = 4 * 1024 * 1024
-#: Time allowed for reading a remote image's header.
-HEADER_TIMEOUT_S = 30.0
 _FIELD = "image"
 
 
@@ -40,28 +41,53 @@ class Source:
     name: str
     #: Said with the result when the choice was not literally what was asked (a job with several images).
     note: str | None = None
+    #: The bytes read from a local file or data: URI (uploaded as read); None for a URL.
+    data: bytes | None = None
 
 
-async def read_source(service: JobService, image: str) -> Source:
-    """The input ``image`` names and its real size; a refusal is an ``InvalidRequestError`` naming ``image``."""
+async def read_source(service: JobService, image: str, *, deadline: float) -> Source:
+    """The input ``image`` names and its real size, by ``deadline`` (anyio time); refusals name ``image``."""
     ref = image.strip()
     if not ref:
         raise InvalidRequestError(
             "image: empty; pass an https URL, a local path, a data: URI or a job id.", field=_FIELD
         )
+    seconds = max(0.0, deadline - anyio.current_time())
+    try:
+        with anyio.fail_after(seconds):
+            return await _read(service, ref)
+    except TimeoutError:
+        raise InvalidRequestError(
+            f"image: reading the image to learn its size did not finish within the {seconds:.0f} s this call had "
+            "left, so nothing was sent. Try again, or pass the image as a local file.",
+            field=_FIELD,
+        ) from None
+
+
+async def _read(service: JobService, ref: str) -> Source:
     if JOB_ID.match(ref):
-        return await _from_job(service, ref)
+        return await _from_job(service, ref.lower())
     if is_remote(ref):
-        return Source(ref, await _remote_size(service, ref), source_name(ref))
+        width, height, turned = await _remote_size(service, ref)
+        return Source(ref, (width, height), source_name(ref), _turned_note(turned, width, height))
     if service.inputs is None:
         raise InvalidRequestError("image: this server cannot read local files; pass an https URL.", field=_FIELD)
     data = await service.inputs.read(ref, field=_FIELD)
-    return Source(ref, _size_of(data, "the image"), source_name(ref))
+    name = source_name(ref)
+    width, height, turned = _measured(data, "the pasted image" if ref.startswith("data:") else f"{name!r}")
+    return Source(ref, (width, height), name, _turned_note(turned, width, height), data)
 
 
 async def _from_job(service: JobService, job_id: str) -> Source:
     """A completed job's first image, by its result URL (its other images are enhanced by passing their URLs)."""
-    outcome = await service.get(job_id)
+    try:
+        outcome = await service.get(job_id)
+    except NotFoundError:
+        raise InvalidRequestError(
+            f"image: no job {job_id} was found for this token (a job id is only usable by the token that created "
+            "it). list_jobs shows your recent jobs; or pass the image's URL.",
+            field=_FIELD,
+        ) from None
     job = outcome.job
     if job.status != "completed":
         hint = (
@@ -73,73 +99,90 @@ async def _from_job(service: JobService, job_id: str) -> Source:
     urls = job.urls
     if not urls:
         raise InvalidRequestError(f"image: job {job_id} has no result images to enhance.", field=_FIELD)
-    note = None
+    notes = []
     if len(urls) > 1:
-        note = (
+        notes.append(
             f"Job {job_id} has {len(urls)} images; its first was enhanced. To enhance another, pass its URL from "
             "the job's urls as image."
         )
-    return Source(urls[0], await _remote_size(service, urls[0]), f"job {job_id[:8]}", note)
+    width, height, turned = await _remote_size(service, urls[0])
+    notes.append(_turned_note(turned, width, height) or "")
+    return Source(urls[0], (width, height), f"job {job_id[:8]}", " ".join(n for n in notes if n) or None)
 
 
-async def _remote_size(service: JobService, url: str) -> tuple[int, int]:
+async def _remote_size(service: JobService, url: str) -> tuple[int, int, bool]:
     """Width and height from the first bytes of ``url`` (at most ``HEADER_LIMIT``), under the download rules."""
-    from PIL import ImageFile  # deferred: only when an image is measured
-
     if service.downloader is None:
         raise InvalidRequestError("image: this server cannot read URLs to learn their size.", field=_FIELD)
-    parser = ImageFile.Parser()
-    seen = 0
+    head = bytearray()
+    problem = "the answer ended before the image's size"
     try:
-        with anyio.fail_after(HEADER_TIMEOUT_S):
-            async with service.downloader.open(url) as download:
-                async for chunk in download.chunks():
-                    parser.feed(chunk)
-                    seen += len(chunk)
-                    if parser.image is not None:
-                        return _checked(parser.image.size)
-                    if seen > HEADER_LIMIT:
-                        break
+        async with service.downloader.open(url) as download:
+            async for chunk in download.chunks():
+                head += chunk
+                try:
+                    return _checked(header_size(bytes(head)))
+                except UnreadableHeader as exc:
+                    problem = str(exc)
+                    if not _maybe_image(bytes(head)):
+                        break  # not an image format at all: more bytes will not help
+                if len(head) > HEADER_LIMIT:
+                    break
     except DownloadError as exc:
-        raise InvalidRequestError(
-            f"image: could not read {_shown(url)} to learn its size ({exc.rule}). The output size is computed from the "
-            "input's real size, so nothing was sent. Pass the image as a local file or data: URI, or a URL this "
-            "server can fetch.",
+        raise _unreachable(service, url, exc) from None
+    raise InvalidRequestError(
+        f"image: {_shown(url)} is not an image whose size can be read ({problem}). Pass a PNG, JPEG or WebP.",
+        field=_FIELD,
+    )
+
+
+def _maybe_image(head: bytes) -> bool:
+    """Whether ``head`` starts like an image format :func:`header_size` reads (or is too short to tell)."""
+    from krea_mcp.files.image_types import HEAD_BYTES, sniff
+
+    return len(head) < HEAD_BYTES or sniff(head[:HEAD_BYTES]) is not None
+
+
+def _unreachable(service: JobService, url: str, exc: DownloadError) -> InvalidRequestError:
+    """Why a URL could not be measured, and what to pass instead."""
+    if service.settings.sandbox and exc.host not in service.settings.base_url:
+        return InvalidRequestError(
+            f"image: the sandbox has no network, so {_shown(url)} cannot be read. In the sandbox, enhance a local "
+            "file, a data: URI, or a sandbox job's id or URL. Nothing was sent.",
             field=_FIELD,
-        ) from None
-    except TimeoutError:
-        raise InvalidRequestError(
-            f"image: {_shown(url)} did not answer within {HEADER_TIMEOUT_S:g} s, so its size is unknown and nothing "
-            "was sent. Try again, or pass the image as a local file.",
-            field=_FIELD,
-        ) from None
-    except (OSError, SyntaxError, ValueError) as exc:  # what Pillow raises for data it cannot parse
-        raise _not_an_image(_shown(url), exc) from None
-    raise _not_an_image(_shown(url), None)
+        )
+    return InvalidRequestError(
+        f"image: could not read {_shown(url)} to learn its size ({exc.rule}). The output size is computed from the "
+        "input's real size, so nothing was sent. Pass the image as a local file or data: URI, or a URL this server "
+        "can fetch.",
+        field=_FIELD,
+    )
 
 
-def _size_of(data: bytes, shown: str) -> tuple[int, int]:
-    """Width and height of an image held in memory (only its header is parsed)."""
-    from PIL import Image, UnidentifiedImageError
-
+def _measured(data: bytes, shown: str) -> tuple[int, int, bool]:
+    """Width, height and turn of an image held in memory (only its header is parsed)."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            return _checked(image.size)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise _not_an_image(shown, exc) from None
+        return _checked(header_size(data))
+    except UnreadableHeader as exc:
+        raise InvalidRequestError(
+            f"image: {shown} is not an image whose size can be read ({exc}). Pass a PNG, JPEG or WebP.",
+            field=_FIELD,
+        ) from None
 
 
-def _checked(size: tuple[int, int]) -> tuple[int, int]:
-    width, height = size
+def _checked(size: tuple[int, int, bool]) -> tuple[int, int, bool]:
+    width, height, _ = size
     if width < 1 or height < 1:
         raise InvalidRequestError(f"image: its header says {width}×{height}, which is not a usable size.", field=_FIELD)
-    return width, height
+    return size
 
 
-def _not_an_image(shown: str, exc: Exception | None) -> InvalidRequestError:
-    reason = f" ({type(exc).__name__})" if exc is not None else ""
-    return InvalidRequestError(
-        f"image: {shown} is not an image whose size can be read{reason}. Pass a PNG, JPEG or WebP.", field=_FIELD
+def _turned_note(turned: bool, width: int, height: int) -> str | None:
+    if not turned:
+        return None
+    return (
+        f"The input's EXIF orientation turns it a quarter turn; it was measured upright ({width}×{height}), as it "
+        "is shown."
     )
 
 

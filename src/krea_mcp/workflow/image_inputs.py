@@ -13,6 +13,8 @@ Safety properties:
 * **Parallel, within the call's deadline.** Up to :data:`MAX_PARALLEL_UPLOADS` uploads run at once; the caller puts
   them under the call's deadline.
 * **Once each.** A distinct file is uploaded once per server lifetime and caller (SHA-256 of the bytes).
+* **Read once when measured.** Bytes a tool read to inspect an input (enhance_image reads its size) are held for
+  the rest of that call (:func:`holding`) and are what gets uploaded: the file cannot change in between.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import binascii
 import errno
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import anyio
@@ -40,6 +44,22 @@ MAX_CALL_INPUT_BYTES = 100 * 1024 * 1024
 MAX_PARALLEL_UPLOADS = 4
 #: base64 characters decoded at a time (a multiple of 4).
 _DECODE_CHUNK = 4 * 1024 * 1024
+
+
+#: Inputs already read during the current call, by reference: uploaded as read (see :func:`holding`).
+_HELD: ContextVar[dict[str, bytes] | None] = ContextVar("krea_mcp_held_inputs", default=None)
+
+
+@contextmanager
+def holding(ref: str, data: bytes) -> Iterator[None]:
+    """For the rest of this call (this context and the tasks it starts), ``ref`` is uploaded as ``data``."""
+    held = dict(_HELD.get() or {})
+    held[_stripped(ref)] = data
+    token = _HELD.set(held)
+    try:
+        yield
+    finally:
+        _HELD.reset(token)
 
 
 def is_remote(ref: str) -> bool:
@@ -120,6 +140,11 @@ class ImageInputs:
         budget = budget or _Budget()
         if is_remote(ref):
             return _checked_url(ref, field)
+        held = (_HELD.get() or {}).get(ref)
+        if held is not None:  # read earlier in this call: upload exactly what was inspected
+            budget.take(len(held), field)
+            name = "pasted-image" if ref.startswith("data:") else user_path(ref, field=field).name
+            return await self._upload(held, name, field=field)
         if ref.startswith("data:"):
             start, size = _data_uri_layout(ref, field)
             budget.take(size, field)
