@@ -389,3 +389,21 @@ async def test_a_scale_that_rounds_to_the_input_size_is_sent_as_one(fake: FakeKr
         result = await client.call_tool("enhance_image", {"image": "in.png", "scale": 1.0000001, "wait": False})
     body = body_of(fake, result.structured_content["job_id"])
     assert (body["width"], body["upscaling_activated"], body["image_scaling_factor"]) == (1000, False, 1)
+
+
+async def test_the_spend_estimate_grows_with_the_output_megapixels(fake: FakeKrea, tmp_path: Path) -> None:
+    """Topaz bills by output size: a 242 MP upscale is not counted like a 2 MP one."""
+    from krea_mcp.catalog.models import load_catalog
+    from krea_mcp.workflow.spend import estimate_usd
+
+    standard = load_catalog().find("standard", "enhance")
+    assert estimate_usd(standard, {"width": 2000, "height": 1000}) == 0.25
+    assert estimate_usd(standard, {"width": 22_000, "height": 11_000}) == 0.25 * 16  # 242 MP: 16 blocks of 16 MP
+    (tmp_path / "in.png").write_bytes(png(1000, 500))
+    async with connect(fake, max_spend_usd=0.6) as client:
+        small = await client.call_tool("enhance_image", {"image": "in.png", "scale": 2, "wait": False})
+        big = await client.call_tool("enhance_image", {"image": "in.png", "scale": 22})
+    assert small.is_error is False, text_of(small)
+    assert big.is_error is True
+    assert "costs up to ~$4.000" in text_of(big) and "A smaller scale or long_side costs less" in text_of(big)
+    assert len(enhance_posts(fake)) == 1

@@ -54,8 +54,8 @@ def extension_of(content_type: str | None, url: str, head: bytes) -> str:
     return kind[1] if kind is not None else ".bin"
 
 
-#: Formats whose size :func:`header_size` reads: the ones Krea accepts and returns (HEIC needs a plugin).
-_SIZED = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP", "image/gif": "GIF"}
+#: Formats whose size :func:`header_size` reads: the ones Krea takes as input images (HEIC needs a plugin).
+_SIZED = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
 #: EXIF orientations that turn the stored image a quarter turn: the upright image has width and height swapped.
 _QUARTER_TURNS = frozenset({5, 6, 7, 8})
 
@@ -69,7 +69,7 @@ def header_size(data: bytes) -> tuple[int, int, bool]:
 
     Only the header is parsed, by the format's own Pillow reader and without Pillow's decompression-bomb check:
     nothing is decoded, so a 20,000-pixel photo can be measured (and a 100,000-pixel one refused for its size
-    rather than crash). ``UnreadableHeader`` when the bytes end before the size, or are not PNG, JPEG, WebP or GIF.
+    rather than crash). ``UnreadableHeader`` when the bytes end before the size, or are not PNG, JPEG or WebP.
     """
     import io
 
@@ -78,7 +78,7 @@ def header_size(data: bytes) -> tuple[int, int, bool]:
     kind = sniff(data[:HEAD_BYTES])
     if kind is None or kind[0] not in _SIZED:
         what = "HEIC (not measurable here: convert it to PNG or JPEG)" if kind and kind[0] == "image/heic" else None
-        raise UnreadableHeader(what or "not a PNG, JPEG, WebP or GIF image")
+        raise UnreadableHeader(what or "not a PNG, JPEG or WebP image")
     name = _SIZED[kind[0]]
     if name not in Image.OPEN:
         Image.init()

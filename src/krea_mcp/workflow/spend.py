@@ -6,6 +6,7 @@ may exist, and released only when Krea certainly did not create one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,9 @@ from krea_mcp.errors import SpendLimitError
 
 #: Used for models whose price Krea does not publish; deliberately on the high side.
 UNKNOWN_PRICE_USD = 0.25
+#: Enhancers: Krea publishes no price, and Topaz bills by output megapixels; each started block of this many output
+#: megapixels is counted at UNKNOWN_PRICE_USD (Topaz's own list price is $0.08 per 24 MP block before any margin).
+ENHANCE_MP_PER_BLOCK = 16
 #: Body fields that multiply the work of a model whose published price is only an average (``~3 CU``).
 _STEP_FIELDS = ("steps", "num_inference_steps")
 
@@ -24,6 +28,8 @@ def estimate_usd(info: ModelInfo, body: Mapping[str, Any] | None = None) -> floa
 
     * Style training: the price per step (top of Krea's documented range) times the steps asked for, or the most
       steps Krea may choose when none are.
+    * An enhancer (no published price): ``UNKNOWN_PRICE_USD`` per started block of ``ENHANCE_MP_PER_BLOCK`` output
+      megapixels, so a 242 MP upscale is not counted like a 4 MP one.
     * Without a published price: ``UNKNOWN_PRICE_USD``.
     * The catalog's estimate is the most expensive documented case. With the request ``body``, a surcharge for a
       field the body does not use comes off (a Krea 2 call without style references or moodboard).
@@ -32,6 +38,8 @@ def estimate_usd(info: ModelInfo, body: Mapping[str, Any] | None = None) -> floa
     """
     if info.usd_per_step is not None:  # style training: billed per step; Krea picks the steps when none are given
         return info.usd_per_step * training_steps(info, body)
+    if info.kind == "enhance" and info.usd_estimate is None:
+        return UNKNOWN_PRICE_USD * _enhance_blocks(body)
     if info.usd_estimate is None:
         return UNKNOWN_PRICE_USD
     price = info.usd_estimate
@@ -41,6 +49,14 @@ def estimate_usd(info: ModelInfo, body: Mapping[str, Any] | None = None) -> floa
     if (info.compute_units or "").startswith("~"):
         price *= _work_factor(info, body)
     return price
+
+
+def _enhance_blocks(body: Mapping[str, Any] | None) -> int:
+    """Started blocks of ENHANCE_MP_PER_BLOCK megapixels in an enhancer body's output (1 when unknown)."""
+    width, height = _positive((body or {}).get("width")), _positive((body or {}).get("height"))
+    if width is None or height is None:
+        return 1
+    return max(1, math.ceil(width * height / 1e6 / ENHANCE_MP_PER_BLOCK))
 
 
 def training_steps(info: ModelInfo, body: Mapping[str, Any] | None) -> int:
@@ -85,6 +101,15 @@ def _positive(value: Any) -> float | None:
     return None
 
 
+def _cheaper(info: ModelInfo) -> str:
+    """What might still fit under the budget, for the kind of job refused."""
+    if info.kind == "enhance":
+        return "A smaller scale or long_side costs less (enhancers are priced by output megapixels)."
+    if info.kind == "style-training":
+        return "Fewer steps cost less (training is priced per step)."
+    return "A cheaper model (see list_models) may still fit."
+
+
 @dataclass(slots=True)
 class SpendGuard:
     """Counts jobs and estimated USD for one server process (or one user, in multi-user mode)."""
@@ -111,7 +136,7 @@ class SpendGuard:
             raise SpendLimitError(
                 f"Not submitted: {info.id} costs up to ~${price:.3f}, and this server has already spent an estimated "
                 f"${self.usd:.2f} of its KREA_MAX_SPEND_USD budget (${self.max_usd:.2f}). Nothing was charged. "
-                "A cheaper model (see list_models) may still fit; otherwise ask the user to raise the limit."
+                f"{_cheaper(info)} Otherwise ask the user to raise the limit."
             )
         self.jobs += 1
         self.usd += price
