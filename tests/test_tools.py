@@ -18,7 +18,10 @@ pytestmark = pytest.mark.anyio
 async def test_tools_list_names_the_tools_with_annotations_and_output_schema(client: Client) -> None:
     """Every job tool declares an outputSchema; get_job is read-only; nothing but cancel_job is destructive."""
     tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert set(tools) == {"generate_image", "get_job", "wait_for_job", "cancel_job", "list_jobs", "list_models"}
+    # The default groups: every tool but train_style (KREA_TOOLS; see test_settings).
+    job_tools = {"generate_image", "get_job", "wait_for_job", "cancel_job", "list_jobs", "list_models"}
+    assert set(tools) == job_tools | {"enhance_image", "list_styles"}
+    del tools["enhance_image"], tools["list_styles"]  # their own tests cover them (test_enhance, test_styles)
     for name in ("list_models", "list_jobs"):
         assert tools[name].annotations.read_only_hint is True
         assert tools[name].output_schema is None
