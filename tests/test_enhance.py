@@ -407,3 +407,12 @@ async def test_the_spend_estimate_grows_with_the_output_megapixels(fake: FakeKre
     assert big.is_error is True
     assert "costs up to ~$4.000" in text_of(big) and "A smaller scale or long_side costs less" in text_of(big)
     assert len(enhance_posts(fake)) == 1
+
+
+def test_an_upscale_too_big_to_preview_is_said_to_be_so() -> None:
+    """A 242 Mpx result gets 'too many Mpx' (the URL is complete), not 'not a decodable image'."""
+    from krea_mcp.files.previews import build_previews
+
+    previews, note = build_previews([png_header(22_000, 11_000)], mode="thumbnail", budget_bytes=64_000)
+    assert previews == [] and note is not None
+    assert "it has 242 Mpx, more than the" in note and "not a decodable image" not in note

@@ -219,10 +219,18 @@ def _decode(data: bytes) -> PILImage:
     """Decode ``data`` and shrink it to at most :data:`THUMBNAIL_SIDE` px, upright; raise _Undecodable if it fails."""
     from PIL import Image, ImageOps
 
+    from krea_mcp.files.image_types import UnreadableHeader, header_size
+
+    try:  # an image too big to decode is said to be so (upscales reach hundreds of Mpx), not called undecodable
+        width, height, _ = header_size(data)
+        if width * height > MAX_PIXELS:
+            raise _TooLarge(width * height)
+    except UnreadableHeader:
+        pass  # another format, or a broken header: Pillow decides below
     try:
         with Image.open(io.BytesIO(data)) as opened:
             if opened.width * opened.height > MAX_PIXELS:
-                raise _Undecodable("too many pixels")
+                raise _TooLarge(opened.width * opened.height)
             # JPEG: decode at 1/2, 1/4 or 1/8 scale straight away (as thumbnail() would), then count what is left.
             opened.draft(None, (THUMBNAIL_SIDE * 2, THUMBNAIL_SIDE * 2))
             if opened.width * opened.height > MAX_DECODE_PIXELS:
