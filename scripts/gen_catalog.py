@@ -6,10 +6,11 @@ Usage::
 
 The default input is ``../shared/krea-openapi.json`` (Krea's ``https://api.krea.ai/openapi.json``).
 Every operation that starts a job is described: each ``POST /generate/{kind}/...`` path (image, enhance, video) and
-``POST /styles/train``. ``--kinds`` chooses which kinds go into models.json (default: image, the kind the server
-has tools for). Everything derivable (paths, request schemas, titles, compute units, average times, camelCase
-aliases) comes from the spec; the few facts the spec lacks (Krea 2 endpoints, USD prices, sunset models, short
-aliases, duration estimates) live in the tables below, each with its source.
+``POST /styles/train``. ``--kinds`` chooses which kinds go into models.json (default: every kind the package holds:
+image, enhance, video and style-training). Everything derivable (paths, request schemas, titles, compute units,
+average times, a video's compute units per second, camelCase aliases) comes from the spec; the few facts the spec
+lacks (Krea 2 endpoints, USD prices, sunset models, short aliases, duration estimates, frame rates) live in the
+tables below, each with its source.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ OUT = ROOT / "src" / "krea_mcp" / "catalog" / "models.json"
 DEFAULT_SPEC = ROOT.parent / "shared" / "krea-openapi.json"
 #: Every kind of job, in the order models.json lists them.
 KINDS = ("image", "enhance", "video", "style-training")
-#: The kinds the packaged catalog holds: those with a tool.
-PACKAGED_KINDS = ("image", "enhance", "style-training")
+#: The kinds the packaged catalog holds: those with a tool, and video (its tool builds on this data).
+PACKAGED_KINDS = ("image", "enhance", "video", "style-training")
 #: What the finished job of each kind carries (``result.urls`` of images or videos, or ``result.style_id``).
 RESULTS = {"image": "image/*", "enhance": "image/*", "video": "video/*", "style-training": "style_id"}
 #: Jobs that start at a path outside ``/generate/{kind}/``, by kind.
@@ -61,6 +62,43 @@ ALIASES: dict[str, list[str]] = {
     "krea/krea-2/medium": ["krea-2-medium"],
 }
 
+# Video models, by kind "video" (Catalog indexes aliases per kind; none of these is also an image alias, so "gen-4"
+# stays Runway's image model and the video one is "gen-4-video"). A family name alone ("kling", "veo", "seedance") is
+# never an alias: it could mean several models. "hailuo" is the model whose id ends in "hailuo", as "nano-banana" is.
+VIDEO_ALIASES: dict[str, list[str]] = {
+    "kling/kling-1": ["kling-1", "kling-1.0"],
+    "kling/kling-1.5": ["kling-1.5"],
+    "kling/kling-1.6": ["kling-1.6"],
+    "kling/kling-2": ["kling-2", "kling-2.0"],
+    "kling/kling-2.1": ["kling-2.1"],
+    "kling/kling-2.5": ["kling-2.5"],
+    "kling/kling-2.6": ["kling-2.6"],
+    "kling/kling-3.0": ["kling-3", "kling-3.0"],
+    "kling/kling-o1": ["kling-o1"],
+    "minimax/hailuo": ["hailuo"],
+    "minimax/hailuo-02": ["hailuo-02"],
+    "minimax/hailuo-2.3": ["hailuo-2.3"],
+    "minimax/hailuo-2.3-fast": ["hailuo-2.3-fast"],
+    "alibaba/wan-2.1": ["wan-2.1"],
+    "alibaba/wan-2.2": ["wan-2.2"],
+    "alibaba/wan-2.5": ["wan-2.5"],
+    "google/veo-2": ["veo-2"],
+    "google/veo-3": ["veo-3"],
+    "google/veo-3-fast": ["veo-3-fast"],
+    "google/veo-3.1": ["veo-3.1"],
+    "google/veo-3.1-fast": ["veo-3.1-fast"],
+    "google/veo-3.1-lite": ["veo-3.1-lite"],
+    "bytedance/seedance-1.0-pro": ["seedance-pro", "seedance-1.0-pro"],
+    "bytedance/seedance-1.0-pro-fast": ["seedance-pro-fast", "seedance-fast", "seedance-1.0-pro-fast"],
+    "lightricks/ltx-video-2.3-22b": ["ltx", "ltx-2.3", "ltx-video"],
+    "luma/ray-2": ["ray-2", "ray"],
+    "runway/gen-3": ["gen-3", "runway-gen-3"],
+    "runway/gen-4-video": ["gen-4-video", "runway-gen-4"],
+    "runway/gen-4.5": ["gen-4.5", "runway-gen-4.5"],
+    "runway/aleph": ["aleph", "runway-aleph"],
+    "xai/grok-video": ["grok-video", "grok-imagine", "grok"],
+}
+
 # Short names of the other kinds' operations, by kind: enhance_image's ``enhancer`` argument takes these.
 KIND_ALIASES: dict[str, dict[str, list[str]]] = {
     "enhance": {
@@ -68,6 +106,66 @@ KIND_ALIASES: dict[str, dict[str, list[str]]] = {
         "topaz/standard-enhance": ["standard"],
         "topaz/bloom-enhance": ["bloom"],
     },
+    "video": VIDEO_ALIASES,
+}
+
+# Video run times the spec's tables do not give, from docs.krea.ai (developers/api-keys-and-billing: "Veo 3 ~5
+# minutes", "Wan 2.5 ~3 minutes"). Seedance 1.0 Pro (57-133 s), Seedance Pro Fast (22-91 s), Wan 2.1 (~97 s) and
+# Wan 2.2 (~113 s) come from the spec's own tables (the longest row).
+VIDEO_DOCUMENTED_S: dict[str, float] = {"google/veo-3": 300, "alibaba/wan-2.5": 180}
+# Every other video model: estimates (marked "typical_s_estimated"), used to pace polling and the emulator. Krea's
+# text-to-video guide says "60-120 seconds"; Kling and Veo run longer, fast/lite variants and Grok shorter.
+VIDEO_ESTIMATED_S: dict[str, float] = {
+    "kling/kling-1": 240,
+    "kling/kling-1.5": 300,
+    "kling/kling-1.6": 240,
+    "kling/kling-2": 300,
+    "kling/kling-2.1": 240,
+    "kling/kling-2.5": 180,
+    "kling/kling-2.6": 180,
+    "kling/kling-3.0": 240,
+    "kling/kling-o1": 240,
+    "minimax/hailuo": 180,
+    "minimax/hailuo-02": 240,
+    "minimax/hailuo-2.3": 240,
+    "minimax/hailuo-2.3-fast": 120,
+    "google/veo-2": 180,
+    "google/veo-3-fast": 120,
+    "google/veo-3.1": 300,
+    "google/veo-3.1-fast": 120,
+    "google/veo-3.1-lite": 90,
+    "lightricks/ltx-video-2.3-22b": 60,
+    "luma/ray-2": 120,
+    "runway/gen-3": 90,
+    "runway/gen-4-video": 120,
+    "runway/gen-4.5": 150,
+    "runway/aleph": 180,
+    "xai/grok-video": 60,
+}
+
+# Video prices in USD from docs.krea.ai/api-reference/video/* ("Fixed API prices in USD"): what the page says, the
+# top price per second of output among its rows, and the most a call can cost (top rate x longest duration, or the
+# dearest row where the page prices whole clips). Krea prices these by the second of output.
+VIDEO_USD: dict[str, tuple[str, float, float]] = {
+    "kling/kling-1": ("$0.0221/s (std), $0.0772/s (pro)", 0.0772, 0.772),  # 10 s at most
+    "kling/kling-o1": ("$0.1176/s, $0.1764/s with a video reference", 0.1764, 1.764),  # 10 s
+    "kling/kling-3.0": ("$0.1764-$0.3528/s (std/pro, audio), $0.441/s (4k)", 0.441, 6.615),  # 15 s
+    "google/veo-2": ("$0.50/s", 0.50, 4.0),  # 8 s
+    "google/veo-3": ("$0.21/s, $0.42/s with audio", 0.42, 3.36),  # 8 s
+    "google/veo-3.1-fast": ("$0.336-$2.52 a clip (4-8 s, 720p-4K, audio)", 0.315, 2.52),  # 4K with audio: $0.315/s
+    "minimax/hailuo-02": ("$0.105-$0.945 a clip (6-10 s, 512p-1080p)", 0.0945, 0.945),
+    "minimax/hailuo-2.3": ("$0.294-$0.588 a clip (6 or 10 s)", 0.08575, 0.588),  # 1080p 6 s: $0.5145
+    "lightricks/ltx-video-2.3-22b": ("$0.1798-$0.8014 a clip (5-20 s, LoRA dearer)", 0.04044, 0.8014),
+    "xai/grok-video": ("$0.05/s (480p), $0.07/s (720p)", 0.07, 1.05),  # 15 s
+}
+
+# Frames per second of the models that take their length as a frame count (Wan's frame_num: 81 frames at 16 fps is
+# its 5 s clip; LTX's num_frames: 9-481 at 24 fps, so 481 frames is its 20 s maximum). Inference from the models'
+# published defaults; Krea documents neither.
+VIDEO_FRAME_RATES: dict[str, float] = {
+    "alibaba/wan-2.1": 16,
+    "alibaba/wan-2.2": 16,
+    "lightricks/ltx-video-2.3-22b": 24,
 }
 
 # Style training is priced per step: docs.krea.ai gives about 2.4-8.3 CU per step depending on the base model,
@@ -249,6 +347,40 @@ def _typical_seconds(description: str) -> float | None:
     return max(found) if found else None
 
 
+def _cu_per_second(description: str) -> float | None:
+    """The most compute units per second of output among the rows of the description's table (``| 5s | 200 |``),
+    None where the table has no durations (Wan 2.1/2.2 price a whole job) or there is no table."""
+    lines = [ln.strip() for ln in description.splitlines() if ln.strip().startswith("|")]
+    if len(lines) < 3:
+        return None
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    if "Duration" not in header or "Compute Units" not in header:
+        return None
+    at, cu = header.index("Duration"), header.index("Compute Units")
+    rates = []
+    for row in lines[2:]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        seconds = re.fullmatch(r"(\d+(?:\.\d+)?)s", cells[at]) if len(cells) > max(at, cu) else None
+        units = re.search(r"[\d.]+", cells[cu]) if seconds else None
+        if seconds and units and float(seconds.group(1)) > 0:
+            rates.append(float(units.group()) / float(seconds.group(1)))
+    return max(rates) if rates else None
+
+
+#: A video model's USD text, USD per second of output and most expensive call.
+Prices = tuple[str | None, float | None, float | None]
+
+
+def _video_prices(mid: str, description: str, compute_units: str | None) -> Prices:
+    """A video model's USD text, USD per second of output and most expensive call: Krea's USD page where there is
+    one, else from the spec's compute units at USD_PER_CU (rounded up, so an estimate is never below the price)."""
+    if mid in VIDEO_USD:
+        return VIDEO_USD[mid]
+    rate = _cu_per_second(description)
+    per_second = None if rate is None else math.ceil(rate * USD_PER_CU * 10_000 - 1e-6) / 10_000
+    return None, per_second, _usd_from_cu(compute_units)
+
+
 def _inputs(schema: dict[str, Any]) -> list[str]:
     """Which kinds of image input a model takes, as the short words list_models shows."""
     props = schema.get("properties", {})
@@ -294,6 +426,7 @@ def operations(spec: dict[str, Any], kinds: tuple[str, ...] = KINDS) -> list[dic
                 "source": "openapi",
                 "compute_units": _compute_units(description),
                 "typical_s": _typical_seconds(description),
+                "description": description,
                 "deprecated": bool(op.get("deprecated", False)),
                 "camel_case_aliases": [a["from"] for a in op.get("x-krea-deprecated-field-aliases", [])],
             }
@@ -301,7 +434,14 @@ def operations(spec: dict[str, Any], kinds: tuple[str, ...] = KINDS) -> list[dic
     for extra in EXTRA_MODELS:
         if extra["kind"] in kinds:
             ops.append(
-                {"compute_units": None, "typical_s": None, "deprecated": False, "camel_case_aliases": [], **extra}
+                {
+                    "compute_units": None,
+                    "typical_s": None,
+                    "description": "",
+                    "deprecated": False,
+                    "camel_case_aliases": [],
+                    **extra,
+                }
             )
     return ops
 
@@ -316,11 +456,19 @@ def build(spec: dict[str, Any], kinds: tuple[str, ...] = ("image",)) -> dict[str
         m["result"] = RESULTS[kind]
         m["aliases"] = ALIASES.get(mid, []) if image else KIND_ALIASES.get(kind, {}).get(mid, [])
         m["usd"] = USD.get(mid) if image else None
+        description = m.pop("description")
+        if m["typical_s"] is None and kind == "video" and mid in VIDEO_DOCUMENTED_S:
+            m["typical_s"] = VIDEO_DOCUMENTED_S[mid]
         m["typical_s_estimated"] = m["typical_s"] is None
         if m["typical_s"] is None:
-            m["typical_s"] = ESTIMATED_S.get(mid, ESTIMATED_KIND_S[kind]) if image else ESTIMATED_KIND_S[kind]
+            estimates = ESTIMATED_S if image else VIDEO_ESTIMATED_S if kind == "video" else {}
+            m["typical_s"] = estimates.get(mid, ESTIMATED_KIND_S[kind])
         m["inputs"] = _inputs(m["schema"])
         m["usd_estimate"] = (USD_MAX.get(mid) if image else None) or _usd_from_cu(m["compute_units"])
+        if kind == "video":
+            m["usd"], m["usd_per_second"], m["usd_estimate"] = _video_prices(mid, description, m["compute_units"])
+            if mid in VIDEO_FRAME_RATES:
+                m["frame_rate"] = VIDEO_FRAME_RATES[mid]
         if image and mid in USD_SURCHARGES:
             m["usd_surcharges"] = USD_SURCHARGES[mid]
         if kind == "enhance":
@@ -337,6 +485,14 @@ def build(spec: dict[str, Any], kinds: tuple[str, ...] = ("image",)) -> dict[str
         missing = set(ALIASES) - {m["id"] for m in models if m["kind"] == "image"}
         if missing:
             raise SystemExit(f"aliases name models the spec no longer has: {sorted(missing)}")
+    if "video" in kinds:
+        videos = {m["id"] for m in models if m["kind"] == "video"}
+        missing = (set(VIDEO_ALIASES) | set(VIDEO_ESTIMATED_S) | set(VIDEO_USD)) - videos
+        if missing:
+            raise SystemExit(f"video tables name models the spec no longer has: {sorted(missing)}")
+        unnamed = videos - set(VIDEO_ALIASES)
+        if unnamed:
+            raise SystemExit(f"video models without a short alias: {sorted(unnamed)}")
     order = {kind: i for i, kind in enumerate(KINDS)}
     return {
         "generated_from": f"Krea OpenAPI {spec['info'].get('version', '?')} + docs.krea.ai (Krea 2, prices)",

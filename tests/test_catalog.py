@@ -87,7 +87,8 @@ def test_the_default_run_reproduces_the_packaged_models_json_byte_for_byte(tmp_p
     gen_catalog().main([str(SPEC), "--out", str(out)])
     packaged = REPO / "src" / "krea_mcp" / "catalog" / "models.json"
     assert out.read_bytes() == packaged.read_bytes()
-    assert {op["kind"] for op in json.loads(out.read_text())["models"]} == {"image", "enhance", "style-training"}
+    kinds = {op["kind"] for op in json.loads(out.read_text())["models"]}
+    assert kinds == {"image", "enhance", "video", "style-training"}
 
 
 def test_enhancers_and_training_carry_their_limits_and_price() -> None:
@@ -119,21 +120,26 @@ def test_a_video_length_in_prose_is_not_taken_for_the_run_time() -> None:
     """Seedance Pro Fast says "Up to 12 seconds." (its video) above a table of run times (22-91 s)."""
     fast = every_kind().of_kind("video")["bytedance/seedance-1.0-pro-fast"]
     assert fast.typical_s > 12 and not fast.typical_s_estimated
-    assert every_kind().of_kind("video")["google/veo-3"].typical_s_estimated  # no table: an estimate, said so
+    assert every_kind().of_kind("video")["kling/kling-2.5"].typical_s_estimated  # no time anywhere: said so
+    veo = every_kind().of_kind("video")["google/veo-3"]  # none in the spec, "~5 minutes" on docs.krea.ai
+    assert (veo.typical_s, veo.typical_s_estimated) == (300, False)
 
 
 # --- operations ------------------------------------------------------------------------------------------------
 
 
-def test_every_packaged_operation_has_a_tool_and_sits_at_its_path() -> None:
+def test_every_packaged_operation_sits_at_its_path() -> None:
     assert set(CATALOG.operations) == (
         {f"/generate/image/{model_id}" for model_id in CATALOG.models}
         | {f"/generate/enhance/{op_id}" for op_id in CATALOG.of_kind("enhance")}
+        | {f"/generate/video/{op_id}" for op_id in CATALOG.of_kind("video")}
         | {"/styles/train"}
     )
     for op in CATALOG.models.values():
         assert (op.kind, op.result, op.path) == ("image", "image/*", f"/generate/image/{op.id}")
-    assert CATALOG.of_kind("video") == {}
+    for op in CATALOG.of_kind("video").values():
+        assert (op.kind, op.result, op.path) == ("video", "video/*", f"/generate/video/{op.id}")
+    assert len(CATALOG.of_kind("video")) == 31
 
 
 @pytest.mark.parametrize(

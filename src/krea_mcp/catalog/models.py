@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from krea_mcp.errors import KreaError, ModelSunsetError, UnknownModelError
 
-#: The kinds of job Krea runs. Only ``image`` has a tool today; the others are described by the catalog generator.
+#: The kinds of job Krea runs; the packaged catalog holds image, enhance, video and style-training operations.
 Kind = Literal["image", "enhance", "video", "style-training"]
 #: What a finished job of each kind carries: ``result.urls`` of images or videos, or ``result.style_id``.
 Result = Literal["image/*", "video/*", "style_id"]
@@ -54,6 +54,11 @@ class Operation:
     max_side: int | None = None
     #: Price per training step in USD, top of the documented range (style training is billed per step).
     usd_per_step: float | None = None
+    #: A video model's price per second of output in USD: the top rate among its documented cases (Krea's USD page,
+    #: else its compute units per second), so ``usd_per_second * seconds`` bounds a call of that length.
+    usd_per_second: float | None = None
+    #: Frames per second of a video model that takes its length as a frame count (``frame_num``, ``num_frames``).
+    frame_rate: float | None = None
 
     @property
     def properties(self) -> dict[str, Any]:
@@ -197,6 +202,8 @@ def catalog_from(raw: dict[str, Any]) -> Catalog:
             usd_surcharges=dict(m.get("usd_surcharges") or {}),
             max_side=m.get("max_side"),
             usd_per_step=m.get("usd_per_step"),
+            usd_per_second=m.get("usd_per_second"),
+            frame_rate=m.get("frame_rate"),
         )
         for m in raw["models"]
     ]
