@@ -34,6 +34,7 @@ from krea_mcp.fake_api._http import (
     page_query,
     paginate,
 )
+from krea_mcp.fake_api._mp4 import placeholder_mp4
 from krea_mcp.fake_api._operations import TRAIN_PATH, operations
 from krea_mcp.fake_api._png import (
     LABEL_MAX_PIXELS,
@@ -49,6 +50,8 @@ from krea_mcp.fake_api._result_links import MetadataStandIn, result_link_routes
 from krea_mcp.fake_api._state import JOB_STATUSES, TERMINAL, FakeAsset, FakeJob, Scheduler, Timebase, iso
 from krea_mcp.fake_api._styles import StyleLibrary, seeded_styles, trained_style
 from krea_mcp.fake_api._validation import body_error, operation_error
+from krea_mcp.fake_api._video import requested_seconds
+from krea_mcp.fake_api._video import requested_size as requested_video_size
 
 if TYPE_CHECKING:
     import httpx
@@ -56,11 +59,14 @@ if TYPE_CHECKING:
 
 #: The job type Krea gives style training (``GET /jobs/{id}`` documents ``style_id`` for "loraTraining" jobs).
 _TRAINING = "loraTraining"
+#: The job type of a video job (Krea documents "externalImage" for image jobs; this name is the emulator's guess).
+_VIDEO = "externalVideo"
 _ENHANCERS = frozenset(op.id for op in operations().values() if op.kind == "enhance")
 
 
 class FakeKrea:
-    """An in-memory emulator of the Krea image API; job progress is computed lazily from ``clock``."""
+    """An in-memory emulator of the Krea API (images, videos, enhance, styles); job progress is computed lazily from
+    ``clock``."""
 
     def __init__(
         self,
@@ -120,6 +126,7 @@ class FakeKrea:
         return [
             Route("/generate/image/{model_path:path}", self._generate, methods=["POST"]),
             Route("/generate/enhance/{op_path:path}", self._enhance, methods=["POST"]),
+            Route("/generate/video/{op_path:path}", self._video, methods=["POST"]),
             Route(TRAIN_PATH, self._train, methods=["POST"]),
             Route("/styles", self._list_styles, methods=["GET"]),
             Route("/styles/{style_id}", self._get_style, methods=["GET"]),
@@ -131,6 +138,7 @@ class FakeKrea:
             Route("/assets/{asset_id}", self._get_asset, methods=["GET"]),
             Route("/assets/{asset_id}", self._delete_asset, methods=["DELETE"]),
             Route("/_fake/images/{job_id}/{index:int}.png", self._serve_image, methods=["GET"]),
+            Route("/_fake/videos/{job_id}/{index:int}.mp4", self._serve_video, methods=["GET"]),
             Route("/_fake/assets/{asset_id}", self._serve_asset, methods=["GET"]),
             Route("/_fake/styles/{style_id}/{index:int}.png", self._serve_preview, methods=["GET"]),
             *control_routes(self),
@@ -222,7 +230,8 @@ class FakeKrea:
             self._settle_training()
             out["result"] = {"style_id": trained_style(job.job_id, job.body, job.created, job.owner).style_id}
         elif status == "completed":
-            own = [f"{self.base_url}/_fake/images/{job.job_id}/0.png"]
+            file = f"videos/{job.job_id}/0.mp4" if job.type == _VIDEO else f"images/{job.job_id}/0.png"
+            own = [f"{self.base_url}/_fake/{file}"]
             out["result"] = {"urls": list(self.result_urls) if self.result_urls is not None else own}
         elif status == "failed":
             out["result"] = {"error": job.fail_reason}
@@ -275,6 +284,13 @@ class FakeKrea:
         if op is None or op.kind != "enhance":
             return error_response(404, f"Model not found: {request.path_params['op_path']}")
         return await self._validated_start(request, op)
+
+    async def _video(self, request: Request) -> Response:
+        """``POST /generate/video/{provider}/{model}``: a job ending with an MP4 of the length and size asked for."""
+        op = operations().get(request.url.path)
+        if op is None or op.kind != "video":
+            return error_response(404, f"Model not found: {request.path_params['op_path']}")
+        return await self._validated_start(request, op, _VIDEO)
 
     async def _train(self, request: Request) -> Response:
         """``POST /styles/train``: a slow job that ends with ``result.style_id``, a style the caller then owns."""
@@ -357,7 +373,7 @@ class FakeKrea:
         job = self.jobs.get(request.path_params["job_id"])
         if job is None or request.path_params["index"] != 0 or job.status(self._time.now()) != "completed":
             return error_response(404, "Image not found")
-        if job.type == _TRAINING:
+        if job.type in (_TRAINING, _VIDEO):
             return error_response(404, "Image not found")
         enhanced = exact_size(job.body) if job.model in _ENHANCERS else None
         if enhanced is not None:  # an enhancer's output has exactly the size the body asked for
@@ -373,6 +389,20 @@ class FakeKrea:
         else:
             png = labelled_image(job.prompt, job.model, *size)
         return Response(png, media_type="image/png")
+
+    async def _serve_video(self, request: Request) -> Response:
+        """A finished video job's MP4: its header states the duration and size the body asked for."""
+        job = self.jobs.get(request.path_params["job_id"])
+        if job is None or job.type != _VIDEO or request.path_params["index"] != 0:
+            return error_response(404, "Video not found")
+        if job.status(self._time.now()) != "completed":
+            return error_response(404, "Video not found")
+        op = operations().get(f"/generate/video/{job.model}")
+        if op is None:
+            return error_response(404, "Video not found")
+        width, height = requested_video_size(op, job.body)
+        video = placeholder_mp4(requested_seconds(op, job.body), width, height, job.prompt)
+        return Response(video, media_type="video/mp4")
 
     # --- assets -----------------------------------------------------------------------------------------------
 

@@ -20,14 +20,16 @@ from krea_mcp.fake_api._http import (
     gone_response,
 )
 
-ROUTES = ("generate", "get_job", "list_jobs", "delete_job", "upload", "image", "*")
+ROUTES = ("generate", "video", "get_job", "list_jobs", "delete_job", "upload", "image", "*")
 STATUS_FAULTS = (400, 401, 402, 404, 410, 429, 500, 502, 503, 504)
 KIND_FAULTS = ("malformed", "reset", "hang", *HOSTILE_FAULTS)
 GENERATE_PREFIX = "/generate/image/"
+#: POSTs that start a video job: their own fault route, so faults meant for image POSTs never hit them.
+VIDEO_PREFIX = "/generate/video/"
 # What a load balancer in front of the API answers: HTML, not JSON.
 _GATEWAY = {502: "Bad Gateway", 503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
 _NOT_FOUND = {"get_job": "Job not found", "delete_job": "Job not found", "image": "Image not found"}
-_BAD_REQUEST = {"generate": BAD_BODY, "list_jobs": BAD_QUERY, "upload": BAD_UPLOAD}
+_BAD_REQUEST = {"generate": BAD_BODY, "video": BAD_BODY, "list_jobs": BAD_QUERY, "upload": BAD_UPLOAD}
 _MESSAGES = {500: "Internal server error", 429: BACKLOG_FULL, 401: UNAUTHORIZED, 402: NO_CREDITS}
 _TRUNCATED = b'{"job_id": "3c90c3cc-0d44-4b50-8888-8dd2573'
 _PROMISED_BYTES = 1024  # the Content-Length a reset announces before cutting the body short
@@ -102,6 +104,8 @@ def route_of(method: str, path: str) -> str | None:
     job_id = path.removeprefix("/jobs/") if path.startswith("/jobs/") else ""
     if method == "POST" and path.startswith(GENERATE_PREFIX):
         return "generate"
+    if method == "POST" and path.startswith(VIDEO_PREFIX):
+        return "video"
     if method == "POST" and path == "/assets":
         return "upload"
     if method == "GET" and path == "/jobs":
@@ -118,16 +122,17 @@ def _seconds(value: float) -> str:
 
 
 def _gone(route: str, path: str) -> Response:
-    if route != "generate":
+    if route not in ("generate", "video"):
         return JSONResponse({"error": "gone", "message": "This resource is no longer available."}, status_code=410)
-    model_path = path.removeprefix(GENERATE_PREFIX)
+    model_path = path.removeprefix(GENERATE_PREFIX).removeprefix(VIDEO_PREFIX)
     today = datetime.now(UTC).date().isoformat()
     return gone_response(load_catalog().sunset.get(model_path) or SunsetModel(model_path, today, None, None))
 
 
 def _message(status: int, route: str, path: str) -> str:
     if status == 404:
-        default = f"Model not found: {path.removeprefix(GENERATE_PREFIX)}" if route == "generate" else "Not Found"
+        model_path = path.removeprefix(GENERATE_PREFIX).removeprefix(VIDEO_PREFIX)
+        default = f"Model not found: {model_path}" if route in ("generate", "video") else "Not Found"
         return _NOT_FOUND.get(route, default)
     if status == 400:
         return _BAD_REQUEST.get(route, "Bad request")

@@ -1,7 +1,9 @@
-"""The enhance and style-training operations the emulator accepts, from ``operations.json`` next to this file.
+"""The non-image operations the emulator accepts: enhance, style training and video, by POST path.
 
-That file is generated from Krea's OpenAPI (``python scripts/gen_catalog.py --kinds enhance,style-training --out
-src/krea_mcp/fake_api/operations.json``); the packaged catalog (``catalog/models.json``) keeps image models only.
+Enhance and training come from ``operations.json`` next to this file, generated from Krea's OpenAPI
+(``python scripts/gen_catalog.py --kinds enhance,style-training --out src/krea_mcp/fake_api/operations.json``).
+Video operations come from the packaged catalog (``catalog/models.json``), which holds all 31 of them: one source
+for the schemas the emulator validates and the durations and sizes its videos have.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ import json
 from functools import cache
 from importlib import resources
 
-from krea_mcp.catalog.models import Operation, catalog_from
+from krea_mcp.catalog.models import Operation, catalog_from, load_catalog
 
 TRAIN_PATH = "/styles/train"
 
 
 @cache
 def operations() -> dict[str, Operation]:
-    """Every enhance and training operation, by POST path."""
+    """Every enhance, training and video operation, by POST path."""
     text = resources.files("krea_mcp.fake_api").joinpath("operations.json").read_text("utf-8")
-    return catalog_from(json.loads(text)).operations
+    found = dict(catalog_from(json.loads(text)).operations)
+    found.update({op.path: op for op in load_catalog().of_kind("video").values()})
+    return found

@@ -40,8 +40,28 @@ def _field_path(error: ValidationError) -> str:
     return out
 
 
+def _constants(schema: Any) -> list[Any] | None:
+    """The values an ``anyOf`` of constants allows (nested, as LTX's durations), or None if it is anything else."""
+    if isinstance(schema, dict) and "const" in schema:
+        return [schema["const"]]
+    if isinstance(schema, dict) and "enum" in schema:
+        return list(schema["enum"])
+    if isinstance(schema, dict) and isinstance(schema.get("anyOf"), list):
+        found: list[Any] = []
+        for branch in schema["anyOf"]:
+            values = _constants(branch)
+            if values is None:
+                return None
+            found += values
+        return found
+    return None
+
+
 def _message(error: ValidationError) -> str:
     instance: Any = error.instance
+    allowed = _constants(error.schema) if error.validator == "anyOf" else None
+    if allowed:  # Kling's "5 or 10 seconds": say so, not "not valid under any of the given schemas"
+        return f"{instance!r} is not one of {', '.join(repr(v) for v in allowed)}"
     if error.validator in ("maxLength", "minLength") and isinstance(instance, str):
         bound = "at most" if error.validator == "maxLength" else "at least"
         return f"must be {bound} {error.validator_value} characters long (got {len(instance)})"
