@@ -16,7 +16,8 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_tools_list_names_the_tools_with_annotations_and_output_schema(client: Client) -> None:
-    """Every job tool declares an outputSchema; get_job is read-only; nothing but cancel_job is destructive."""
+    """generate_image declares the job's outputSchema (the other job tools return the same object without repeating
+    it); get_job is read-only; nothing but cancel_job is destructive."""
     tools = {t.name: t for t in (await client.list_tools()).tools}
     # The default groups: every tool but train_style (KREA_TOOLS; see test_settings).
     job_tools = {"generate_image", "get_job", "wait_for_job", "cancel_job", "list_jobs", "list_models"}
@@ -36,10 +37,10 @@ async def test_tools_list_names_the_tools_with_annotations_and_output_schema(cli
     assert tools["get_job"].annotations.read_only_hint is True
     assert tools["wait_for_job"].annotations.destructive_hint is False  # may write files (save_to), never deletes
     assert tools["generate_image"].annotations.read_only_hint in (None, False)
-    for tool in tools.values():
-        assert tool.output_schema is not None
-        assert {"job_id", "status"} <= set(tool.output_schema["required"])
-        assert "urls" in tool.output_schema["properties"]
+    schema = tools["generate_image"].output_schema
+    assert schema is not None and {"job_id", "status"} <= set(schema["required"])
+    assert {"urls", "style_id", "next_step"} <= set(schema["properties"])
+    assert tools["get_job"].output_schema is None and tools["wait_for_job"].output_schema is None
 
 
 async def test_generate_image_returns_urls_structured_content_and_resource_links(

@@ -185,11 +185,10 @@ def test_tools_list(inspector: list[str], target: Target, era: str, tmp_path: Pa
     assert set(tools["get_job"]["inputSchema"]["required"]) == {"job_id"}
     assert set(tools["wait_for_job"]["inputSchema"]["required"]) == {"job_id"}
     assert "required" not in tools["list_models"]["inputSchema"]
-    # get/wait/generate declare the job schema; cancel_job returns the same job without repeating it; the lists
-    # are text (list_jobs also has structuredContent, without a schema).
-    for name in ("generate_image", "get_job", "wait_for_job"):
-        assert tools[name]["outputSchema"]["type"] == "object", name
-    for name in ("list_models", "list_jobs", "cancel_job"):
+    # generate_image declares the job schema; the other job tools return the same job without repeating it (context
+    # bytes); the lists are text (list_jobs also has structuredContent, without a schema).
+    assert tools["generate_image"]["outputSchema"]["type"] == "object"
+    for name in ("list_models", "list_jobs", "cancel_job", "get_job", "wait_for_job", "enhance_image"):
         assert "outputSchema" not in tools[name], name
     # Annotations equal to the spec's defaults are left out (destructiveHint true, openWorldHint true, ...).
     assert tools["get_job"]["annotations"]["readOnlyHint"] is True

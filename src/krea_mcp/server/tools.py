@@ -81,7 +81,9 @@ def build_tools(settings: Settings) -> list[Tool]:
             )
         return await reply(ctx, outcome)
 
-    async def get_job(job_id: JobId, ctx: Context[Any, Any]) -> JobToolResult:
+    # get_job and wait_for_job return the job object generate_image's outputSchema describes, without repeating
+    # that schema (about 400 bytes each of every tools/list): the budget goes to what agents need to know.
+    async def get_job(job_id: JobId, ctx: Context[Any, Any]) -> CallToolResult:
         with tool_errors(job_id=job_id):
             outcome = await (await state(ctx).service()).get(job_id)
         return await reply(ctx, outcome)
@@ -91,7 +93,7 @@ def build_tools(settings: Settings) -> list[Tool]:
         ctx: Context[Any, Any],
         timeout_s: Annotated[float | None, Field(gt=0, le=600, allow_inf_nan=False)] = None,
         save_to: SaveTo = None,
-    ) -> JobToolResult:
+    ) -> CallToolResult:
         app = state(ctx)
         with tool_errors(job_id=job_id):
             outcome = await (await app.service()).wait(
