@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import krea_mcp
-from krea_mcp.__main__ import _enhance_parser, _generate_parser, _serve_parser, _simple_parser
+from krea_mcp.__main__ import _enhance_parser, _generate_parser, _serve_parser, _simple_parser, _styles_parser
 from krea_mcp.catalog.models import load_catalog
 from krea_mcp.fake_api.__main__ import _parser as _fake_api_parser
 from krea_mcp.server.tools import build_tools
@@ -104,12 +104,14 @@ def check_cli(argv: list[str]) -> None:
     program, *args = argv
     if program == "krea_mcp.fake_api":
         parse(_fake_api_parser(), args)
-    elif args in (["generate"], ["enhance"], ["wait"], ["cancel"]):
+    elif args in (["generate"], ["enhance"], ["styles"], ["wait"], ["cancel"]):
         pass  # the subcommand named in prose, not an invocation
     elif args[:1] == ["generate"]:
         parse(_generate_parser(), args[1:])
     elif args[:1] == ["enhance"]:
         parse(_enhance_parser(), args[1:])
+    elif args[:1] == ["styles"]:
+        parse(_styles_parser(), args[1:])
     elif args[:1] and args[0] in ("models", "doctor"):
         parse(_simple_parser(args[0], ""), args[1:])
     elif args[:1] and args[0] in ("wait", "cancel"):

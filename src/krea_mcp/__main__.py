@@ -14,7 +14,7 @@ from krea_mcp import __version__
 from krea_mcp.settings import Settings
 
 log = logging.getLogger("krea_mcp")
-COMMANDS = ("generate", "enhance", "wait", "cancel", "models", "doctor")
+COMMANDS = ("generate", "enhance", "styles", "wait", "cancel", "models", "doctor")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,11 +85,32 @@ def _generate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resolution", choices=["1K", "2K", "4K"])
     parser.add_argument("--seed", type=int)
     parser.add_argument("--image", action="append", dest="images", help="input image: URL or local file (repeatable)")
+    parser.add_argument(
+        "--style",
+        action="append",
+        dest="styles",
+        type=_style,
+        metavar="ID[:STRENGTH]",
+        help="a style from `krea-mcp styles`, strength -2 to 2 (default 1); repeatable",
+    )
     parser.add_argument("--out", type=Path, help="directory or file to save to (default: KREA_OUTPUT_DIR)")
     parser.add_argument("--no-save", action="store_true", help="print the URLs only")
     parser.add_argument("--json", action="store_true", help="print the job result as JSON on stdout")
     _common(parser)
     return parser
+
+
+def _style(text: str) -> dict[str, Any]:
+    """``ID`` or ``ID:STRENGTH`` as generate_image's ``{"id", "strength"}``."""
+    style_id, sep, strength = text.strip().partition(":")
+    if not style_id:
+        raise argparse.ArgumentTypeError(f"{text!r}: write it as ID or ID:STRENGTH")
+    if not sep:
+        return {"id": style_id}
+    try:
+        return {"id": style_id, "strength": _finite(strength)}
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r}: the strength after ':' must be a number from -2 to 2") from None
 
 
 def _enhance_parser() -> argparse.ArgumentParser:
@@ -204,6 +225,8 @@ def _command(name: str, argv: list[str]) -> int:
         return _job_command(name, argv)
     if name == "enhance":
         return _enhance_command(argv)
+    if name == "styles":
+        return _styles_command(argv)
     args = _generate_parser().parse_args(argv)
     overrides: dict[str, Any] = {"preview": "off", "auto_save": not args.no_save}
     out: Path | None = args.out.expanduser().resolve() if args.out else None
@@ -220,6 +243,7 @@ def _command(name: str, argv: list[str]) -> int:
         "resolution": args.resolution,
         "seed": args.seed,
         "images": args.images,
+        "styles": args.styles,
         "save_to": str(out) if out is not None and not args.no_save else None,
     }
     arguments = {k: v for k, v in arguments.items() if v is not None}
@@ -264,6 +288,42 @@ def _enhance_command(argv: list[str]) -> int:
     arguments = {k: v for k, v in arguments.items() if v is not None}
     session = cli.Session(settings)
     return _interruptible(session, lambda: cli.enhance(session, arguments, as_json=args.json))
+
+
+def _styles_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="krea-mcp styles",
+        description="List Krea styles (LoRAs) through the same list_styles tool an agent uses: one line each (id, "
+        "title, bases, owner, suggested prompt).",
+    )
+    parser.add_argument(
+        "--filter", choices=["all", "mine", "krea", "community", "shared", "liked"], default="all", help="default all"
+    )
+    parser.add_argument("--model", help="a style base (flux_dev, qwen, z-image, wan...) or an image model (flux)")
+    parser.add_argument("--title", help="only styles whose title contains this (any case)")
+    parser.add_argument("--limit", type=int, default=20, help="styles per page, 1-50 (default 20)")
+    parser.add_argument("--cursor", help="the cursor a previous page printed, to go on")
+    parser.add_argument("--json", action="store_true", help="print the page as JSON on stdout")
+    _common(parser)
+    return parser
+
+
+def _styles_command(argv: list[str]) -> int:
+    import anyio
+
+    from krea_mcp import cli
+    from krea_mcp.settings import TOOL_GROUPS
+
+    args = _styles_parser().parse_args(argv)
+    settings = _settings(args, default_log_level="WARNING", tools=list(TOOL_GROUPS))
+    _configure_logging(settings.log_level)
+    arguments = {"filter": args.filter, "model": args.model, "title": args.title, "limit": args.limit}
+    arguments["cursor"] = args.cursor
+    arguments = {k: v for k, v in arguments.items() if v is not None}
+    try:
+        return int(anyio.run(cli.styles, settings, arguments, args.json))
+    except KeyboardInterrupt:
+        return 130
 
 
 def _shell_dirs(out: Path | None) -> list[Path]:

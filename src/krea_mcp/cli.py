@@ -126,6 +126,32 @@ async def enhance(session: Session, arguments: dict[str, Any], *, as_json: bool)
     return await _follow(session, "enhance_image", start, arguments.get("save_to"), typical, as_json=as_json)
 
 
+async def styles(settings: Settings, arguments: dict[str, Any], as_json: bool) -> int:
+    """``krea-mcp styles``: one page of list_styles; the lines on stdout, how to go on on stderr."""
+    from mcp import Client
+    from mcp.types import TextContent
+
+    from krea_mcp.server.app import create_server
+
+    async with Client(create_server(settings)) as client:
+        result = await client.call_tool("list_styles", arguments)
+    text = "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+    if result.is_error:
+        print(f"krea-mcp: {for_people(text)}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(result.structured_content or {}, indent=2))
+        return 0
+    head, *lines = text.splitlines()
+    print(for_people(head), file=sys.stderr)
+    for line in lines:
+        if line.startswith(("More: ", "Searched ")) or "cursor=" in line:
+            print(for_people(line), file=sys.stderr)
+        else:
+            print(line)
+    return 0
+
+
 def looks_like_job(text: str) -> bool:
     """Whether a command-line argument is a Krea job id rather than a file name."""
     from krea_mcp.workflow.enhance_source import JOB_ID
@@ -183,12 +209,19 @@ _CLI_WORDS = (
     (re.compile(r"\blist_models\b( with model=<id>)?"), "`krea-mcp models`"),
     (re.compile(r'\b(?:wait_for_job|get_job) with job_id="?([A-Za-z0-9_-]+)"?'), r"`krea-mcp wait \1`"),
     (re.compile(r"\b(?:call )?wait_for_job\b"), "`krea-mcp wait JOB_ID`"),
+    (
+        re.compile(r'\bgenerate_image\(styles=\[\{"id": \.\.\., "strength": 1\}\]\)'),
+        "`krea-mcp generate PROMPT --style ID`",
+    ),
+    (re.compile(r"^styles: "), "--style: "),
+    (re.compile(r"\bdrop styles\b"), "drop --style"),
     (re.compile(r"\bgenerate_image\b"), "`krea-mcp generate`"),
     (re.compile(r"\benhance_image's scale or long_side argument\b"), "--scale or --long-side"),
     (re.compile(r"\blong_side="), "--long-side "),
     (re.compile(r"\blong_side\b"), "--long-side"),
     (re.compile(r"\b(scale|enhancer)="), r"--\1 "),
     (re.compile(r"\boptions\.(\w+)"), r"--option \1"),
+    (re.compile(r'\bpass cursor="([^"]+)"'), r"run it again with --cursor \1"),
     (re.compile(r"\bsave_to\b"), "--out"),
     (re.compile(r"\baspect_ratio\b"), "--aspect-ratio"),
     (re.compile(r"\bimages=\[\.\.\.\]|\bimages\b(?=[=:]| must| has)"), "--image"),
