@@ -416,3 +416,14 @@ def test_an_upscale_too_big_to_preview_is_said_to_be_so() -> None:
     previews, note = build_previews([png_header(22_000, 11_000)], mode="thumbnail", budget_bytes=64_000)
     assert previews == [] and note is not None
     assert "it has 242 Mpx, more than the" in note and "not a decodable image" not in note
+
+
+async def test_a_result_of_another_size_than_asked_is_said(fake: FakeKrea, client: Client) -> None:
+    """If Krea read width/height as the input's size, the result would not be what was asked: the result says so."""
+    job = await generated(client, width=512, height=512)
+    right = await client.call_tool("enhance_image", {"image": job["job_id"], "scale": 2})
+    assert right.is_error is False and "Krea returned" not in text_of(right)
+    fake.result_urls = job["urls"]  # Krea hands back an image of the input's size
+    wrong = await client.call_tool("enhance_image", {"image": job["job_id"], "scale": 2})
+    assert wrong.is_error is False, text_of(wrong)
+    assert "Krea returned a 512×512 image, not the 1024×1024 asked for" in text_of(wrong)

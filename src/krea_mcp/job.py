@@ -109,6 +109,8 @@ class JobRecord:
     caller: str = field(default_factory=caller_key)
     #: When this server learned of the job (wall clock), for list_jobs when Krea cannot be asked.
     recorded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: The output size the request asked for (enhance jobs), checked against the image Krea returns.
+    expected_size: tuple[int, int] | None = None
 
 
 @dataclass(slots=True)

@@ -41,6 +41,8 @@ MAX_REDIRECTS = 5
 #: Time allowed for one whole fetch (connect, redirects and body) in :meth:`Downloader.fetch_bytes`.
 FETCH_TIMEOUT_S = 30.0
 IMAGE_KINDS: tuple[str, ...] = ("image/",)
+#: The most of an image read to learn its size: headers (with EXIF and colour profiles) fit easily.
+HEADER_LIMIT = 4 * 1024 * 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Cloud metadata services (most are link-local or private already; these are named so none slips through).
@@ -226,6 +228,26 @@ class Downloader:
             ) from None
         except httpx.HTTPError as exc:
             raise _connection_failed(host, exc) from None
+
+    async def image_size(self, url: str, *, limit: int = HEADER_LIMIT) -> tuple[int, int, bool]:
+        """An image's shown width and height (and whether EXIF turned it), from its first bytes only: the download
+        stops as soon as the header is read. ``UnreadableHeader`` if the first ``limit`` bytes do not tell it."""
+        from krea_mcp.files.image_types import HEAD_BYTES, UnreadableHeader, header_size, sniff
+
+        head = bytearray()
+        problem = "the answer ended before the image's size"
+        async with self.open(url) as download:
+            async for chunk in download.chunks():
+                head += chunk
+                try:
+                    return header_size(bytes(head))
+                except UnreadableHeader as exc:
+                    problem = str(exc)
+                    if len(head) >= HEAD_BYTES and sniff(bytes(head[:HEAD_BYTES])) is None:
+                        break  # not an image format at all: more bytes will not help
+                if len(head) > limit:
+                    break
+        raise UnreadableHeader(problem)
 
     # --- internals ------------------------------------------------------------------------------------------------
 

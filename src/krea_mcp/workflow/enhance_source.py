@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
 #: A Krea job id (a UUID): ``image`` names a previous job's image this way.
 JOB_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-#: The most of a remote image read to find its size: headers (with EXIF and colour profiles) fit easily.
-HEADER_LIMIT = 4 * 1024 * 1024
 _FIELD = "image"
 
 
@@ -111,36 +109,18 @@ async def _from_job(service: JobService, job_id: str) -> Source:
 
 
 async def _remote_size(service: JobService, url: str) -> tuple[int, int, bool]:
-    """Width and height from the first bytes of ``url`` (at most ``HEADER_LIMIT``), under the download rules."""
+    """Width and height from the first bytes of ``url``, under the download rules."""
     if service.downloader is None:
         raise InvalidRequestError("image: this server cannot read URLs to learn their size.", field=_FIELD)
-    head = bytearray()
-    problem = "the answer ended before the image's size"
     try:
-        async with service.downloader.open(url) as download:
-            async for chunk in download.chunks():
-                head += chunk
-                try:
-                    return _checked(header_size(bytes(head)))
-                except UnreadableHeader as exc:
-                    problem = str(exc)
-                    if not _maybe_image(bytes(head)):
-                        break  # not an image format at all: more bytes will not help
-                if len(head) > HEADER_LIMIT:
-                    break
+        return _checked(await service.downloader.image_size(url))
     except DownloadError as exc:
         raise _unreachable(service, url, exc) from None
-    raise InvalidRequestError(
-        f"image: {_shown(url)} is not an image whose size can be read ({problem}). Pass a PNG, JPEG or WebP.",
-        field=_FIELD,
-    )
-
-
-def _maybe_image(head: bytes) -> bool:
-    """Whether ``head`` starts like an image format :func:`header_size` reads (or is too short to tell)."""
-    from krea_mcp.files.image_types import HEAD_BYTES, sniff
-
-    return len(head) < HEAD_BYTES or sniff(head[:HEAD_BYTES]) is not None
+    except UnreadableHeader as exc:
+        raise InvalidRequestError(
+            f"image: {_shown(url)} is not an image whose size can be read ({exc}). Pass a PNG, JPEG or WebP.",
+            field=_FIELD,
+        ) from None
 
 
 def _unreachable(service: JobService, url: str, exc: DownloadError) -> InvalidRequestError:

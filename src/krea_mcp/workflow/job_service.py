@@ -118,6 +118,7 @@ class JobService:
                 in_flight=self.creating,
             )
             record = self.records[job.job_id] = JobRecord(job.job_id, operation.id, request.prompt, note)
+            record.expected_size = _asked_size(operation.kind, body)
         try:  # recorded first: a note that cannot be built never hides the job
             extra = request_note(operation, request, body)
         except Exception:
@@ -251,7 +252,9 @@ class JobService:
         if outcome.job.urls_note:
             outcome.notes.append(outcome.job.urls_note)
         if self.delivery is not None:
-            await self.delivery.deliver(outcome, target, record.prompt if record else "image")
+            await self.delivery.deliver(
+                outcome, target, record.prompt if record else "image", expected=record.expected_size if record else None
+            )
         return outcome
 
     async def _with_trained_style(self, outcome: Outcome) -> Outcome:
@@ -337,6 +340,14 @@ class JobService:
                 await report(force=False)
         waited = time.monotonic() - start
         return Outcome(last, model, waited_s=waited, timed_out=not last.terminal, poll_error=poll_error)
+
+
+def _asked_size(kind: str, body: dict[str, object]) -> tuple[int, int] | None:
+    """The output size an enhance body asks for (its width and height), to check against what Krea returns."""
+    width, height = body.get("width"), body.get("height")
+    if kind != "enhance" or not isinstance(width, int | float) or not isinstance(height, int | float):
+        return None
+    return int(width), int(height)
 
 
 def _uploads(refs: dict[str, list[str]]) -> bool:

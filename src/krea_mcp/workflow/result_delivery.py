@@ -52,8 +52,14 @@ class Delivery:
             return None
         return self._saver.target(save_to, granted=granted)
 
-    async def deliver(self, outcome: Outcome, target: SaveTarget | None, prompt: str) -> None:
-        """Fill ``outcome.files``, ``outcome.previews`` and ``outcome.notes`` for a completed job."""
+    async def deliver(
+        self, outcome: Outcome, target: SaveTarget | None, prompt: str, *, expected: tuple[int, int] | None = None
+    ) -> None:
+        """Fill ``outcome.files``, ``outcome.previews`` and ``outcome.notes`` for a completed job.
+
+        ``expected``: the size the request asked for (an enhance job); the first image's real size is read from its
+        header, and a difference is said with the result rather than left for the agent to discover.
+        """
         job = outcome.job
         if job.status != "completed" or not job.urls:
             return
@@ -79,6 +85,10 @@ class Delivery:
                 outcome.previews, note = await self._previews(job.urls, outcome.files, deadline, granted)
                 if note:
                     outcome.notes.append(note)
+            if expected is not None:
+                mismatch = await self._size_mismatch(job.urls[0], expected)
+                if mismatch:
+                    outcome.notes.append(mismatch)
         if scope.cancelled_caught:
             if not outcome.files and published:  # files written before the deadline still count
                 outcome.files = list(published)
@@ -87,6 +97,23 @@ class Delivery:
                 f"Saving/preview took over {DELIVERY_TIMEOUT_S:g} s and was cut short{saved}; the URLs above are "
                 "complete, and wait_for_job with save_to saves the rest."
             )
+
+    async def _size_mismatch(self, url: str, expected: tuple[int, int]) -> str | None:
+        """A note when the image at ``url`` is not ``expected`` in size (None when it is, or cannot be told)."""
+        from krea_mcp.files.image_types import UnreadableHeader
+
+        try:
+            width, height, _ = await self._downloader.image_size(url)
+        except (KreaError, UnreadableHeader) as exc:
+            log.info("could not read the size of %s: %s", url, exc)
+            return None
+        if (width, height) == expected:
+            return None
+        return (
+            f"Krea returned a {width}×{height} image, not the {expected[0]}×{expected[1]} asked for (this server "
+            "sends the output size as width/height; Krea's spec does not say which size it means). Check the image "
+            "before using it."
+        )
 
     def _read_saved(self, path: Path, granted: Path | None) -> bytes:
         """A file this call just saved, for its preview: from its allowed root, never through a symlink, ≤ 64 MB."""
