@@ -399,3 +399,12 @@ async def test_the_style_book_keeps_a_bounded_number_of_styles() -> None:
         assert len(lookups(fake)) == 4
         await book.get(ids(fake)["Krea Watercolor"])  # the oldest was dropped
         assert len(lookups(fake)) == 5
+
+
+def test_list_models_shows_the_styles_argument_for_models_that_take_it() -> None:
+    from krea_mcp.catalog.models import load_catalog
+    from krea_mcp.catalog.views import model_detail
+
+    catalog = load_catalog()
+    assert "styles → styles (trained styles: list_styles)" in model_detail(catalog.find("flux"))
+    assert "styles →" not in model_detail(catalog.find("imagen-4"))

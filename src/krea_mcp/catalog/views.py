@@ -76,6 +76,8 @@ def _mapping(info: ModelInfo) -> str:
     sty = style_field(info)
     if sty:
         parts.append(f"style_images → {sty} (strength 1)")
+    if "styles" in props:
+        parts.append("styles → styles (trained styles: list_styles)")
     for common, field in (("steps", "num_inference_steps"), ("strength", "denoising_strength")):
         if field in props:
             parts.append(f"{common} → {field}")
