@@ -322,3 +322,23 @@ async def test_training_needs_the_token(fake: FakeKrea) -> None:
         assert (await anonymous.get("/styles")).status_code == 401
     async with open_client(fake, token=TOKEN) as ok:
         assert (await ok.get("/styles")).status_code == 200
+
+
+async def test_the_sandbox_caps_long_jobs_and_the_server_expects_the_cap() -> None:
+    """A 30-minute training runs 40 s in the sandbox (time_scale 0.3 alone would make it 9 minutes)."""
+    from krea_mcp.workflow.assembly import SANDBOX_MAX_JOB_S, SANDBOX_TIME_SCALE, build_service
+    from tests.helpers import bare_settings
+
+    fake = FakeKrea(token=TOKEN, time_scale=SANDBOX_TIME_SCALE, max_duration_s=SANDBOX_MAX_JOB_S)
+    async with open_client(fake) as client:
+        body = {"name": "Look", "urls": ["https://example.com/a.png"]}
+        trained = (await client.post(TRAIN, json=body)).json()
+        image = (await client.post(FLUX, json={"prompt": "a fox"})).json()
+    assert fake.jobs[trained["job_id"]].duration == SANDBOX_MAX_JOB_S
+    assert fake.jobs[image["job_id"]].duration == pytest.approx(7.0 * SANDBOX_TIME_SCALE)
+    from contextlib import AsyncExitStack
+
+    async with AsyncExitStack() as stack:
+        service = await build_service(bare_settings(sandbox=True), stack)
+        assert service.typical_s("styles/train") == SANDBOX_MAX_JOB_S
+        assert service.typical_s("bfl/flux-1-dev") == pytest.approx(7.0 * SANDBOX_TIME_SCALE)

@@ -75,6 +75,7 @@ class FakeKrea:
         base_url: str = "http://krea.sandbox",
         job_duration_s: float | None = None,
         time_scale: float = 1.0,
+        max_duration_s: float | None = None,
         concurrency: int | None = None,
         backlog: int | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -88,6 +89,8 @@ class FakeKrea:
         self.token: str | frozenset[str] | None = token if token is None or isinstance(token, str) else frozenset(token)
         self.base_url = base_url.rstrip("/")
         self.job_duration_s, self.time_scale, self.backlog = job_duration_s, time_scale, backlog
+        #: The longest a job runs when its duration comes from the catalog (the sandbox caps a 30-minute training).
+        self.max_duration_s = max_duration_s
         self.image_size = image_size
         #: Random pixels instead of gradients: realistic, incompressible file sizes (~width*height*3 bytes).
         self.image_noise = image_noise
@@ -197,7 +200,10 @@ class FakeKrea:
     # --- jobs -------------------------------------------------------------------------------------------------
 
     def _duration(self, model: ModelInfo) -> float:
-        return self.job_duration_s if self.job_duration_s is not None else model.typical_s * self.time_scale
+        if self.job_duration_s is not None:
+            return self.job_duration_s
+        scaled = model.typical_s * self.time_scale
+        return scaled if self.max_duration_s is None else min(scaled, self.max_duration_s)
 
     def _backlog_full(self, start: float, now: float) -> bool:
         if start <= now or self.backlog is None:

@@ -23,6 +23,9 @@ from krea_mcp.workflow.style_book import StyleBook
 #: Sandbox jobs run at this fraction of the real model's typical duration (Flux: ~2 s instead of ~7 s).
 SANDBOX_TIME_SCALE = 0.3
 SANDBOX_BASE_URL = "http://krea.sandbox"
+#: No sandbox job runs longer than this (a style training is ~30 minutes on Krea, a Veo video ~5): long enough to
+#: show progress and a wait that returns the job id, short enough to try the whole flow.
+SANDBOX_MAX_JOB_S = 40.0
 
 
 def connection(
@@ -36,7 +39,7 @@ def connection(
         return transport, settings.base_url, token, 1.0
     from krea_mcp.fake_api import FakeKrea  # imported only when used: keeps start-up fast
 
-    fake = FakeKrea(base_url=SANDBOX_BASE_URL, time_scale=SANDBOX_TIME_SCALE)
+    fake = FakeKrea(base_url=SANDBOX_BASE_URL, time_scale=SANDBOX_TIME_SCALE, max_duration_s=SANDBOX_MAX_JOB_S)
     return fake.transport(), fake.base_url, token, SANDBOX_TIME_SCALE
 
 
@@ -70,6 +73,7 @@ async def build_service(
         settings,
         catalog,
         duration_scale=duration_scale if duration_scale is not None else scale,
+        max_expected_s=SANDBOX_MAX_JOB_S if settings.sandbox and transport is None else None,
         inputs=ImageInputs(client, dirs, relative_to=None if multi else settings.project_dir()),
         delivery=Delivery(downloader, saver, settings),
         downloader=downloader,

@@ -63,6 +63,8 @@ class JobService:
     catalog: Catalog
     #: Multiplies catalog durations (the sandbox runs jobs faster than real Krea).
     duration_scale: float = 1.0
+    #: The longest any job is expected to run (the sandbox caps its long jobs; None: the catalog's times).
+    max_expected_s: float | None = None
     inputs: ImageInputs | None = None
     delivery: Delivery | None = None
     #: Fetches URLs from Krea's answers under the download rules (downloads.py); None only in bare test setups.
@@ -288,7 +290,8 @@ class JobService:
 
     def typical_s(self, model: str | None) -> float:
         """The expected run time of a job on ``model``, at this server's pace (the sandbox runs faster)."""
-        return self.catalog.expected_s(model, scale=self.duration_scale)
+        expected = self.catalog.expected_s(model, scale=self.duration_scale)
+        return expected if self.max_expected_s is None else min(expected, self.max_expected_s)
 
     async def _wait(self, job: Job, model: str | None, deadline_s: float, progress: ProgressFn | None) -> Outcome:
         """Poll until terminal or the deadline. Cancellation propagates; the Krea job is never cancelled here.
