@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self
 
-from krea_mcp.catalog import enhance_params, image_params, training_params
+from krea_mcp.catalog import enhance_params, image_params, training_params, video_params
 from krea_mcp.catalog.models import Kind, Operation
 from krea_mcp.catalog.schema_check import validate_body
 
@@ -56,6 +56,7 @@ class BodyAdapter:
 ADAPTERS: dict[Kind, BodyAdapter] = {
     "image": BodyAdapter(build=image_params.build_body, note=image_params.size_note),
     "enhance": BodyAdapter(build=enhance_params.build_body, note=enhance_params.size_note),
+    "video": BodyAdapter(build=video_params.build_body, note=video_params.body_note),
     "style-training": BodyAdapter(build=training_params.build_body, note=training_params.body_note),
 }
 

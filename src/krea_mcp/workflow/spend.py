@@ -28,6 +28,8 @@ def estimate_usd(info: ModelInfo, body: Mapping[str, Any] | None = None) -> floa
 
     * Style training: the price per step (top of Krea's documented range) times the steps asked for, or the most
       steps Krea may choose when none are.
+    * A video model priced per second of output: its top per-second rate times the length the body asks for (or
+      the model's default length); its most expensive documented call when the length cannot be told.
     * An enhancer (no published price): ``UNKNOWN_PRICE_USD`` per started block of ``ENHANCE_MP_PER_BLOCK`` output
       megapixels, so a 242 MP upscale is not counted like a 4 MP one.
     * Without a published price: ``UNKNOWN_PRICE_USD``.
@@ -38,6 +40,12 @@ def estimate_usd(info: ModelInfo, body: Mapping[str, Any] | None = None) -> floa
     """
     if info.usd_per_step is not None:  # style training: billed per step; Krea picks the steps when none are given
         return info.usd_per_step * training_steps(info, body)
+    if info.usd_per_second is not None and body is not None:  # video priced per second of output
+        from krea_mcp.catalog.video_params import seconds_of
+
+        seconds = seconds_of(info, body)
+        if seconds is not None:
+            return info.usd_per_second * seconds
     if info.kind == "enhance" and info.usd_estimate is None:
         return UNKNOWN_PRICE_USD * _enhance_blocks(body)
     if info.usd_estimate is None:
