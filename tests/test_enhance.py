@@ -125,7 +125,7 @@ async def test_a_job_with_several_images_says_which_was_enhanced(fake: FakeKrea,
     several = await generated(client)
     result = await client.call_tool("enhance_image", {"image": several["job_id"], "wait": False})
     assert result.is_error is False, text_of(result)
-    assert f"Job {several['job_id']} has 2 images; its first was enhanced." in text_of(result)
+    assert f"Job {several['job_id']} has 2 images; its first was used for image." in text_of(result)
     assert "1024×768 → 2048×1536 (2×)" in text_of(result)
     assert body_of(fake, result.structured_content["job_id"])["image_url"] == first["urls"][0]
 

@@ -111,6 +111,8 @@ class JobRecord:
     recorded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: The output size the request asked for (enhance jobs), checked against the image Krea returns.
     expected_size: tuple[int, int] | None = None
+    #: The kind of job (image, enhance, video, style-training): a video's result is saved and reported as a video.
+    kind: str = "image"
 
 
 @dataclass(slots=True)
@@ -130,3 +132,5 @@ class Outcome:
     granted: Path | None = None
     previews: list[Preview] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: A video result's length in seconds and size in pixels, from its file's header (None where unknown).
+    video: tuple[float | None, int | None, int | None] | None = None

@@ -20,13 +20,14 @@ TOOL_GROUPS = {
     "enhance": ("enhance_image",),
     "styles": ("list_styles",),
     "training": ("train_style",),
+    "video": ("generate_video",),
     "jobs": ("get_job", "wait_for_job", "cancel_job", "list_jobs"),
     "models": ("list_models",),
 }
 #: Offered when KREA_TOOLS is not set: everything but training, which is slow, costly and rarely wanted unasked.
-DEFAULT_TOOL_GROUPS = ("generate", "enhance", "styles", "jobs", "models")
+DEFAULT_TOOL_GROUPS = ("generate", "enhance", "styles", "video", "jobs", "models")
 #: The groups whose tools start jobs: a job that outlives a call is picked up with wait_for_job (the jobs group).
-_STARTS_JOBS = ("generate", "enhance", "training")
+_STARTS_JOBS = ("generate", "enhance", "training", "video")
 
 
 def _checked_dir(path: Path, setting: str) -> Path:
@@ -79,6 +80,9 @@ class Settings(BaseSettings):
     base_url: str = Field(default=DEFAULT_BASE_URL, description="Krea API base URL.")
     request_timeout_s: float = Field(default=30.0, gt=0, le=600, description="Timeout of one HTTP request.")
     default_model: str = Field(default="bfl/flux-1-dev", description="Model used when a call names none.")
+    default_video_model: str = Field(
+        default="bytedance/seedance-1.0-pro-fast", description="Video model used when a generate_video call names none."
+    )
     wait_s: float = Field(default=45.0, gt=0, le=3600, description="How long generate_image waits for a job.")
     poll_interval_s: float | None = Field(default=None, gt=0, le=60, description="Fixed polling interval.")
     allowed_dirs: Annotated[list[Path], NoDecode] = Field(
@@ -121,8 +125,8 @@ class Settings(BaseSettings):
     )
     tools: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_TOOL_GROUPS),
-        description="Tool groups to offer (comma-separated, or all): generate, enhance, styles, training, jobs, "
-        "models. Default: all but training.",
+        description="Tool groups to offer (comma-separated, or all): generate, enhance, styles, training, video, "
+        "jobs, models. Default: all but training.",
     )
     sandbox: bool = Field(default=False, description="Use the built-in Krea emulator instead of the real API.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

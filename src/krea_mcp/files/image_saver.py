@@ -41,7 +41,7 @@ import anyio.to_thread
 
 from krea_mcp.errors import DownloadError, InvalidRequestError, SaveError
 from krea_mcp.files.confined import ConfinementError, Directory, open_below, read_below, root_of
-from krea_mcp.files.image_types import extension_of
+from krea_mcp.files.image_types import VIDEO_SUFFIXES, extension_of
 from krea_mcp.files.user_paths import user_path
 
 if TYPE_CHECKING:
@@ -52,6 +52,10 @@ if TYPE_CHECKING:
 #: Suffixes that make ``save_to`` a file path rather than a directory.
 #: (HEIC is not among them: no writer ships with Pillow, so a .heic name could not be honoured.)
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
+#: Every suffix a save_to file name may end in: images, and the videos Krea returns (saved as delivered).
+MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
+#: What a result download may be: an image, or a video job's video.
+MEDIA_KINDS = ("image/", "video/")
 #: A download larger than this is abandoned (protects the disk from a runaway body).
 MAX_IMAGE_BYTES = 512 * 1024 * 1024
 CHUNK_BYTES = 256 * 1024
@@ -96,8 +100,11 @@ class ImageSaver:
         self._relative_base = project_dir.resolve() if project_dir is not None else self._output_dir
         self._limiter = anyio.CapacityLimiter(max_parallel)
 
-    def target(self, save_to: str | None, *, granted: Path | None = None) -> SaveTarget:
-        """Check ``save_to`` (no network, no writes): a directory, or a file path ending in an image suffix.
+    def target(self, save_to: str | None, *, granted: Path | None = None, kind: str | None = None) -> SaveTarget:
+        """Check ``save_to`` (no network, no writes): a directory, or a file path ending in an image or video suffix.
+
+        ``kind`` ("image" or "video", when the job's is known) refuses a file name of the other kind: a video cannot
+        be written as ``hero.png``.
 
         ``granted`` is a folder the client offered for this call (its first MCP root): a relative ``save_to`` starts
         there, and writing inside it is allowed.
@@ -106,29 +113,38 @@ class ImageSaver:
         if save_to is None or not save_to.strip():
             return SaveTarget(self._output_dir, None)
         try:
-            return self._target(save_to, granted)
+            return self._target(save_to, granted, kind)
         except (OSError, RuntimeError) as exc:  # a name too long for the file system; a symlink loop (3.11/3.12)
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise InvalidRequestError(
                 f"save_to: {save_to[:120]!r} cannot be used: {reason}.", field="save_to"
             ) from None
 
-    def _target(self, save_to: str, granted: Path | None) -> SaveTarget:
+    def _target(self, save_to: str, granted: Path | None, kind: str | None = None) -> SaveTarget:
         text = save_to.strip()
         path = user_path(text, field="save_to")
         if not path.is_absolute():
             path = (granted or self._relative_base) / path
         as_directory = text.endswith(("/", os.sep))
         suffix = path.suffix.lower()
-        filename = path.name if suffix in IMAGE_SUFFIXES and not as_directory else None
+        filename = path.name if suffix in MEDIA_SUFFIXES and not as_directory else None
         if filename is None and not as_directory and _is_other_file_type(suffix) and not path.is_dir():
             raise InvalidRequestError(
                 f"save_to: {save_to[:120]!r} ends in {path.suffix}, a file type this server does not write: images "
-                "are saved as .png, .jpg, .jpeg or .webp (converted when Krea delivers another type). Pass a file "
-                "name ending in one of those, or a directory (end the path with / to mean a directory named "
-                f"{path.name!r}).",
+                "are saved as .png, .jpg, .jpeg or .webp (converted when Krea delivers another type), videos as "
+                ".mp4, .mov or .webm. Pass a file name ending in one of those, or a directory (end the path with / "
+                f"to mean a directory named {path.name!r}).",
                 field="save_to",
             )
+        if filename is not None and kind is not None:
+            wanted = VIDEO_SUFFIXES if kind == "video" else IMAGE_SUFFIXES
+            if suffix not in wanted:
+                names = ".mp4 (or .mov, .webm)" if kind == "video" else ".png, .jpg or .webp"
+                raise InvalidRequestError(
+                    f"save_to: {save_to[:120]!r} names a {suffix} file, but this job makes {kind}s; name it {names}, "
+                    "or pass a directory.",
+                    field="save_to",
+                )
         if filename is not None and len(filename.encode("utf-8")) > MAX_FILENAME_BYTES:
             raise InvalidRequestError(
                 f"save_to: the file name is longer than {MAX_FILENAME_BYTES} bytes; choose a shorter one.",
@@ -288,7 +304,7 @@ class ImageSaver:
     async def _download(self, url: str, file: AsyncFile[bytes]) -> str:
         """Stream ``url`` into ``file`` and return the file extension of what arrived."""
         try:
-            async with self._downloader.open(url) as download:
+            async with self._downloader.open(url, kinds=MEDIA_KINDS) as download:
                 head = await _write_body(download, file, url)
                 return extension_of(download.content_type, url, head)
         except DownloadError as exc:  # refused, or the body broke off

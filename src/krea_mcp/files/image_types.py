@@ -1,4 +1,4 @@
-"""Image types, told apart in one place: from the first bytes, a Content-Type header or a URL's suffix."""
+"""Image and video types, told apart in one place: from the first bytes, a Content-Type header or a URL's suffix."""
 
 from __future__ import annotations
 
@@ -24,14 +24,30 @@ EXTENSIONS = {
     "image/heic": ".heic",
     "image/heif": ".heic",
     "image/gif": ".gif",
+    "video/mp4": ".mp4",
+    "video/quicktime": ".mov",
+    "video/webm": ".webm",
 }
-_URL_SUFFIXES = {".png": ".png", ".jpg": ".jpg", ".jpeg": ".jpg", ".webp": ".webp", ".heic": ".heic", ".gif": ".gif"}
+_URL_SUFFIXES = {
+    ".png": ".png",
+    ".jpg": ".jpg",
+    ".jpeg": ".jpg",
+    ".webp": ".webp",
+    ".heic": ".heic",
+    ".gif": ".gif",
+    ".mp4": ".mp4",
+    ".mov": ".mov",
+    ".webm": ".webm",
+}
+#: Suffixes of the video files Krea returns.
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".webm"})
 #: Bytes :func:`sniff` needs to see.
 HEAD_BYTES = 16
 
 
 def sniff(data: bytes) -> tuple[str, str] | None:
-    """MIME type and extension of a PNG, JPEG, GIF, WebP or HEIC file, from its first bytes (None if none of them)."""
+    """MIME type and extension of a PNG, JPEG, GIF, WebP, HEIC, MP4, MOV or WebM file, from its first bytes (None if
+    none of them)."""
     for magic, mime, ext in _MAGIC:
         if data.startswith(magic):
             return mime, ext
@@ -39,6 +55,10 @@ def sniff(data: bytes) -> tuple[str, str] | None:
         return "image/webp", ".webp"
     if data[4:8] == b"ftyp" and data[8:12] in _HEIC_BRANDS:
         return "image/heic", ".heic"
+    if data[4:8] == b"ftyp":
+        return ("video/quicktime", ".mov") if data[8:12] == b"qt  " else ("video/mp4", ".mp4")
+    if data[:4] == b"\x1a\x45\xdf\xa3":
+        return "video/webm", ".webm"
     return None
 
 

@@ -35,6 +35,10 @@ class JobResult(BaseModel):
     next_step: str | None = None
     #: The style a completed training job made (apply it with generate_image's ``styles``).
     style_id: str | None = None
+    #: A completed video's length in seconds and size in pixels, read from its file (absent where unknown).
+    duration_s: float | None = None
+    width: int | None = None
+    height: int | None = None
 
 
 def job_data(outcome: Outcome) -> JobResult:
@@ -53,6 +57,9 @@ def job_data(outcome: Outcome) -> JobResult:
         error=job.error or ("Cancelled." if job.status == "cancelled" else None),
         next_step=None if job.terminal else _next_step(job.job_id, outcome.save_to),
         style_id=trained_style_id(job.result) if job.status == "completed" else None,
+        duration_s=round(outcome.video[0], 3) if outcome.video and outcome.video[0] is not None else None,
+        width=outcome.video[1] if outcome.video else None,
+        height=outcome.video[2] if outcome.video else None,
     )
 
 
@@ -67,7 +74,7 @@ def job_result(outcome: Outcome, *, cancel_request: bool = False, link_urls: boo
     content += [ImageContent(data=p.data, mime_type=p.mime_type) for p in outcome.previews]
     if link_urls:
         content += [
-            ResourceLink(name=f"image-{i}", uri=url, mime_type=mimetypes.guess_type(url)[0])
+            ResourceLink(name=f"{_media(url)}-{i}", uri=url, mime_type=mimetypes.guess_type(url)[0])
             for i, url in enumerate(job.urls, 1)
         ]
     content += [
@@ -121,9 +128,11 @@ def _headline(outcome: Outcome, data: JobResult, model: str, cancel_request: boo
             if cancel_request:
                 return f"Job {data.job_id}{model} had already completed (style_id {data.style_id}); nothing to cancel."
             return f"Style trained{took}{model}: style_id {data.style_id}."
+        kind = _media(data.urls[0]) if data.urls else "image"
         if cancel_request:
-            return f"Job {data.job_id}{model} had already completed; nothing to cancel. {n} image(s):"
-        return f"Completed{took}{model}: {n} image{'s' if n != 1 else ''}."
+            return f"Job {data.job_id}{model} had already completed; nothing to cancel. {n} {kind}(s):"
+        facts = _video_facts(data) if kind == "video" else ""
+        return f"Completed{took}{model}: {n} {kind}{'s' if n != 1 else ''}{facts}."
     if data.status == "failed":
         return f"Job {data.job_id}{model} failed: {data.error or 'no reason given'}. Failed jobs are not charged."
     if data.status == "cancelled":
@@ -175,3 +184,19 @@ def _age(now: datetime, then: datetime) -> str:
     if seconds < 2 * 86_400:
         return f"{seconds // 3600} h ago"
     return f"{seconds // 86_400} days ago"
+
+
+def _media(url: str) -> str:
+    """ "video" for a URL of a video file, else "image"."""
+    kind = mimetypes.guess_type(url.split("?", 1)[0])[0] or ""
+    return "video" if kind.startswith("video/") else "image"
+
+
+def _video_facts(data: JobResult) -> str:
+    """ " (5 s, 1280×720)" from what the video's header said; empty when it said nothing."""
+    parts = []
+    if data.duration_s is not None:
+        parts.append(f"{data.duration_s:g} s")
+    if data.width and data.height:
+        parts.append(f"{data.width}×{data.height}")
+    return f" ({', '.join(parts)})" if parts else ""

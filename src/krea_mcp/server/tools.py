@@ -184,8 +184,8 @@ def build_tools(settings: Settings) -> list[Tool]:
             structured=False,  # the catalog as text: a JSON copy would double it
         ),
     ]
-    from krea_mcp.server import enhance_tools, style_tools
+    from krea_mcp.server import enhance_tools, style_tools, video_tools
 
-    tools += enhance_tools.build(settings) + style_tools.build(settings)
+    tools += enhance_tools.build(settings) + style_tools.build(settings) + video_tools.build(settings)
     offered = {name for group in settings.tools for name in TOOL_GROUPS[group]}  # KREA_TOOLS
     return [tool for tool in tools if tool.name in offered]

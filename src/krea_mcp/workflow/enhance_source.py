@@ -78,34 +78,44 @@ async def _read(service: JobService, ref: str) -> Source:
 
 async def _from_job(service: JobService, job_id: str) -> Source:
     """A completed job's first image, by its result URL (its other images are enhanced by passing their URLs)."""
+    url, note = await job_image(service, job_id, _FIELD, verb="enhance")
+    width, height, turned = await _remote_size(service, url)
+    notes = [note, _turned_note(turned, width, height)]
+    return Source(url, (width, height), f"job {job_id[:8]}", " ".join(n for n in notes if n) or None)
+
+
+async def job_image(service: JobService, job_id: str, field: str, *, verb: str) -> tuple[str, str | None]:
+    """The first result URL of a completed job, named by ``field``, and a note when the job has several.
+
+    Refusals (an unknown job, one still running, one that failed) name ``field`` and say what to do.
+    """
+    job_id = job_id.strip().lower()
     try:
         outcome = await service.get(job_id)
     except NotFoundError:
         raise InvalidRequestError(
-            f"image: no job {job_id} was found for this token (a job id is only usable by the token that created "
+            f"{field}: no job {job_id} was found for this token (a job id is only usable by the token that created "
             "it). list_jobs shows your recent jobs; or pass the image's URL.",
-            field=_FIELD,
+            field=field,
         ) from None
     job = outcome.job
     if job.status != "completed":
         hint = (
-            "call wait_for_job with it first, then enhance"
+            f"call wait_for_job with it first, then {verb}"
             if not job.terminal
-            else "it has no image to enhance; start a new one"
+            else f"it has no image to {verb}; start a new one"
         )
-        raise InvalidRequestError(f"image: job {job_id} is {job.status}, not completed: {hint}.", field=_FIELD)
+        raise InvalidRequestError(f"{field}: job {job_id} is {job.status}, not completed: {hint}.", field=field)
     urls = job.urls
     if not urls:
-        raise InvalidRequestError(f"image: job {job_id} has no result images to enhance.", field=_FIELD)
-    notes = []
+        raise InvalidRequestError(f"{field}: job {job_id} has no result images to {verb}.", field=field)
+    note = None
     if len(urls) > 1:
-        notes.append(
-            f"Job {job_id} has {len(urls)} images; its first was enhanced. To enhance another, pass its URL from "
-            "the job's urls as image."
+        note = (
+            f"Job {job_id} has {len(urls)} images; its first was used for {field}. To use another, pass its URL "
+            "from the job's urls."
         )
-    width, height, turned = await _remote_size(service, urls[0])
-    notes.append(_turned_note(turned, width, height) or "")
-    return Source(urls[0], (width, height), f"job {job_id[:8]}", " ".join(n for n in notes if n) or None)
+    return urls[0], note
 
 
 async def _remote_size(service: JobService, url: str) -> tuple[int, int, bool]:

@@ -121,6 +121,7 @@ class JobService:
             )
             record = self.records[job.job_id] = JobRecord(job.job_id, operation.id, request.prompt, note)
             record.expected_size = _asked_size(operation.kind, body)
+            record.kind = operation.kind
         try:  # recorded first: a note that cannot be built never hides the job
             extra = request_note(operation, request, body)
         except Exception:
@@ -164,7 +165,9 @@ class JobService:
         its id is published before any waiting.
         """
         deadline = anyio.current_time() + deadline_s
-        target = self.delivery.target(save_to, granted=granted) if self.delivery else None  # checked before spending
+        media = "video" if params.kind == "video" else "image"
+        # checked before spending
+        target = self.delivery.target(save_to, granted=granted, kind=media) if self.delivery else None
         with retry_budget(deadline_s), anyio.CancelScope() as scope:
             job, model = await self.submit(params, deadline=deadline)
             scope.shield = True  # the job exists: publishing it must not be skipped by a cut call
@@ -178,7 +181,7 @@ class JobService:
             outcome = Outcome(job, model, timed_out=True)
         else:
             outcome = await self._wait(job, model, left, progress)
-        return await self._finish(outcome, target, save_to)
+        return await self._finish(outcome, target, save_to, started=deadline - deadline_s)
 
     async def get(self, job_id: str) -> Outcome:
         with self._bounded(f"checking job {job_id}"):
@@ -203,7 +206,7 @@ class JobService:
             outcome = Outcome(job, model, timed_out=not job.terminal)
         else:
             outcome = await self._wait(job, model, left, progress)
-        return await self._finish(outcome, target, save_to)
+        return await self._finish(outcome, target, save_to, started=deadline - timeout_s)
 
     async def cancel(self, job_id: str) -> tuple[Outcome, bool]:
         """Cancel a running job. Returns the job and whether this call cancelled it (False: it had already ended)."""
@@ -245,7 +248,11 @@ class JobService:
                 f"Krea did not answer while {what} within {limit:g} s. Nothing changed; try again shortly.", sent=True
             ) from None
 
-    async def _finish(self, outcome: Outcome, target: SaveTarget | None, save_to: str | None) -> Outcome:
+    async def _finish(
+        self, outcome: Outcome, target: SaveTarget | None, save_to: str | None, *, started: float | None = None
+    ) -> Outcome:
+        """Notes, then saving and previews. ``started``: when the call began (anyio time), so a video's download may
+        use what is left of the host's cap on a call instead of the short budget images get."""
         outcome.save_to = save_to
         await self._with_trained_style(outcome)
         record = self.records.get(outcome.job.job_id)
@@ -254,8 +261,14 @@ class JobService:
         if outcome.job.urls_note:
             outcome.notes.append(outcome.job.urls_note)
         if self.delivery is not None:
+            elapsed = anyio.current_time() - started if started is not None else None
             await self.delivery.deliver(
-                outcome, target, record.prompt if record else "image", expected=record.expected_size if record else None
+                outcome,
+                target,
+                record.prompt if record else "image",
+                expected=record.expected_size if record else None,
+                kind=record.kind if record else None,
+                elapsed_s=elapsed,
             )
         return outcome
 

@@ -9,6 +9,7 @@ import errno
 import logging
 import os
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +28,10 @@ log = logging.getLogger(__name__)
 
 #: Time allowed for saving and previews after the wait, so a call stays under the ~60 s host cap.
 DELIVERY_TIMEOUT_S = 12.0
+#: A call's length hosts allow (~60 s) less a margin: a video's download may use what the call has left of it.
+CALL_CAP_S = 55.0
+#: The most of a video read to learn its length and size (its index, ``moov``, is at the start when it is faststart).
+VIDEO_HEADER_BYTES = 2 * 1024 * 1024
 #: Images previewed per result at the most (each is held in memory until its thumbnail is made).
 MAX_PREVIEWED = 8
 #: Largest image downloaded into memory for a preview (saved files are read from disk instead).
@@ -42,30 +47,44 @@ class Delivery:
         self._saver = saver
         self._settings = settings
 
-    def target(self, save_to: str | None, *, granted: Path | None = None) -> SaveTarget | None:
-        """Check ``save_to`` before any job is started; None means: do not save. ``granted``: the client's folder."""
+    def target(self, save_to: str | None, *, granted: Path | None = None, kind: str | None = None) -> SaveTarget | None:
+        """Check ``save_to`` before any job is started; None means: do not save. ``granted``: the client's folder;
+        ``kind``: "image" or "video" when the job's kind is known (a video is never saved under an image name)."""
         if self._saver is None:
             if save_to is not None:
                 raise InvalidRequestError("save_to: saving files is disabled on this server.", field="save_to")
             return None
         if save_to is None and not self._settings.auto_save:
             return None
-        return self._saver.target(save_to, granted=granted)
+        return self._saver.target(save_to, granted=granted, kind=kind)
 
     async def deliver(
-        self, outcome: Outcome, target: SaveTarget | None, prompt: str, *, expected: tuple[int, int] | None = None
+        self,
+        outcome: Outcome,
+        target: SaveTarget | None,
+        prompt: str,
+        *,
+        expected: tuple[int, int] | None = None,
+        kind: str | None = None,
+        elapsed_s: float | None = None,
     ) -> None:
         """Fill ``outcome.files``, ``outcome.previews`` and ``outcome.notes`` for a completed job.
 
         ``expected``: the size the request asked for (an enhance job); the first image's real size is read from its
         header, and a difference is said with the result rather than left for the agent to discover.
+        ``kind``: the job's kind when known ("video": no inline preview; length and size read from the file's header;
+        saving may use what is left of the call, ``CALL_CAP_S`` less ``elapsed_s``, as videos are large).
         """
         job = outcome.job
         if job.status != "completed" or not job.urls:
             return
-        deadline = time.monotonic() + DELIVERY_TIMEOUT_S  # for the preview thread, which cannot be cancelled
+        video = kind == "video" or (kind is None and _looks_like_video(job.urls[0]))
+        budget = DELIVERY_TIMEOUT_S
+        if video and elapsed_s is not None:
+            budget = max(DELIVERY_TIMEOUT_S, CALL_CAP_S - elapsed_s)
+        deadline = time.monotonic() + budget  # for the preview thread, which cannot be cancelled
         published: list[Path] = []
-        with anyio.move_on_after(DELIVERY_TIMEOUT_S) as scope:
+        with anyio.move_on_after(budget) as scope:
             if target is not None and self._saver is not None:
                 outcome.granted = target.granted
                 try:
@@ -80,7 +99,13 @@ class Delivery:
                 except SaveError as exc:
                     outcome.files = exc.saved  # images saved before the failure still count
                     outcome.notes.append(f"Saving failed: {exc}")
-            if self._settings.preview != "off":
+            if video:
+                outcome.video = await self._video_facts(job.urls[0])
+                if self._settings.preview != "off":
+                    outcome.notes.append(
+                        "No inline preview: videos are not shown in the chat (the URL plays in a browser)."
+                    )
+            elif self._settings.preview != "off":
                 granted = target.granted if target is not None else None
                 outcome.previews, note = await self._previews(job.urls, outcome.files, deadline, granted)
                 if note:
@@ -93,10 +118,31 @@ class Delivery:
             if not outcome.files and published:  # files written before the deadline still count
                 outcome.files = list(published)
             saved = f" ({len(outcome.files)} of {len(job.urls)} images saved before it)" if outcome.files else ""
+            what = "videos" if video else "images"
+            saved = saved.replace("images", what)
             outcome.notes.append(
-                f"Saving/preview took over {DELIVERY_TIMEOUT_S:g} s and was cut short{saved}; the URLs above are "
-                "complete, and wait_for_job with save_to saves the rest."
+                f"Saving/preview took over {budget:.0f} s and was cut short{saved}; the URLs above are "
+                f"complete, and wait_for_job with save_to saves the rest."
             )
+
+    async def _video_facts(self, url: str) -> tuple[float | None, int | None, int | None] | None:
+        """A video's length and size from the first bytes of its file (None when its header does not tell)."""
+        from krea_mcp.files.video_info import video_info
+
+        head = bytearray()
+        try:
+            async with self._downloader.open(url, kinds=("video/",)) as download:
+                async for chunk in download.chunks():
+                    head += chunk
+                    facts = _facts(bytes(head), video_info)
+                    if facts is not None and None not in facts:
+                        return facts
+                    if len(head) >= VIDEO_HEADER_BYTES:
+                        break
+        except KreaError as exc:
+            log.info("could not read the header of %s: %s", url, exc)
+            return None
+        return _facts(bytes(head), video_info)
 
     async def _size_mismatch(self, url: str, expected: tuple[int, int]) -> str | None:
         """A note when the image at ``url`` is not ``expected`` in size (None when it is, or cannot be told)."""
@@ -156,3 +202,24 @@ class Delivery:
     async def fetch(self, url: str) -> bytes:
         """An image's bytes, in memory (at most 64 MB), fetched under the download rules (DownloadError if not)."""
         return await self._downloader.fetch_bytes(url, limit=MAX_PREVIEW_SOURCE_BYTES)
+
+
+def _looks_like_video(url: str) -> bool:
+    """Whether a result URL names a video file (for jobs this server did not start, whose kind it does not know)."""
+    from urllib.parse import urlsplit
+
+    from krea_mcp.files.image_types import VIDEO_SUFFIXES
+
+    path = urlsplit(url).path.lower()
+    return any(path.endswith(suffix) for suffix in VIDEO_SUFFIXES)
+
+
+def _facts(
+    head: bytes, reader: Callable[[bytes], tuple[float | None, int | None, int | None]]
+) -> tuple[float | None, int | None, int | None] | None:
+    """What ``reader`` finds in ``head``, or None when it is not a video header it reads."""
+    try:
+        facts = reader(head)
+    except ValueError:
+        return None
+    return None if facts == (None, None, None) else facts

@@ -1,0 +1,97 @@
+"""The video group: ``generate_video`` (every Krea video model, from a prompt or from images)."""
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.tools import Tool
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from krea_mcp.server.calls import client_folder, on_created, progress, reply, state, tool_errors
+from krea_mcp.server.tool_kit import ImageRef, SaveTo, make_tool
+from krea_mcp.settings import Settings
+
+
+def build(settings: Settings) -> list[Tool]:
+    """This group's tools, for these settings.
+
+    generate_video has no outputSchema (its structuredContent is the job object generate_image's schema describes,
+    with ``duration_s``, ``width`` and ``height`` of the video): the bytes go to what agents need to know.
+    """
+    from krea_mcp.catalog.models import load_catalog
+    from krea_mcp.errors import KreaError
+
+    try:  # the default as agents would type it (its alias), else as configured
+        found = load_catalog().find(settings.default_video_model, "video")
+        default = found.aliases[0] if found.aliases else found.id
+    except KreaError:
+        default = settings.default_video_model
+
+    async def generate_video(
+        prompt: Annotated[str, Field(min_length=1, max_length=10_000)],
+        ctx: Context[Any, Any],
+        model: Annotated[str | None, Field(min_length=1, max_length=100, description=f"Default {default}")] = None,
+        duration_s: Annotated[float | None, Field(gt=0, le=60, allow_inf_nan=False)] = None,
+        aspect_ratio: Annotated[str | None, Field(max_length=12)] = None,
+        resolution: Annotated[str | None, Field(max_length=8, description="e.g. 720p")] = None,
+        start_image: Annotated[
+            ImageRef | None, Field(description="First frame: URL, path, data: URI or job_id")
+        ] = None,
+        end_image: Annotated[ImageRef | None, Field(description="Last frame, same forms")] = None,
+        generate_audio: bool | None = None,
+        negative_prompt: Annotated[str | None, Field(max_length=5_000)] = None,
+        seed: Annotated[int | None, Field(ge=0, le=2**32 - 1)] = None,
+        options: Annotated[dict[str, Any] | None, Field(description="Other fields of the model (list_models)")] = None,
+        wait: Annotated[bool, Field(description="false: return job_id at once")] = True,
+        save_to: SaveTo = None,
+    ) -> CallToolResult:
+        import anyio
+
+        from krea_mcp.catalog.video_params import VideoParams
+        from krea_mcp.workflow.enhance_source import JOB_ID, job_image
+
+        app = state(ctx)
+        deadline = anyio.current_time() + app.settings.wait_s
+        with tool_errors():
+            service = await app.service()
+            chosen = model or app.settings.default_video_model
+            service.catalog.find(chosen, "video")  # an unknown model is refused before any job is looked up
+            frames: dict[str, str | None] = {"start_image": start_image, "end_image": end_image}
+            notes = []
+            for name, value in frames.items():
+                if value is not None and JOB_ID.match(value.strip()):  # a previous image job: its first image
+                    frames[name], note = await job_image(service, value, name, verb="animate")
+                    notes.append(note)
+            params = VideoParams(
+                prompt=prompt,
+                model=chosen,
+                duration_s=duration_s,
+                aspect_ratio=aspect_ratio,
+                resolution=resolution,
+                start_image=frames["start_image"],
+                end_image=frames["end_image"],
+                generate_audio=generate_audio,
+                negative_prompt=negative_prompt,
+                seed=seed,
+                options=options or {},
+            )
+            outcome = await service.generate(
+                params,
+                wait=wait,
+                deadline_s=max(0.0, deadline - anyio.current_time()),
+                progress=progress(ctx),
+                save_to=save_to,
+                on_created=on_created(ctx),
+                granted=await client_folder(ctx, save_to),
+            )
+            outcome.notes.extend(n for n in notes if n)
+        return await reply(ctx, outcome)
+
+    return [
+        make_tool(
+            generate_video,
+            "Generate a video from a prompt or start/end images (models: list_models kind=video); checked first. "
+            f"Takes minutes: waits {settings.wait_s:g} s, else returns job_id for wait_for_job.",
+            read_only=False,
+        )
+    ]

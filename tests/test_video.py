@@ -1,0 +1,193 @@
+"""generate_video end to end through MCP clients against the emulator (issue 14): every video model, image to video
+from a previous job, a local file or a data: URI, each model's own lengths and shapes, per-second prices, waits that
+outlive the call, saving .mp4 files and cancelling."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from krea_mcp.catalog.models import load_catalog
+from krea_mcp.fake_api import FakeKrea
+from krea_mcp.files.video_info import video_info
+from tests.helpers import TOKEN, connect, text_of
+
+pytestmark = pytest.mark.anyio
+
+VIDEO = "/generate/video/"
+CATALOG = load_catalog()
+#: Fields a minimal call of a model cannot do without, beyond the prompt (Aleph edits a video).
+EXTRA: dict[str, dict[str, Any]] = {"runway/aleph": {"options": {"init_video": "https://example.com/in.mp4"}}}
+
+
+def png(width: int = 64, height: int = 36) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (90, 30, 160)).save(out, "PNG")
+    return out.getvalue()
+
+
+def video_posts(fake: FakeKrea) -> list[str]:
+    return [path for method, path in fake.requests if method == "POST" and path.startswith(VIDEO)]
+
+
+def body_of(fake: FakeKrea, job_id: str) -> dict[str, Any]:
+    return dict(fake.jobs[job_id].body)
+
+
+@pytest.mark.parametrize("model", sorted(CATALOG.of_kind("video")))
+async def test_every_video_model_runs_end_to_end_from_a_minimal_call(model: str) -> None:
+    fake = FakeKrea(token=TOKEN, job_duration_s=0.05)
+    async with connect(fake) as client:
+        result = await client.call_tool(
+            "generate_video", {"prompt": "a fox running", "model": model, **EXTRA.get(model, {})}
+        )
+    assert result.is_error is False, text_of(result)
+    data = result.structured_content
+    assert data["status"] == "completed" and data["model"] == model
+    (url,) = data["urls"]
+    assert url.endswith(".mp4")
+    assert data["duration_s"] > 0 and data["width"] > 0 and data["height"] > 0
+    assert "1 video (" in text_of(result)
+    links = [block for block in result.content if block.type == "resource_link"]
+    assert [link.mime_type for link in links] == ["video/mp4"]
+    assert not [block for block in result.content if block.type == "image"]  # no inline video bytes
+
+
+async def test_the_default_model_and_the_reported_length_and_size(fake: FakeKrea, client: Client) -> None:
+    result = await client.call_tool(
+        "generate_video", {"prompt": "waves at dusk", "duration_s": 8, "aspect_ratio": "9:16", "resolution": "1080p"}
+    )
+    assert result.is_error is False, text_of(result)
+    data = result.structured_content
+    assert data["model"] == "bytedance/seedance-1.0-pro-fast"
+    assert (data["duration_s"], data["width"], data["height"]) == (8, 1080, 1920)
+    body = body_of(fake, data["job_id"])
+    assert (body["duration"], body["aspect_ratio"], body["resolution"]) == (8, "9:16", "1080p")
+    assert "Completed in" in text_of(result) and "1 video (8 s, 1080×1920)." in text_of(result)
+    assert "No inline preview: videos are not shown in the chat" in text_of(result)
+
+
+async def test_image_to_video_from_a_previous_image_job(fake: FakeKrea, client: Client) -> None:
+    image = await client.call_tool("generate_image", {"prompt": "a red fox", "model": "flux"})
+    job_id = image.structured_content["job_id"]
+    result = await client.call_tool(
+        "generate_video", {"prompt": "the fox turns its head", "model": "kling-2.5", "start_image": job_id}
+    )
+    assert result.is_error is False, text_of(result)
+    body = body_of(fake, result.structured_content["job_id"])
+    assert body["start_image"] == image.structured_content["urls"][0]
+
+
+async def test_image_to_video_from_a_local_file_and_a_data_uri(fake: FakeKrea, tmp_path: Path) -> None:
+    (tmp_path / "first.png").write_bytes(png())
+    uri = "data:image/png;base64," + base64.b64encode(png(32, 32)).decode()
+    async with connect(fake) as client:
+        result = await client.call_tool(
+            "generate_video",
+            {"prompt": "a slow pan", "model": "veo-3.1", "start_image": "first.png", "end_image": uri, "wait": False},
+        )
+    assert result.is_error is False, text_of(result)
+    body = body_of(fake, result.structured_content["job_id"])
+    assert body["start_image"].startswith(fake.base_url) and body["end_image"].startswith(fake.base_url)
+    assert len([1 for method, path in fake.requests if (method, path) == ("POST", "/assets")]) == 2
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (
+            {"model": "kling-2.5", "duration_s": 7},
+            "duration_s=7: model kling/kling-2.5 makes videos of 5 or 10 seconds.",
+        ),
+        ({"model": "veo-3", "duration_s": 5}, "model google/veo-3 makes videos of 4, 6 or 8 seconds"),
+        ({"model": "kling-3", "duration_s": 20}, "duration_s=20: model kling/kling-3.0 takes 3–15 seconds."),
+        ({"model": "hailuo", "duration_s": 6}, "makes videos of a fixed length and takes no duration"),
+        ({"model": "veo-3", "aspect_ratio": "4:3"}, "aspect_ratio='4:3': model google/veo-3 takes 16:9, 9:16, 1:1."),
+        ({"model": "veo-3", "resolution": "4K"}, "resolution='4K': model google/veo-3 takes resolutions 720p, 1080p."),
+        ({"model": "kling-2.5", "generate_audio": True}, "generate_audio: model kling/kling-2.5 has no generate_audio"),
+        (
+            {"model": "gen-3", "end_image": "https://example.com/a.png"},
+            "end_image: model runway/gen-3 has no end_image",
+        ),
+        ({"model": "aleph"}, "options.init_video: required by model runway/aleph"),
+        ({"model": "veo-3", "options": {"duration": 4}}, "options.duration: set by generate_video's duration_s"),
+        ({"model": "flux"}, "Unknown model 'flux'"),
+    ],
+)
+async def test_what_a_model_cannot_do_is_refused_before_any_post(
+    fake: FakeKrea, client: Client, arguments: dict[str, Any], words: str
+) -> None:
+    result = await client.call_tool("generate_video", {"prompt": "a fox", **arguments})
+    assert result.is_error is True
+    assert words in text_of(result), text_of(result)
+    assert "Nothing was started or charged." in text_of(result)
+    assert video_posts(fake) == []
+
+
+async def test_each_model_gets_the_length_and_shape_in_its_own_terms(fake: FakeKrea, client: Client) -> None:
+    wan = await client.call_tool(
+        "generate_video",
+        {"prompt": "a fox", "model": "wan-2.1", "duration_s": 5, "aspect_ratio": "9:16", "wait": False},
+    )
+    body = body_of(fake, wan.structured_content["job_id"])
+    assert (body["frame_num"], body["width"], body["height"], body["aspect_ratio"]) == (81, 720, 1280, "9:16")
+    assert "duration_s=5 sent as frame_num=81 (16 fps)" in text_of(wan)
+    runway = await client.call_tool(
+        "generate_video", {"prompt": "a fox", "model": "gen-4-video", "aspect_ratio": "16:9", "wait": False}
+    )
+    assert body_of(fake, runway.structured_content["job_id"])["aspect_ratio"] == "1280:720"
+    assert "aspect_ratio=16:9 sent as 1280:720" in text_of(runway)
+
+
+async def test_the_spend_estimate_scales_with_the_length(fake: FakeKrea) -> None:
+    """Seedance Pro Fast is priced per second of output: 10 s costs twice 5 s, and the guard counts it so."""
+    from krea_mcp.workflow.spend import estimate_usd
+
+    seedance = CATALOG.find("seedance-pro-fast", "video")
+    five, ten = estimate_usd(seedance, {"duration": 5}), estimate_usd(seedance, {"duration": 10})
+    assert ten == pytest.approx(2 * five) and five == pytest.approx(seedance.usd_per_second * 5)
+    async with connect(fake, max_spend_usd=five * 1.5) as client:
+        short = await client.call_tool("generate_video", {"prompt": "a fox", "duration_s": 5, "wait": False})
+        long = await client.call_tool("generate_video", {"prompt": "a fox", "duration_s": 10})
+    assert short.is_error is False, text_of(short)
+    assert long.is_error is True and "KREA_MAX_SPEND_USD" in text_of(long)
+    assert len(video_posts(fake)) == 1
+
+
+async def test_a_video_that_outlives_the_call_is_picked_up_and_saved(tmp_path: Path, mode: str) -> None:
+    slow = FakeKrea(token=TOKEN, job_duration_s=2.0)
+    async with connect(slow, mode=mode, wait_s=0.5) as client:
+        started = await client.call_tool("generate_video", {"prompt": "a fox", "save_to": "clips/fox.mp4"})
+        data = started.structured_content
+        assert started.is_error is False and data["status"] != "completed"
+        assert data["next_step"] and data["job_id"] in text_of(started)
+        done = await client.call_tool(
+            "wait_for_job", {"job_id": data["job_id"], "timeout_s": 10, "save_to": "clips/fox.mp4"}
+        )
+    assert done.is_error is False, text_of(done)
+    (saved,) = done.structured_content["files"]
+    assert Path(saved) == tmp_path / "clips" / "fox.mp4"
+    assert video_info(Path(saved).read_bytes())[0] == pytest.approx(5.0)
+
+
+async def test_a_video_is_never_saved_under_an_image_name(fake: FakeKrea, client: Client) -> None:
+    result = await client.call_tool("generate_video", {"prompt": "a fox", "save_to": "fox.png"})
+    assert result.is_error is True
+    assert "save_to: 'fox.png' names a .png file, but this job makes videos; name it .mp4" in text_of(result)
+    assert video_posts(fake) == []
+
+
+async def test_cancel_a_video_mid_way(mode: str) -> None:
+    slow = FakeKrea(token=TOKEN, job_duration_s=30)
+    async with connect(slow, mode=mode) as client:
+        started = await client.call_tool("generate_video", {"prompt": "a fox", "wait": False})
+        cancelled = await client.call_tool("cancel_job", {"job_id": started.structured_content["job_id"]})
+    assert cancelled.structured_content["status"] == "cancelled"
+    assert "Cancelled jobs are not charged." in text_of(cancelled)
