@@ -191,3 +191,19 @@ async def test_cancel_a_video_mid_way(mode: str) -> None:
         cancelled = await client.call_tool("cancel_job", {"job_id": started.structured_content["job_id"]})
     assert cancelled.structured_content["status"] == "cancelled"
     assert "Cancelled jobs are not charged." in text_of(cancelled)
+
+
+async def test_progress_names_the_job_and_the_expected_time_left() -> None:
+    slow = FakeKrea(token=TOKEN, job_duration_s=0.6)
+    messages: list[str] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        messages.append(message or "")
+
+    async with connect(slow) as client:
+        result = await client.call_tool(
+            "generate_video", {"prompt": "a fox", "model": "kling-2.5"}, progress_callback=on_progress
+        )
+    assert result.is_error is False, text_of(result)
+    assert messages[0].startswith(f"Job {result.structured_content['job_id']}: ")
+    assert any("s of ~180 s expected, ~1" in m and "s left" in m for m in messages), messages

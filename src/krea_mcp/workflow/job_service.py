@@ -334,7 +334,9 @@ class JobService:
             running = max(0.0, now - running_since) if last.status != "backlogged" else 0.0
             expected = max(typical, running + PROGRESS_EVERY_S) if not last.terminal else max(running, 0.001)
             named = f"Job {job.job_id}: " if first else ""
-            await progress(running, expected, f"{named}{last.status} · {running:.0f} s of ~{typical:.0f} s expected")
+            left = f", ~{typical - running:.0f} s left" if not last.terminal and typical - running >= 1 else ""
+            message = f"{named}{last.status} · {running:.0f} s of ~{typical:.0f} s expected{left}"
+            await progress(running, expected, message)
 
         with anyio.move_on_after(deadline_s):
             await report(force=True)
