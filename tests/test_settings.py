@@ -90,9 +90,10 @@ def test_cli_reports_bad_configuration_without_a_traceback() -> None:
         ("enhance,jobs", {"enhance_image", "get_job", "wait_for_job", "cancel_job", "list_jobs"}),
         ("styles", {"list_styles"}),
         ("training,jobs", {"train_style", "get_job", "wait_for_job", "cancel_job", "list_jobs"}),
+        ("video,jobs", {"generate_video", "get_job", "wait_for_job", "cancel_job", "list_jobs"}),
         (
             "all",
-            {"generate_image", "enhance_image", "list_styles", "train_style"}
+            {"generate_image", "enhance_image", "list_styles", "train_style", "generate_video"}
             | {"get_job", "wait_for_job", "cancel_job", "list_jobs", "list_models"},
         ),
     ],
@@ -117,11 +118,12 @@ def test_default_tool_groups_leave_out_training(monkeypatch: pytest.MonkeyPatch)
     [
         (
             "generate,pictures",
-            "unknown tool group 'pictures'; the groups are: generate, enhance, styles, training, jobs, models "
-            r"\(or all\)",
+            "unknown tool group 'pictures'; the groups are: generate, enhance, styles, training, video, jobs, "
+            r"models \(or all\)",
         ),
         ("generate", "generate needs jobs too"),
         ("styles,training", "training needs jobs too"),
+        ("video", "video needs jobs too"),
         (" , ", "no tool group chosen"),
     ],
 )

@@ -21,8 +21,9 @@ async def test_tools_list_names_the_tools_with_annotations_and_output_schema(cli
     tools = {t.name: t for t in (await client.list_tools()).tools}
     # The default groups: every tool but train_style (KREA_TOOLS; see test_settings).
     job_tools = {"generate_image", "get_job", "wait_for_job", "cancel_job", "list_jobs", "list_models"}
-    assert set(tools) == job_tools | {"enhance_image", "list_styles"}
-    del tools["enhance_image"], tools["list_styles"]  # their own tests cover them (test_enhance, test_styles)
+    assert set(tools) == job_tools | {"enhance_image", "list_styles", "generate_video"}
+    # their own tests cover them (test_enhance, test_styles, test_video)
+    del tools["enhance_image"], tools["list_styles"], tools["generate_video"]
     for name in ("list_models", "list_jobs"):
         assert tools[name].annotations.read_only_hint is True
         assert tools[name].output_schema is None

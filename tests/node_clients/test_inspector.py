@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.third_party]
 
 #: The default tool groups: every tool but train_style.
 TOOLS = {"generate_image", "get_job", "wait_for_job", "cancel_job", "list_jobs", "list_models"}
-TOOLS |= {"enhance_image", "list_styles"}
+TOOLS |= {"enhance_image", "list_styles", "generate_video"}
 EXIT_TOOL_IS_ERROR = 5  # the Inspector CLI's exit code for a tool result with isError: true
 SERVER_INFO = "io.modelcontextprotocol/serverInfo"  # modern-era results name the server in _meta
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]+$")

@@ -56,7 +56,6 @@ class VideoParams:
     start_image: str | None = None
     end_image: str | None = None
     generate_audio: bool | None = None
-    negative_prompt: str | None = None
     seed: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -83,7 +82,6 @@ def build_body(operation: Operation, p: VideoParams) -> dict[str, Any]:
         ("start_image", p.start_image),
         ("end_image", p.end_image),
         ("generate_audio", p.generate_audio),
-        ("negative_prompt", p.negative_prompt),
         ("seed", p.seed),
     )
     for name, value in given:

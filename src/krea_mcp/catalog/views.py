@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from krea_mcp.catalog.image_params import ARGUMENT_FIELDS, image_field, style_field
@@ -29,17 +30,79 @@ def compact_list(catalog: Catalog, default_model: str) -> str:
     return "\n".join(lines)
 
 
+def compact_video_list(catalog: Catalog, default_model: str) -> str:
+    """One line per video model: id [aliases] ~seconds price; lengths; frames and audio — summary."""
+    videos = catalog.of_kind("video")
+    lines = [
+        f"{len(videos)} Krea video models (default {default_model}), for generate_video. Full parameters: "
+        "list_models(model=...)."
+    ]
+    for info in videos.values():
+        aliases = f" [{', '.join(info.aliases[:2])}]" if info.aliases else ""
+        flag = " DEPRECATED" if info.deprecated else ""
+        lines.append(
+            f"{info.id}{aliases} {_seconds(info)} {_video_price(info)}; {_lengths(info)}{_frames(info)}{flag} — "
+            f"{info.summary}"
+        )
+    return "\n".join(lines)
+
+
 def table(catalog: Catalog) -> str:
-    """The catalog as a table for people: model, aliases, time, price, inputs; then what "?" means and the retired."""
-    rows = [("MODEL", "ALIASES", "TIME", "PRICE", "INPUTS")]
+    """The catalog as tables for people, image models then video models: model, aliases, time, price, inputs (or
+    lengths); then what "?" means and the retired."""
+    images = [("IMAGE MODEL", "ALIASES", "TIME", "PRICE", "INPUTS")]
     for info in catalog.models.values():
-        rows.append(
+        images.append(
             (info.id, ", ".join(info.aliases), _seconds(info), info.price_hint or "-", "/".join(info.inputs) or "text")
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1] for row in rows]
+    videos = [("VIDEO MODEL", "ALIASES", "TIME", "PRICE", "LENGTHS")]
+    for info in catalog.of_kind("video").values():
+        videos.append((info.id, ", ".join(info.aliases), _seconds(info), _video_price(info), _lengths(info)))
+    lines = [*_aligned(images), "", *_aligned(videos)]
     lines.append("\n? = estimated time. Retired: " + ", ".join(s.id for s in catalog.sunset.values()))
     return "\n".join(lines)
+
+
+def _aligned(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1] for row in rows]
+
+
+def _video_price(info: ModelInfo) -> str:
+    """A video model's price: per second when Krea prices it so, else its most expensive documented call."""
+    if info.usd_per_second is not None:
+        return f"≤${info.usd_per_second:.4g}/s"
+    if info.usd_estimate is not None:
+        return f"≤${info.usd_estimate:.3g}"
+    return "price unknown"
+
+
+def _lengths(info: ModelInfo) -> str:
+    """The lengths a video model makes, in seconds: "5 or 10 s", "3–15 s", "frames", "fixed"."""
+    from krea_mcp.catalog.video_params import durations
+
+    found = durations(info)
+    if found is None:
+        return "fixed length"
+    values, (low, high) = found
+    if values:
+        shown = [f"{v:g}" for v in values]
+        return (", ".join(shown[:-1]) + " or " + shown[-1] if len(shown) > 1 else shown[0]) + " s"
+    if "duration" not in info.properties:
+        return f"length in frames ({info.frame_rate or 16:g} fps)"
+    if low is not None or high is not None:
+        return f"{_n(low) if low is not None else '…'}–{_n(high) if high is not None else '…'} s"
+    default = info.properties["duration"].get("default")
+    return f"any length (default {default} s)" if default is not None else "any length"
+
+
+def _frames(info: ModelInfo) -> str:
+    """Which frame inputs and audio a video model takes."""
+    props = info.properties
+    takes: list[str] = [name for name in ("start_image", "end_image") if name in props]
+    if "generate_audio" in props:
+        takes.append("audio")
+    return f"; {'/'.join(takes)}" if takes else ""
 
 
 def _seconds(info: ModelInfo) -> str:
@@ -58,7 +121,33 @@ def model_detail(info: ModelInfo) -> str:
     ]
     required = set(info.required)
     params = [f"- {name}{'*' if name in required else ''}: {_describe(spec)}" for name, spec in info.properties.items()]
-    return "\n".join(head + params + [_mapping(info)])
+    return "\n".join(head + params + [_video_mapping(info) if info.kind == "video" else _mapping(info)])
+
+
+def _video_mapping(info: ModelInfo) -> str:
+    """How generate_video's arguments reach a video model's fields."""
+    from krea_mcp.catalog.video_params import option_fields
+
+    props = info.properties
+    parts = [f"duration_s → {_length_field(info)} ({_lengths(info)})"]
+    ratio = "aspect_ratio" if "aspect_ratio" in props else "ratio" if "ratio" in props else None
+    if ratio:
+        parts.append(f"aspect_ratio → {ratio}")
+    if "resolution" in props:
+        parts.append("resolution → resolution")
+    if "width" in props:
+        parts.append("aspect_ratio/resolution → width,height (720p 16:9 = 1280×720)")
+    parts += [f"{name} → {name}" for name in ("start_image", "end_image", "generate_audio", "seed") if name in props]
+    rest = option_fields(info)
+    tail = f" Others via options: {', '.join(rest)}." if rest else ""
+    return "generate_video mapping: " + "; ".join(parts) + "." + tail
+
+
+def _length_field(info: ModelInfo) -> str:
+    props = info.properties
+    if "duration" in props:
+        return "duration"
+    return next((f for f in ("frame_num", "num_frames") if f in props), "none")
 
 
 def _mapping(info: ModelInfo) -> str:

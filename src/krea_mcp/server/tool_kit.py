@@ -20,7 +20,7 @@ SaveTo = Annotated[
     str | None,
     Field(
         max_length=1000,
-        description="Directory or .png/.jpg/.webp file; relative: from the project folder",
+        description="Directory or .png/.jpg/.webp/.mp4 file; relative: from the project folder",
     ),
 ]
 

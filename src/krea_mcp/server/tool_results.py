@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 class JobResult(BaseModel):
     """A Krea job (an image job, or a style training that ends with ``style_id``)."""
 
-    model_config = ConfigDict(json_schema_extra=compact_in_place)
+    #: Extra keys are kept (a video's ``duration_s``, ``width``, ``height``) without growing the schema every
+    #: tools/list carries: only generate_image declares it, and it never returns a video.
+    model_config = ConfigDict(json_schema_extra=compact_in_place, extra="allow")
 
     job_id: str
     status: str
@@ -35,10 +37,6 @@ class JobResult(BaseModel):
     next_step: str | None = None
     #: The style a completed training job made (apply it with generate_image's ``styles``).
     style_id: str | None = None
-    #: A completed video's length in seconds and size in pixels, read from its file (absent where unknown).
-    duration_s: float | None = None
-    width: int | None = None
-    height: int | None = None
 
 
 def job_data(outcome: Outcome) -> JobResult:
@@ -57,9 +55,7 @@ def job_data(outcome: Outcome) -> JobResult:
         error=job.error or ("Cancelled." if job.status == "cancelled" else None),
         next_step=None if job.terminal else _next_step(job.job_id, outcome.save_to),
         style_id=trained_style_id(job.result) if job.status == "completed" else None,
-        duration_s=round(outcome.video[0], 3) if outcome.video and outcome.video[0] is not None else None,
-        width=outcome.video[1] if outcome.video else None,
-        height=outcome.video[2] if outcome.video else None,
+        **_video_fields(outcome),
     )
 
 
@@ -192,11 +188,21 @@ def _media(url: str) -> str:
     return "video" if kind.startswith("video/") else "image"
 
 
+def _video_fields(outcome: Outcome) -> dict[str, Any]:
+    """A completed video's ``duration_s``, ``width`` and ``height``, as far as its file's header said them."""
+    if outcome.video is None:
+        return {}
+    duration, width, height = outcome.video
+    fields = {"duration_s": round(duration, 3) if duration is not None else None, "width": width, "height": height}
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 def _video_facts(data: JobResult) -> str:
     """ " (5 s, 1280×720)" from what the video's header said; empty when it said nothing."""
+    extra = data.model_extra or {}
     parts = []
-    if data.duration_s is not None:
-        parts.append(f"{data.duration_s:g} s")
-    if data.width and data.height:
-        parts.append(f"{data.width}×{data.height}")
+    if extra.get("duration_s") is not None:
+        parts.append(f"{extra['duration_s']:g} s")
+    if extra.get("width") and extra.get("height"):
+        parts.append(f"{extra['width']}×{extra['height']}")
     return f" ({', '.join(parts)})" if parts else ""

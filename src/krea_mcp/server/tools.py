@@ -123,15 +123,18 @@ def build_tools(settings: Settings) -> list[Tool]:
 
     async def list_models(
         model: Annotated[str | None, Field(max_length=100, description="Id or alias: show its full parameters")] = None,
+        kind: Literal["image", "video"] = "image",
     ) -> str:
         from krea_mcp.catalog.models import load_catalog
-        from krea_mcp.catalog.views import compact_list, model_detail
+        from krea_mcp.catalog.views import compact_list, compact_video_list, model_detail
 
         catalog = load_catalog()
         if model is None:
+            if kind == "video":
+                return compact_video_list(catalog, settings.default_video_model)
             return compact_list(catalog, settings.default_model)
         with tool_errors():
-            return model_detail(catalog.find(model))
+            return model_detail(_any_kind(catalog, model, kind))
 
     def model_field_hint(name: str, arguments: dict[str, Any]) -> str | None:
         """Where the chosen model takes a setting sent at the top level (only a field it really has)."""
@@ -179,7 +182,7 @@ def build_tools(settings: Settings) -> list[Tool]:
         ),
         _tool(
             list_models,
-            "Krea image models: id, aliases, time, price, inputs. With model: its parameters and mapping.",
+            "Krea image (or kind=video) models: id, aliases, time, price, inputs. With model: its parameters.",
             read_only=True,
             structured=False,  # the catalog as text: a JSON copy would double it
         ),
@@ -189,3 +192,18 @@ def build_tools(settings: Settings) -> list[Tool]:
     tools += enhance_tools.build(settings) + style_tools.build(settings) + video_tools.build(settings)
     offered = {name for group in settings.tools for name in TOOL_GROUPS[group]}  # KREA_TOOLS
     return [tool for tool in tools if tool.name in offered]
+
+
+def _any_kind(catalog: Any, model: str, kind: str) -> Any:
+    """The model ``model`` names, looked up in ``kind`` first, then among the other kind (image or video)."""
+    from krea_mcp.errors import UnknownModelError
+
+    other = "image" if kind == "video" else "video"
+    try:
+        return catalog.find(model, kind)
+    except UnknownModelError:
+        try:
+            return catalog.find(model, other)
+        except UnknownModelError:
+            pass
+        raise

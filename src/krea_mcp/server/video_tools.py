@@ -16,7 +16,8 @@ def build(settings: Settings) -> list[Tool]:
     """This group's tools, for these settings.
 
     generate_video has no outputSchema (its structuredContent is the job object generate_image's schema describes,
-    with ``duration_s``, ``width`` and ``height`` of the video): the bytes go to what agents need to know.
+    with ``duration_s``, ``width`` and ``height`` of the video): the bytes go to what agents need to know. It has no
+    ``negative_prompt``: no video model in Krea's spec takes one, and an argument every model refuses is noise.
     """
     from krea_mcp.catalog.models import load_catalog
     from krea_mcp.errors import KreaError
@@ -39,7 +40,6 @@ def build(settings: Settings) -> list[Tool]:
         ] = None,
         end_image: Annotated[ImageRef | None, Field(description="Last frame, same forms")] = None,
         generate_audio: bool | None = None,
-        negative_prompt: Annotated[str | None, Field(max_length=5_000)] = None,
         seed: Annotated[int | None, Field(ge=0, le=2**32 - 1)] = None,
         options: Annotated[dict[str, Any] | None, Field(description="Other fields of the model (list_models)")] = None,
         wait: Annotated[bool, Field(description="false: return job_id at once")] = True,
@@ -71,7 +71,6 @@ def build(settings: Settings) -> list[Tool]:
                 start_image=frames["start_image"],
                 end_image=frames["end_image"],
                 generate_audio=generate_audio,
-                negative_prompt=negative_prompt,
                 seed=seed,
                 options=options or {},
             )
