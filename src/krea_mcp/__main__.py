@@ -14,7 +14,7 @@ from krea_mcp import __version__
 from krea_mcp.settings import Settings
 
 log = logging.getLogger("krea_mcp")
-COMMANDS = ("generate", "enhance", "styles", "wait", "cancel", "models", "doctor")
+COMMANDS = ("generate", "enhance", "video", "styles", "wait", "cancel", "models", "doctor")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -227,6 +227,8 @@ def _command(name: str, argv: list[str]) -> int:
         return _enhance_command(argv)
     if name == "styles":
         return _styles_command(argv)
+    if name == "video":
+        return _video_command(argv)
     args = _generate_parser().parse_args(argv)
     overrides: dict[str, Any] = {"preview": "off", "auto_save": not args.no_save}
     out: Path | None = args.out.expanduser().resolve() if args.out else None
@@ -288,6 +290,71 @@ def _enhance_command(argv: list[str]) -> int:
     arguments = {k: v for k, v in arguments.items() if v is not None}
     session = cli.Session(settings)
     return _interruptible(session, lambda: cli.enhance(session, arguments, as_json=args.json))
+
+
+def _video_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="krea-mcp video",
+        description="Generate a video through the same generate_video tool an agent uses, following it to the end "
+        "(videos take minutes); saves it and prints the saved path and the video URL.",
+    )
+    parser.add_argument("prompt")
+    parser.add_argument("--model", help="video model id or alias (default: KREA_DEFAULT_VIDEO_MODEL)")
+    parser.add_argument("--image", help="the first frame: a local file, an https URL, or a finished image job's id")
+    parser.add_argument("--end-image", help="the last frame, same forms (models that take one)")
+    parser.add_argument("--duration", type=_finite, help="length in seconds (the model's allowed values)")
+    parser.add_argument("--aspect-ratio", help="e.g. 16:9")
+    parser.add_argument("--resolution", help="e.g. 720p, 1080p")
+    parser.add_argument("--audio", action=argparse.BooleanOptionalAction, help="generate sound (models that can)")
+    parser.add_argument("--out", type=Path, help="directory or .mp4 file to save to (default: KREA_OUTPUT_DIR)")
+    parser.add_argument("--no-save", action="store_true", help="print the URL only")
+    parser.add_argument("--json", action="store_true", help="print the job result as JSON on stdout")
+    _common(parser)
+    return parser
+
+
+def _video_command(argv: list[str]) -> int:
+    from krea_mcp import cli
+    from krea_mcp.settings import TOOL_GROUPS
+
+    args = _video_parser().parse_args(argv)
+    overrides: dict[str, Any] = {"preview": "off", "auto_save": not args.no_save, "tools": list(TOOL_GROUPS)}
+    out: Path | None = args.out.expanduser().resolve() if args.out else None
+    dirs = _shell_dirs(out) if out is not None and not args.no_save else _shell_dirs(None)
+    frames = {"start_image": _local_frame(args.image, dirs), "end_image": _local_frame(args.end_image, dirs)}
+    overrides["allowed_dirs"] = list(dict.fromkeys(dirs))
+    settings = _settings(args, default_log_level="WARNING", **overrides)
+    _configure_logging(settings.log_level)
+    arguments = {
+        "prompt": args.prompt,
+        "model": args.model,
+        "duration_s": args.duration,
+        "aspect_ratio": args.aspect_ratio,
+        "resolution": args.resolution,
+        "generate_audio": args.audio,
+        **frames,
+        "save_to": str(out) if out is not None and not args.no_save else None,
+    }
+    arguments = {k: v for k, v in arguments.items() if v is not None}
+    session = cli.Session(settings)
+    return _interruptible(session, lambda: cli.video(session, arguments, as_json=args.json))
+
+
+def _local_frame(image: str | None, dirs: list[Path]) -> str | None:
+    """A frame as given, with a local file made absolute and its folder readable (a person may name any file)."""
+    from krea_mcp import cli
+    from krea_mcp.workflow.image_inputs import is_remote
+
+    if image is None or is_remote(image) or image.startswith("data:") or cli.looks_like_job(image):
+        return image
+    from krea_mcp.files.user_paths import user_path
+
+    try:
+        path = user_path(image, field="image").expanduser().resolve()
+    except Exception:  # the tool explains a malformed path in its own words
+        return image
+    dirs.append(path.parent)
+    return str(path)
 
 
 def _styles_parser() -> argparse.ArgumentParser:

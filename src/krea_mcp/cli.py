@@ -126,6 +126,21 @@ async def enhance(session: Session, arguments: dict[str, Any], *, as_json: bool)
     return await _follow(session, "enhance_image", start, arguments.get("save_to"), typical, as_json=as_json)
 
 
+async def video(session: Session, arguments: dict[str, Any], *, as_json: bool) -> int:
+    """Start generate_video without waiting, then follow the job like ``generate`` does (videos take minutes)."""
+    from krea_mcp.workflow.assembly import SANDBOX_MAX_JOB_S, SANDBOX_TIME_SCALE
+
+    settings = session.settings
+    model = arguments.get("model") or settings.default_video_model
+    typical = load_catalog().expected_s(model, scale=SANDBOX_TIME_SCALE if settings.sandbox else 1.0, kind="video")
+    typical = min(typical, SANDBOX_MAX_JOB_S) if settings.sandbox else typical
+    print(
+        f"krea-mcp: video, {model}{' (sandbox)' if settings.sandbox else ''}: {arguments['prompt']!r}", file=sys.stderr
+    )
+    start = {**arguments, "wait": False}
+    return await _follow(session, "generate_video", start, arguments.get("save_to"), typical, as_json=as_json)
+
+
 async def styles(settings: Settings, arguments: dict[str, Any], as_json: bool) -> int:
     """``krea-mcp styles``: one page of list_styles; the lines on stdout, how to go on on stderr."""
     from mcp import Client
@@ -142,13 +157,15 @@ async def styles(settings: Settings, arguments: dict[str, Any], as_json: bool) -
     if as_json:
         print(json.dumps(result.structured_content or {}, indent=2))
         return 0
-    head, *lines = text.splitlines()
-    print(for_people(head), file=sys.stderr)
-    for line in lines:
-        if line.startswith(("More: ", "Searched ")) or "cursor=" in line:
-            print(for_people(line), file=sys.stderr)
-        else:
+    # A style's line starts with its id (the structured result lists them); every other line (the head, a note on
+    # the model filter, how to go on) is for the person, on stderr, so stdout holds nothing but styles.
+    rows = (result.structured_content or {}).get("styles") or []
+    starts = tuple(f"{row['id']} · " for row in rows if isinstance(row, dict) and isinstance(row.get("id"), str))
+    for line in text.splitlines():
+        if starts and line.startswith(starts):
             print(line)
+        else:
+            print(for_people(line), file=sys.stderr)
     return 0
 
 
@@ -216,6 +233,12 @@ _CLI_WORDS = (
     (re.compile(r"^styles: "), "--style: "),
     (re.compile(r"\bdrop styles\b"), "drop --style"),
     (re.compile(r"\bgenerate_image\b"), "`krea-mcp generate`"),
+    (re.compile(r"\bgenerate_video\b"), "`krea-mcp video`"),
+    (re.compile(r"\bduration_s="), "--duration "),
+    (re.compile(r"\bstart_image\b"), "--image"),
+    (re.compile(r"\bend_image\b"), "--end-image"),
+    (re.compile(r"\bgenerate_audio\b"), "--audio"),
+    (re.compile(r"\blist_models with kind='video'"), "`krea-mcp models`"),
     (re.compile(r"\benhance_image's scale or long_side argument\b"), "--scale or --long-side"),
     (re.compile(r"\blong_side="), "--long-side "),
     (re.compile(r"\blong_side\b"), "--long-side"),
