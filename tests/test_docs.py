@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 
 import krea_mcp
-from krea_mcp.__main__ import _enhance_parser, _generate_parser, _serve_parser, _simple_parser, _styles_parser
+from krea_mcp.__main__ import (
+    _enhance_parser,
+    _generate_parser,
+    _serve_parser,
+    _simple_parser,
+    _styles_parser,
+    _video_parser,
+)
 from krea_mcp.catalog.models import load_catalog
 from krea_mcp.fake_api.__main__ import _parser as _fake_api_parser
 from krea_mcp.server.tools import build_tools
@@ -104,7 +111,7 @@ def check_cli(argv: list[str]) -> None:
     program, *args = argv
     if program == "krea_mcp.fake_api":
         parse(_fake_api_parser(), args)
-    elif args in (["generate"], ["enhance"], ["styles"], ["wait"], ["cancel"]):
+    elif args in (["generate"], ["enhance"], ["video"], ["styles"], ["wait"], ["cancel"]):
         pass  # the subcommand named in prose, not an invocation
     elif args[:1] == ["generate"]:
         parse(_generate_parser(), args[1:])
@@ -112,6 +119,8 @@ def check_cli(argv: list[str]) -> None:
         parse(_enhance_parser(), args[1:])
     elif args[:1] == ["styles"]:
         parse(_styles_parser(), args[1:])
+    elif args[:1] == ["video"]:
+        parse(_video_parser(), args[1:])
     elif args[:1] and args[0] in ("models", "doctor"):
         parse(_simple_parser(args[0], ""), args[1:])
     elif args[:1] and args[0] in ("wait", "cancel"):
@@ -252,7 +261,10 @@ def test_readme_settings_table_lists_every_setting_with_its_default() -> None:
         assert matches_default(field_of(name), default.strip().strip("`")), name
 
 
-@pytest.mark.parametrize(("name", "ends"), [("generate_image", "get_job"), ("enhance_image", "Job result")])
+@pytest.mark.parametrize(
+    ("name", "ends"),
+    [("generate_image", "get_job"), ("enhance_image", "generate_video"), ("generate_video", "list_styles")],
+)
 def test_readme_tool_tables_list_the_real_parameters(name: str, ends: str) -> None:
     """Each tool's parameter table names exactly the tool's input properties."""
     all_tools = build_tools(Settings(_env_file=None, tools=["all"]))  # type: ignore[call-arg]
