@@ -22,7 +22,18 @@ def _size(obj: Any) -> int:
 
 
 #: KREA_TOOLS settings measured: unset (the default), every group, the issue's example, and minimal surfaces.
-GROUP_SETTINGS = ("", "all", "generate,enhance,styles,jobs", "generate,jobs", "enhance,jobs", "styles", "models")
+GROUP_SETTINGS = (
+    "",
+    "all",
+    "generate,enhance,styles,training,jobs,models",
+    "generate,enhance,styles,jobs,models",
+    "generate,enhance,styles,jobs",
+    "generate,jobs",
+    "enhance,jobs",
+    "video,jobs",
+    "styles",
+    "models",
+)
 
 
 def _sdk_default_tools_bytes(groups: str = "all") -> int:
@@ -63,13 +74,15 @@ def _settings(groups: str, **values: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-async def tools_by_groups() -> dict[str, tuple[int, int, int]]:
-    """For each KREA_TOOLS setting: (tools offered, tools/list bytes as the client receives them, SDK baseline)."""
-    out: dict[str, tuple[int, int, int]] = {}
+async def tools_by_groups() -> dict[str, tuple[int, int, int, bool]]:
+    """For each KREA_TOOLS setting: (tools offered, tools/list bytes as the client receives them, SDK baseline,
+    whether generate_video is among them)."""
+    out: dict[str, tuple[int, int, int, bool]] = {}
     for groups in GROUP_SETTINGS:
         async with Client(create_server(_settings(groups, api_token="bench"))) as client:
             tools = await client.list_tools()
-        out[groups] = (len(tools.tools), _size(tools), _sdk_default_tools_bytes(groups))
+        video = any(tool.name == "generate_video" for tool in tools.tools)
+        out[groups] = (len(tools.tools), _size(tools), _sdk_default_tools_bytes(groups), video)
     return out
 
 
