@@ -207,3 +207,18 @@ async def test_progress_names_the_job_and_the_expected_time_left() -> None:
     assert result.is_error is False, text_of(result)
     assert messages[0].startswith(f"Job {result.structured_content['job_id']}: ")
     assert any("s of ~180 s expected, ~1" in m and "s left" in m for m in messages), messages
+
+
+async def test_videos_are_saved_with_readable_names_and_never_overwrite(fake: FakeKrea, tmp_path: Path) -> None:
+    async with connect(fake) as client:
+        first = await client.call_tool("generate_video", {"prompt": "A fox, running!", "save_to": "clips/"})
+        second = await client.call_tool("generate_video", {"prompt": "a fox", "save_to": "clips/fox.mp4"})
+        third = await client.call_tool("generate_video", {"prompt": "a fox", "save_to": "clips/fox.mp4"})
+    (named,) = first.structured_content["files"]
+    job = first.structured_content["job_id"]
+    assert Path(named) == tmp_path / "clips" / f"a-fox-running-{job[:8]}-1.mp4"
+    assert [Path(p).name for p in second.structured_content["files"] + third.structured_content["files"]] == [
+        "fox.mp4",
+        "fox-2.mp4",
+    ]
+    assert all(video_info(Path(p).read_bytes())[0] for p in (named, *third.structured_content["files"]))
