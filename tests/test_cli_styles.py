@@ -52,3 +52,13 @@ def test_style_errors_are_plain(tmp_path: Path, api: dict[str, str], args: list[
     proc = run_cli(*args, "--no-save" if args[0] == "generate" else "--limit=5", cwd=tmp_path, **api)
     assert proc.returncode != 0 and words in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_styles_stdout_holds_only_style_lines(tmp_path: Path, api: dict[str, str]) -> None:
+    """A note (here: GPT Image has no documented base, so every style is listed) goes to stderr with the head."""
+    proc = run_cli("styles", "--model", "gpt-image", "--limit", "3", cwd=tmp_path, **api)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 3 and all(len(line.split(" · ")) == 5 for line in lines)
+    assert "Krea documents no style base for openai/gpt-image" in proc.stderr
+    assert "Krea documents no style base" not in proc.stdout

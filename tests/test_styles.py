@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from mcp import Client
@@ -408,3 +411,261 @@ def test_list_models_shows_the_styles_argument_for_models_that_take_it() -> None
     catalog = load_catalog()
     assert "styles → styles (trained styles: list_styles)" in model_detail(catalog.find("flux"))
     assert "styles →" not in model_detail(catalog.find("imagen-4"))
+
+
+# --- after the review: shared styles, unnamed bases, deadlines, refusals, cursors --------------------------------
+
+
+def listings(fake: FakeKrea) -> int:
+    """How many ``GET /styles`` (the listing) the server made."""
+    return sum(1 for method, path in fake.requests if method == "GET" and path == "/styles")
+
+
+async def test_a_teammates_shared_style_is_found_in_the_listing_when_get_style_answers_404(
+    client: Client, fake: FakeKrea
+) -> None:
+    """Krea's GET /styles/{id} shows public styles and the caller's own only (the emulator answers 404 for a shared
+    one, as the spec says): the style is then found through GET /styles?ids=, and the generation goes ahead."""
+    team = ids(fake)["Team Mascot"]
+    result = await client.call_tool("generate_image", {"prompt": "a fox", "styles": [{"id": team}], "wait": False})
+    assert result.is_error is False, text_of(result)
+    assert f"Styles applied: Team Mascot (id {team}, strength 1)." in text_of(result)
+    assert lookups(fake) == [f"/styles/{team}"] and listings(fake) == 1  # found under filter=shared
+    again = await client.call_tool("generate_image", {"prompt": "a cat", "styles": [{"id": team}], "wait": False})
+    assert again.is_error is False and lookups(fake) == [f"/styles/{team}"] and listings(fake) == 1  # remembered
+    assert fake.jobs_created == 2
+
+
+async def test_a_style_in_neither_the_lookup_nor_the_listing_is_refused(client: Client, fake: FakeKrea) -> None:
+    stranger = ids(fake)["Private Experiment"]
+    result = await client.call_tool("generate_image", {"prompt": "a fox", "styles": [{"id": stranger}]})
+    assert result.is_error is True
+    assert f"styles: no style {stranger!r} you can use" in text_of(result)
+    assert 'those shared with you (filter="shared")' in text_of(result)
+    assert listings(fake) == 2 and fake.generate_posts == 0  # looked for under shared, then all
+
+
+@pytest.mark.parametrize("model", ["flux", "qwen", "z-image"])
+@pytest.mark.parametrize("models", ["missing", None, []])
+async def test_a_style_whose_bases_krea_does_not_name_is_sent_and_said_unchecked(
+    fake: FakeKrea, mode: str, model: str, models: Any
+) -> None:
+    """``models`` is not a required field of Krea's style: without it the fit cannot be told, so the style is sent
+    and the result says its fit was not checked (as for GPT Image and Krea 2)."""
+    style_id = ids(fake)["Krea Watercolor"]
+
+    async def no_bases(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        response = await inner.handle_async_request(request)
+        if request.url.path == f"/styles/{style_id}":
+            await response.aread()
+            style = json.loads(response.content)
+            style.pop("models") if models == "missing" else style.update(models=models)
+            return httpx.Response(200, json=style)
+        return response
+
+    async with connect(Around(fake, no_bases), mode=mode) as client:
+        result = await client.call_tool(
+            "generate_image", {"prompt": "a fox", "model": model, "styles": [{"id": style_id}], "wait": False}
+        )
+    assert result.is_error is False, text_of(result)
+    assert f"Krea names no base for Krea Watercolor (id {style_id}), so whether it fits" in text_of(result)
+    assert "was not checked" in text_of(result)
+    (job,) = fake.jobs.values()
+    assert job.body["styles"] == [{"id": style_id, "strength": 1.0}]
+
+
+@pytest.mark.parametrize("model", ["gpt-image", "krea-2"])
+async def test_a_video_only_style_is_refused_on_models_without_a_documented_base(
+    client: Client, fake: FakeKrea, model: str
+) -> None:
+    fake.styles.styles[ids(fake)["Neon Tokyo"]].models = ["wan", "wan22"]
+    result = await client.call_tool(
+        "generate_image", {"prompt": "a fox", "model": model, "styles": [{"id": ids(fake)["Neon Tokyo"]}]}
+    )
+    assert result.is_error is True
+    assert "was trained for wan, wan22, the bases of Krea's video models (alibaba/wan-2.1, alibaba/wan-2.2)" in (
+        text_of(result)
+    )
+    assert text_of(result).endswith("Nothing was started or charged.") and fake.generate_posts == 0
+
+
+async def test_a_style_given_twice_is_refused_naming_the_duplicate(client: Client, fake: FakeKrea) -> None:
+    watercolor = ids(fake)["Krea Watercolor"]
+    chosen = [{"id": watercolor}, {"id": ids(fake)["Krea Film Noir"]}, {"id": watercolor, "strength": -1}]
+    result = await client.call_tool("generate_image", {"prompt": "a fox", "styles": chosen})
+    assert result.is_error is True
+    assert f"styles[2].id={watercolor!r} is already styles[0].id: give each style once" in text_of(result)
+    assert lookups(fake) == [] and fake.generate_posts == 0
+
+
+async def test_styles_are_looked_up_several_at_once_and_no_more_than_four(fake: FakeKrea) -> None:
+    at_once = most = 0
+
+    async def slow_lookups(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        nonlocal at_once, most
+        if not request.url.path.startswith("/styles/"):
+            return await inner.handle_async_request(request)
+        at_once += 1
+        most = max(most, at_once)
+        try:
+            await anyio.sleep(0.2)
+            return await inner.handle_async_request(request)
+        finally:
+            at_once -= 1
+
+    titles_ = [
+        "Krea Watercolor",
+        "Krea Film Noir",
+        "Krea Claymation",
+        "Krea Isometric",
+        "Risograph Print",
+        "Neon Tokyo",
+    ]
+    async with connect(Around(fake, slow_lookups)) as client:
+        with anyio.fail_after(1.0):  # one after another would take 1.2 s
+            result = await client.call_tool(
+                "generate_image", {"prompt": "a fox", "styles": [{"id": ids(fake)[t]} for t in titles_], "wait": False}
+            )
+    assert result.is_error is False, text_of(result)
+    assert most == style_book.LOOKUPS_AT_ONCE
+    assert [s["id"] for s in fake.jobs.popitem()[1].body["styles"]] == [ids(fake)[t] for t in titles_]
+
+
+async def test_a_remembered_style_krea_refuses_is_forgotten_and_the_refusal_says_so(fake: FakeKrea, mode: str) -> None:
+    """A style unshared after it was looked up: Krea refuses the create (400 "Style not found or not accessible");
+    the error names the style, says nothing was charged and points to list_styles; the next call asks Krea again."""
+    team = ids(fake)["Team Mascot"]
+    async with connect(fake, mode=mode) as client:
+        first = await client.call_tool("generate_image", {"prompt": "a", "styles": [{"id": team}], "wait": False})
+        fake.styles.styles[team].shared = False
+        refused = await client.call_tool("generate_image", {"prompt": "b", "styles": [{"id": team}], "wait": False})
+        asked = len(lookups(fake))
+        again = await client.call_tool("generate_image", {"prompt": "c", "styles": [{"id": team}], "wait": False})
+    assert first.is_error is False and asked == 1
+    assert refused.is_error is True
+    text = text_of(refused)
+    assert f"styles: Krea refused style 'Team Mascot' ({team}): Krea rejected the request (400: Style not found" in text
+    assert "No job was started and nothing was charged. list_styles shows the styles you may use now" in text
+    assert again.is_error is True and f"no style {team!r} you can use" in text_of(again)
+    assert len(lookups(fake)) == 2 and fake.jobs_created == 1  # asked again, not served from memory
+
+
+async def test_a_429_on_a_style_lookup_is_said_as_a_read(fake: FakeKrea) -> None:
+    async def limited(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        if request.url.path.startswith("/styles"):
+            return httpx.Response(429, json={"error": "Too many requests"})
+        return await inner.handle_async_request(request)
+
+    async with connect(Around(fake, limited)) as client:
+        looked = await client.call_tool("generate_image", {"prompt": "a", "styles": [{"id": "any-style"}]})
+        listed = await client.call_tool("list_styles", {})
+    for result, path in ((looked, "/styles/any-style"), (listed, "/styles")):
+        assert result.is_error is True
+        text = text_of(result)
+        assert f"Krea is limiting how often this account may ask (429 on GET {path}: Too many requests)." in text
+        assert "nothing was started or charged" in text and "concurrency limit" not in text
+    assert fake.generate_posts == 0
+
+
+async def test_list_styles_ends_within_the_calls_deadline(fake: FakeKrea, mode: str) -> None:
+    async def hang(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        if request.url.path == "/styles":
+            await anyio.sleep(3600)
+        return await inner.handle_async_request(request)
+
+    async with connect(Around(fake, hang), mode=mode, wait_s=1) as client:
+        with anyio.fail_after(3):
+            result = await client.call_tool("list_styles", {"title": "krea"})
+    assert result.is_error is True
+    assert "list_styles: Krea did not answer within the 1 s this call may take (KREA_WAIT_S)." in text_of(result)
+
+
+async def test_a_title_search_stops_at_the_deadline_and_says_where(fake: FakeKrea) -> None:
+    """Slow pages: the search stops at the call's deadline with what it found, and its cursor goes on from there."""
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    for i in range(300):  # newer than the seeded library: listed first, newest (Slow 299) first
+        created = start + timedelta(seconds=i)
+        fake.styles.add(FakeStyle(style_uuid(f"slow:{i}"), f"Slow {i}", "x", ["flux_dev"], "community", created))
+        fake.styles.styles[style_uuid(f"slow:{i}")].public = True
+
+    async def slow_pages(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        if request.url.path == "/styles":
+            await anyio.sleep(0.6)
+        return await inner.handle_async_request(request)
+
+    async with connect(Around(fake, slow_pages), wait_s=1.5) as client:
+        first = await client.call_tool("list_styles", {"title": "slow 15"})  # pages end at 0.6 s, 1.2 s, (1.8 s)
+        cursor = first.structured_content["next_cursor"]
+        rest = await client.call_tool("list_styles", {"title": "slow 15", "cursor": cursor})
+    assert first.is_error is False, text_of(first)
+    assert titles(first) == {f"Slow {i}" for i in range(150, 160)}  # pages 299-200 and 199-100
+    assert "Stopped at the 1.5 s this call may take (KREA_WAIT_S) after searching 200 styles" in text_of(first)
+    assert f'pass cursor="{cursor}"' in text_of(first)
+    assert rest.is_error is False, text_of(rest)
+    assert titles(rest) == {"Slow 15"} and rest.structured_content["next_cursor"] is None
+
+
+def cursor_of(*parts: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode().rstrip("=")
+
+
+async def test_a_cursor_whose_position_krea_refuses_gets_the_cursor_error(client: Client, fake: FakeKrea) -> None:
+    result = await client.call_tool("list_styles", {"cursor": cursor_of("garbage", 0, "all", None, None)})
+    assert result.is_error is True
+    assert "cursor: not a cursor list_styles gave; pass next_cursor from its previous result" in text_of(result)
+    assert "Krea rejected" not in text_of(result) and listings(fake) == 1
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "words"),
+    [
+        (
+            {"filter": "all"},
+            {"filter": "mine"},
+            "it continues a listing with filter='all', but this call has filter='mine'.",
+        ),
+        ({"title": "krea"}, {"title": "ink"}, "with title='krea', but this call has title='ink'."),
+        ({"title": "krea"}, {}, "with title='krea', but this call has no title."),
+        (
+            {"model": "flux"},
+            {"model": "qwen", "title": "x"},
+            "with model='flux', no title, but this call has model='qwen', title='x'.",
+        ),
+    ],
+)
+async def test_a_cursor_reused_with_another_filter_model_or_title_is_refused_saying_which(
+    client: Client, fake: FakeKrea, first: dict[str, Any], then: dict[str, Any], words: str
+) -> None:
+    page = await client.call_tool("list_styles", {**first, "limit": 1})
+    cursor = page.structured_content["next_cursor"]
+    assert cursor is not None
+    same = await client.call_tool("list_styles", {**first, "limit": 1, "cursor": cursor})
+    assert same.is_error is False, text_of(same)
+    other = await client.call_tool("list_styles", {**then, "limit": 1, "cursor": cursor})
+    assert other.is_error is True
+    assert words in text_of(other), text_of(other)
+    assert "Pass the same filter, model and title with the cursor, or leave cursor out" in text_of(other)
+
+
+async def test_a_cursor_past_the_end_of_a_shorter_list_says_so(client: Client, fake: FakeKrea) -> None:
+    """Styles removed since the cursor was given: its offset is beyond Krea's page, and the result says so."""
+    result = await client.call_tool("list_styles", {"cursor": cursor_of(None, 60, "all", None, None)})
+    assert result.is_error is False
+    assert result.structured_content == {"styles": [], "next_cursor": None}
+    assert "The cursor points past the end of the list (styles were removed since it was given)" in text_of(result)
+
+
+async def test_the_style_book_forgets_a_style_for_its_caller_only() -> None:
+    fake = FakeKrea(token=["alice-token-0001", "bob-token-00002"], job_duration_s=0)
+    async with KreaClient(base_url=fake.base_url, token=None, transport=fake.transport()) as krea:
+        book = StyleBook(krea, load_catalog())
+        watercolor = ids(fake)["Krea Watercolor"]
+        for token in ("alice-token-0001", "bob-token-00002"):
+            with as_caller(SecretStr(token)):
+                await book.get(watercolor)
+        with as_caller(SecretStr("alice-token-0001")):
+            assert book.forget(watercolor) is not None and book.forget(watercolor) is None
+            await book.get(watercolor)
+        with as_caller(SecretStr("bob-token-00002")):
+            await book.get(watercolor)
+        assert len(lookups(fake)) == 3  # alice asked again; bob's was still remembered

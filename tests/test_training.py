@@ -4,12 +4,14 @@ generate_image applies. Through MCP in memory (both eras), and as real stdio chi
 from __future__ import annotations
 
 import base64
+import json
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from mcp import Client, StdioServerParameters
 
@@ -18,7 +20,7 @@ from krea_mcp.catalog.training_params import TRAIN_OPERATION, training_bases
 from krea_mcp.fake_api import FakeKrea
 from krea_mcp.fake_api._png import prompt_image
 from krea_mcp.workflow.spend import estimate_usd
-from tests.helpers import TOKEN, child_env, connect, free_port, running, text_of
+from tests.helpers import TOKEN, Around, child_env, connect, free_port, running, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -275,3 +277,142 @@ async def test_stdio_child_trains_a_style_on_the_emulator_and_applies_it(tmp_pat
     assert started.is_error is False and "Style trained" in text_of(started), text_of(started)
     assert used.is_error is False, text_of(used)
     assert f"Styles applied: Wire Look (id {style_id}, strength 0.7)." in text_of(used)
+
+
+# --- after the review: finished trainings, unusable ids, list_jobs, deadlines ------------------------------------
+
+
+def completed_with(result: dict[str, Any]) -> Any:
+    """A handler for ``Around``: every completed job Krea reports carries ``result`` instead of its own."""
+
+    async def handler(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        response = await inner.handle_async_request(request)
+        if request.method == "GET" and request.url.path.startswith("/jobs/"):
+            await response.aread()
+            job = json.loads(response.content)
+            if job.get("status") == "completed":
+                return httpx.Response(200, json={**job, "result": result})
+        return response
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("result", "words"),
+    [
+        ({}, "no style_id at all"),
+        ({"style_id": None}, "no style_id at all"),
+        ({"style_id": 12345}, "a style_id that is not text (int)"),
+        ({"style_id": "has.dot"}, "style_id 'has.dot', which is not of a style id's form"),
+        ({"style_id": "x" * 150}, "which is not of a style id's form"),
+    ],
+)
+async def test_a_completed_training_without_a_usable_style_id_says_so(
+    fake: FakeKrea, mode: str, result: dict[str, Any], words: str
+) -> None:
+    async with connect(Around(fake, completed_with(result)), mode=mode, tools="all") as client:
+        done = await train(client, wait=True)
+    text = text_of(done)
+    assert text.startswith("Training completed in ") and "(styles/train) but Krea returned no usable style_id (" in text
+    assert words in text and 'list_styles(filter="mine") may show the style.' in text
+    assert "Use it" not in text and "reports the style_id" not in text and "0 images" not in text
+    assert "style_id" not in done.structured_content
+    assert done.structured_content["error"] == "Training completed but Krea returned no usable style_id."
+
+
+async def test_a_training_from_another_process_without_a_style_id_is_still_a_training(fake: FakeKrea) -> None:
+    """No record here: Krea's job type (loraTraining) tells it is a training."""
+    async with connect(fake, tools="all") as client:
+        job_id = (await train(client, wait=True)).structured_content["job_id"]
+    async with connect(Around(fake, completed_with({})), tools="all") as other:
+        checked = await other.call_tool("get_job", {"job_id": job_id})
+    assert "Training completed in " in text_of(checked) and "no usable style_id" in text_of(checked)
+
+
+@pytest.mark.parametrize("ending", ["completed", "failed"])
+async def test_a_finished_training_does_not_repeat_the_notes_of_one_that_runs(
+    trainer: Client, fake: FakeKrea, ending: str
+) -> None:
+    """The estimate and the advice to wait are said while the training runs, not once it has ended."""
+    if ending == "failed":
+        fake.fail_next_jobs(1, "Training failed: bad images")
+    started = await train(trainer, steps=100)
+    assert "Estimated up to $2.08" in text_of(started) and "Training takes many minutes" in text_of(started)
+    done = await trainer.call_tool("wait_for_job", {"job_id": started.structured_content["job_id"]})
+    again = await trainer.call_tool("wait_for_job", {"job_id": started.structured_content["job_id"]})
+    for result in (done, again):
+        text = text_of(result)
+        assert result.structured_content["status"] == ending, text
+        assert "Training style 'Studio Look' on flux_dev (1 image)." in text
+        assert "Estimated" not in text and "Training takes many minutes" not in text and "wait_for_job" not in text
+
+
+async def test_a_finished_video_base_training_keeps_where_its_style_is_used(trainer: Client) -> None:
+    done = await train(trainer, model="wan", wait=True)
+    text = text_of(done)
+    assert "A wan style is for Krea's video model alibaba/wan-2.1, not run by this server." in text
+    assert "Estimated" not in text
+
+
+async def test_list_jobs_shows_trainings_and_their_style_ids(fake: FakeKrea, mode: str) -> None:
+    async with connect(fake, mode=mode, tools="all") as client:
+        running = await train(client, name="Still Running")
+        fake.job_duration_s = 0
+        done = await client.call_tool("train_style", {"name": "Done Look", "images": [PHOTO], "wait": True})
+        style_id = done.structured_content["style_id"]
+        here = await client.call_tool("list_jobs", {})
+    async with connect(fake, mode=mode, tools="all") as other:  # another process: no record of either job
+        there = await other.call_tool("list_jobs", {})
+    done_id, running_id = done.structured_content["job_id"], running.structured_content["job_id"]
+    for listed in (here, there):
+        lines = {line.split(" · ")[0]: line for line in text_of(listed).splitlines()[1:]}
+        assert lines[done_id].startswith(f"{done_id} · completed · style training · ")
+        assert lines[done_id].endswith(f" · style_id {style_id}")
+        assert lines[running_id].split(" · ")[2] == "style training" and "style_id" not in lines[running_id]
+        rows = {row["job_id"]: row for row in listed.structured_content["jobs"]}
+        assert rows[done_id]["style_id"] == style_id and rows[done_id]["model"] == TRAIN_OPERATION
+    assert "'Done Look'" in text_of(here)
+
+
+@pytest.mark.parametrize("tool", ["get_job", "wait_for_job"])
+async def test_a_finished_trainings_style_lookup_keeps_to_the_calls_deadline(fake: FakeKrea, tool: str) -> None:
+    """Krea hanging on the style's details: the result comes within the call's deadline, with the hint that holds
+    for any style."""
+    async with connect(fake, tools="all") as client:
+        job_id = (await train(client, wait=True)).structured_content["job_id"]
+
+    async def styles_hang(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        if request.url.path.startswith("/styles/"):
+            await anyio.sleep(3600)
+        return await inner.handle_async_request(request)
+
+    async with connect(Around(fake, styles_hang), tools="all", wait_s=1) as client:
+        before = anyio.current_time()
+        with anyio.fail_after(4):
+            checked = await client.call_tool(tool, {"job_id": job_id})
+        took = anyio.current_time() - before
+    assert checked.is_error is False and checked.structured_content["style_id"]
+    assert 'Use it: generate_image(prompt="<trigger word> ...", model="flux" for a flux_dev style' in text_of(checked)
+    assert took < 1.5  # not the 5 s a lookup may take when time is left
+
+
+async def test_the_use_it_note_says_generate_image_needs_the_generate_group(fake: FakeKrea) -> None:
+    async with connect(fake, tools="training,jobs") as client:
+        done = await client.call_tool("train_style", {"name": "Look", "images": [PHOTO], "wait": True})
+    text = text_of(done)
+    assert "Use it: generate_image(" in text
+    assert "generate_image is in the generate tool group, which this server does not offer" in text
+
+
+async def test_a_trained_style_without_named_bases_gets_the_general_hint(fake: FakeKrea) -> None:
+    async def no_bases(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        response = await inner.handle_async_request(request)
+        if request.url.path.startswith("/styles/") and response.status_code == 200:
+            await response.aread()
+            return httpx.Response(200, json={**json.loads(response.content), "models": None})
+        return response
+
+    async with connect(Around(fake, no_bases), tools="all") as client:
+        done = await train(client, wait=True)
+    assert 'list_styles(filter="mine") shows its base (Krea names no base for it).' in text_of(done)
+    assert "no image model Krea documents takes it" not in text_of(done)

@@ -210,6 +210,19 @@ async def test_get_style_by_id_and_404s(client: httpx.AsyncClient, fake: FakeKre
         assert missing.status_code == 404 and missing.json() == {"error": "Style not found"}
 
 
+async def test_a_shared_style_is_listed_and_usable_but_not_shown_by_id(client: httpx.AsyncClient) -> None:
+    """The spec: GET /styles/{id} "Returns public styles or your own private styles". A teammate's style shared
+    with the workspace answers 404 there, while the listing shows it (filter=shared, ids=) and generation takes it."""
+    shared = (await _styles(client, filter="shared"))["items"]
+    assert [item["title"] for item in shared] == ["Team Mascot"]
+    team = shared[0]["id"]
+    assert (await client.get(f"/styles/{team}")).status_code == 404
+    assert [i["id"] for i in (await _styles(client, ids=team))["items"]] == [team]
+    assert [i["id"] for i in (await _styles(client, filter="shared", ids=team))["items"]] == [team]
+    used = await client.post(FLUX, json={"prompt": "a fox", "styles": [{"id": team, "strength": 1}]})
+    assert used.status_code == 200, used.text
+
+
 async def test_each_user_sees_only_their_own_private_styles(clock: FakeClock) -> None:
     fake = FakeKrea(token=["alice", "bob"], clock=clock)
     async with open_client(fake, token="alice") as alice, open_client(fake, token="bob") as bob:

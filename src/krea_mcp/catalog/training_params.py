@@ -9,6 +9,7 @@ sent any style the caller may use, and the result says the fit was not checked (
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -17,6 +18,8 @@ from krea_mcp.errors import InvalidRequestError
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError as SchemaError
+
+    from krea_mcp.job import Job
 
 #: The catalog id of the training operation (its POST path is ``/styles/train``).
 TRAIN_OPERATION = "styles/train"
@@ -31,6 +34,13 @@ VIDEO_MODELS_OF_BASE = {"wan": "alibaba/wan-2.1", "wan22": "alibaba/wan-2.2"}
 CU_PER_STEP = {"qwen": 8.3, "wan22": 5.3, "flux_schnell": 3.4, "wan": 3.4, "flux_dev": 3.0, "z-image": 2.4}
 #: Where train_style's arguments go in Krea's body (the rest keep their names).
 _ARGUMENT_OF = {"urls": "images", "max_train_steps": "steps"}
+#: What a style id looks like: the one form generate_image's ``styles`` takes, so a training's result is only
+#: reported as usable, and a lookup only made, for an id that a generation would accept.
+STYLE_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+#: The job ``type`` Krea gives style trainings (``GET /jobs/{id}``), which tells a training this server did not start.
+TRAINING_JOB_TYPE = "loraTraining"
+#: Where a training's note turns to what only matters while it runs (the estimate, how to wait): its lines start so.
+_WHILE_RUNNING = "Estimated up to "
 
 
 def base_of(model_id: str) -> str | None:
@@ -53,9 +63,28 @@ def training_bases(operation: Operation) -> list[str]:
 
 
 def trained_style_id(result: dict[str, Any] | None) -> str | None:
-    """The ``style_id`` a finished training job's result carries (None for any other result, or an unusable one)."""
+    """The ``style_id`` a finished training job's result carries (None for any other result, or an unusable one:
+    not a string, or not of the form generate_image's ``styles`` takes)."""
     style_id = (result or {}).get("style_id")
-    return style_id if isinstance(style_id, str) and 0 < len(style_id) <= 100 else None
+    return style_id if isinstance(style_id, str) and STYLE_ID.match(style_id) else None
+
+
+def is_training(job: Job, model: str | None = None) -> bool:
+    """Whether ``job`` is a style training: started here (``model`` is the training operation), or so by Krea's own
+    words (its job ``type``, or a ``style_id`` key in its result), for jobs another process started."""
+    kind = (job.model_extra or {}).get("type")
+    return model == TRAIN_OPERATION or kind == TRAINING_JOB_TYPE or "style_id" in (job.result or {})
+
+
+def unusable_style_id(result: dict[str, Any] | None) -> str:
+    """What a completed training's result holds instead of a usable ``style_id``, in words (for its result)."""
+    raw = (result or {}).get("style_id")
+    if raw is None:
+        return "no style_id at all"
+    if not isinstance(raw, str):
+        return f"a style_id that is not text ({type(raw).__name__})"
+    shown = raw if len(raw) <= 40 else raw[:40] + "…"
+    return f"style_id {shown!r}, which is not of a style id's form (1-100 letters, digits, '-', '_')"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +151,8 @@ def build_body(operation: Operation, request: TrainParams) -> dict[str, Any]:
 
 
 def body_note(operation: Operation, request: TrainParams, body: dict[str, Any]) -> str:
-    """What was asked for, what it may cost (the spend guard's estimate, explained) and what comes next."""
+    """What was asked for (first line), then what it may cost (the spend guard's estimate, explained) and how to
+    wait for it: that second line only matters while the training runs (``finished_note`` leaves it out)."""
     images = len(body["urls"])
     details = [f"{images} image{'s' if images != 1 else ''}"]
     if "type" in body:
@@ -130,7 +160,17 @@ def body_note(operation: Operation, request: TrainParams, body: dict[str, Any]) 
     if "trigger_word" in body:
         details.append(f"trigger word {body['trigger_word']!r}")
     head = f"Training style {request.name!r} on {request.base} ({', '.join(details)})."
-    return " ".join((head, price_note(operation, request.base, body.get("max_train_steps")), use_note(request.base)))
+    where = base_note(request.base)
+    head = f"{head} {where}" if where else head
+    running = f"{price_note(operation, request.base, body.get('max_train_steps'))} {WAIT_NOTE}"
+    return f"{head}\n{running}"
+
+
+def finished_note(note: str) -> str | None:
+    """A training's note once it has ended (completed, failed or cancelled): what was asked for, without the
+    estimate and the advice to wait, which only mattered while it ran. Other notes (a recovered create) are kept."""
+    kept = [line for line in note.splitlines() if not line.startswith(_WHILE_RUNNING)]
+    return "\n".join(kept) or None
 
 
 def price_note(operation: Operation, base: str, steps: int | None) -> str:
@@ -150,14 +190,17 @@ def price_note(operation: Operation, base: str, steps: int | None) -> str:
     return f"Estimated up to ${per_step * counted:,.2f}: {work} (Krea documents {documented}{likely})."
 
 
-def use_note(base: str) -> str:
-    """What to know before a style of ``base`` is trained: how long it takes, and where such a style can be used."""
-    head = "Training takes many minutes: wait_for_job (again as needed) reports the style_id."
+#: Said while a training runs (never once it has ended).
+WAIT_NOTE = "Training takes many minutes: wait_for_job (again as needed) reports the style_id."
+
+
+def base_note(base: str) -> str | None:
+    """Where a style of ``base`` can be used, when that is not one of generate_image's models (None when it is)."""
     if base in VIDEO_MODELS_OF_BASE:
-        return f"{head} A {base} style is for Krea's video model {VIDEO_MODELS_OF_BASE[base]}, not run by this server."
+        return f"A {base} style is for Krea's video model {VIDEO_MODELS_OF_BASE[base]}, not run by this server."
     if base not in ALIAS_OF_BASE:
-        return f"{head} Krea documents no image model that takes {base} styles."
-    return head
+        return f"Krea documents no image model that takes {base} styles."
+    return None
 
 
 def _branches(operation: Operation) -> list[dict[str, Any]]:

@@ -329,7 +329,7 @@ class FakeKrea:
     async def _get_style(self, request: Request) -> Response:
         self._settle_training()
         caller = bearer_of(request.headers.get("authorization"))
-        style = self.styles.visible(request.path_params["style_id"], caller)
+        style = self.styles.readable(request.path_params["style_id"], caller)  # public or own (the spec)
         return JSONResponse(self.styles.to_json(style)) if style else error_response(404, "Style not found")
 
     async def _serve_preview(self, request: Request) -> Response:

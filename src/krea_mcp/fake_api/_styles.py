@@ -4,6 +4,9 @@ Who owns a style decides who sees it, as on Krea: Krea-official styles (``owner`
 public; the caller's own styles are private to the token that trained them (with one token, or any token, the
 sandbox has a single user, who owns every user style); a teammate's style shared with the workspace is usable by
 everyone else; a stranger's private style is visible to nobody (404, and refused in generation bodies).
+
+As Krea's spec says of ``GET /styles/{id}`` ("Returns public styles or your own private styles"), a teammate's
+shared style answers 404 there, while ``GET /styles`` lists it (``filter=shared``, ``ids=``) and generation takes it.
 """
 
 from __future__ import annotations
@@ -134,9 +137,14 @@ class StyleLibrary:
         return style.public or self.mine(style, caller) or (style.shared and style.kind != "stranger")
 
     def visible(self, style_id: str, caller: str) -> FakeStyle | None:
-        """The style, if it exists and the caller may see it."""
+        """The style, if it exists and the caller may see and use it (listings, generation bodies)."""
         style = self.styles.get(style_id)
         return style if style is not None and self.usable(style, caller) else None
+
+    def readable(self, style_id: str, caller: str) -> FakeStyle | None:
+        """The style ``GET /styles/{id}`` shows the caller: a public one or the caller's own (not a shared one)."""
+        style = self.styles.get(style_id)
+        return style if style is not None and (style.public or self.mine(style, caller)) else None
 
     def owner_id(self, style: FakeStyle) -> str | None:
         if style.kind == "krea":

@@ -18,6 +18,7 @@ from krea_mcp.errors import (
     KreaConnectionError,
     KreaError,
     MissingTokenError,
+    RateLimitError,
     ServerError,
     safe_excerpt,
     scrub,
@@ -150,8 +151,13 @@ class KreaClient:
         model: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
+        ids: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """GET /styles: one page of the styles this token may see, newest first, and the next page's cursor."""
+        """GET /styles: one page of the styles this token may see, newest first, and the next page's cursor.
+
+        ``ids`` (comma-separated) keeps only those styles: how a style shared with the workspace is found, which
+        ``GET /styles/{id}`` does not show (it answers for public styles and the caller's own).
+        """
         params: dict[str, Any] = {"filter": filter, "limit": limit}
         if liked:
             params["liked"] = "true"
@@ -159,6 +165,8 @@ class KreaClient:
             params["model"] = model
         if cursor:
             params["cursor"] = cursor
+        if ids:
+            params["ids"] = ids
         response = await self._read("GET", "/styles", params=params, max_bytes=MAX_LIST_BYTES)
         try:
             answer = self._decoded(response)
@@ -175,7 +183,8 @@ class KreaClient:
         return items[:limit], next_cursor
 
     async def get_style(self, style_id: str) -> dict[str, Any]:
-        """GET /styles/{id}: one style this token may use (NotFoundError for any other id)."""
+        """GET /styles/{id}: one public style or one of this token's own (NotFoundError for any other id, including
+        a style shared with the workspace: ``list_styles(ids=...)`` finds those)."""
         response = await self._read("GET", f"/styles/{quote(style_id, safe='')}", max_bytes=MAX_ANSWER_BYTES)
         try:
             style = self._decoded(response)
@@ -249,7 +258,10 @@ class KreaClient:
         # An error answer is judged on its first max_bytes; a success must be whole to be used at all.
         response = _kept(streamed, body)
         if response.is_error:
-            raise KreaAPIError.from_response(response, model=model, job_id=job_id, secret=self._secrets())
+            error = KreaAPIError.from_response(response, model=model, job_id=job_id, secret=self._secrets())
+            if isinstance(error, RateLimitError) and method == "GET":  # its own words are about creating jobs
+                raise _read_limited(error, url) from None
+            raise error
         if not complete:
             raise ServerError(
                 f"Krea's answer to {method} {url} is larger than {max_bytes // 1024:,} KiB, the most this server "
@@ -282,6 +294,23 @@ class KreaClient:
                 status_code=response.status_code,
                 body=None,
             ) from None
+
+
+def _read_limited(error: RateLimitError, url: str) -> RateLimitError:
+    """A 429 on a read (a job, the job list, styles), said as what it is: Krea asking this account to slow down.
+    Nothing was started or charged by it."""
+    body = error.body if isinstance(error.body, dict) else {}
+    words = next((v for k in ("message", "error", "detail") if isinstance(v := body.get(k), str) and v), "")
+    detail = safe_excerpt(words, limit=200) if words else "no details"
+    later = f"after {error.retry_after:g} s" if error.retry_after is not None else "in a few seconds"
+    path = url.split("?", 1)[0]
+    return RateLimitError(
+        f"Krea is limiting how often this account may ask (429 on GET {path}: {detail}). This was only a read: "
+        f"nothing was started or charged. Try again {later}.",
+        status_code=error.status_code,
+        body=error.body,
+        retry_after=error.retry_after,
+    )
 
 
 async def _read_at_most(response: httpx.Response, limit: int) -> tuple[bytes, bool]:

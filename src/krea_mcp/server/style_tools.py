@@ -62,9 +62,12 @@ def build(settings: Settings) -> list[Tool]:
         cursor: Annotated[str | None, Field(max_length=2000)] = None,
     ) -> CallToolResult:
         with tool_errors():
-            book = (await state(ctx).service()).styles
+            app = state(ctx)
+            book = (await app.service()).styles
             assert book is not None  # every served JobService has one (workflow.assembly)
-            page = await book.page(filter=filter, model=model, title=title, limit=limit, cursor=cursor)
+            page = await book.page(
+                filter=filter, model=model, title=title, limit=limit, cursor=cursor, deadline_s=app.settings.wait_s
+            )
         return styles_result(page)
 
     async def train_style(
@@ -124,7 +127,12 @@ def styles_result(page: StylePage) -> CallToolResult:
     if page.note:
         lines.append(page.note)
     more = f'cursor="{page.next_cursor}" (same filter, model and title)'
-    if page.bounded:
+    if page.stopped_s is not None:
+        lines.append(
+            f"Stopped at the {page.stopped_s:g} s this call may take (KREA_WAIT_S) after searching {page.searched} "
+            f"styles, before the end of the list; pass {more} to go on."
+        )
+    elif page.bounded:
         lines.append(f"Searched {page.searched} styles without reaching the end of the list; pass {more} to go on.")
     elif page.next_cursor:
         lines.append(f"More: pass {more}.")

@@ -41,9 +41,11 @@ class JobResult(BaseModel):
 
 def job_data(outcome: Outcome) -> JobResult:
     """The job as tool results (``structuredContent``) and the ``krea://jobs/{id}`` resource show it."""
-    from krea_mcp.catalog.training_params import trained_style_id
+    from krea_mcp.catalog.training_params import is_training, trained_style_id
 
     job = outcome.job
+    style_id = trained_style_id(job.result) if job.status == "completed" else None
+    no_style = job.status == "completed" and style_id is None and is_training(job, outcome.model)
     return JobResult(
         job_id=job.job_id,
         status=job.status,
@@ -52,9 +54,11 @@ def job_data(outcome: Outcome) -> JobResult:
         model=outcome.model,
         created_at=job.created_at,
         completed_at=job.completed_at,
-        error=job.error or ("Cancelled." if job.status == "cancelled" else None),
+        error=job.error
+        or ("Cancelled." if job.status == "cancelled" else None)
+        or ("Training completed but Krea returned no usable style_id." if no_style else None),
         next_step=None if job.terminal else _next_step(job.job_id, outcome.save_to),
-        style_id=trained_style_id(job.result) if job.status == "completed" else None,
+        style_id=style_id,
         **_video_fields(outcome),
     )
 
@@ -115,6 +119,8 @@ def _text(outcome: Outcome, data: JobResult, cancel_request: bool) -> str:
 
 
 def _headline(outcome: Outcome, data: JobResult, model: str, cancel_request: bool) -> str:
+    from krea_mcp.catalog.training_params import is_training, unusable_style_id
+
     next_step = data.next_step or ""
     if data.status == "completed":
         n = len(data.urls)
@@ -124,6 +130,14 @@ def _headline(outcome: Outcome, data: JobResult, model: str, cancel_request: boo
             if cancel_request:
                 return f"Job {data.job_id}{model} had already completed (style_id {data.style_id}); nothing to cancel."
             return f"Style trained{took}{model}: style_id {data.style_id}."
+        if is_training(outcome.job, outcome.model):  # completed, yet no style id generate_image would take
+            what = unusable_style_id(outcome.job.result)
+            if cancel_request:
+                return f"Job {data.job_id}{model} had already completed ({what}); nothing to cancel."
+            return (
+                f"Training completed{took}{model} but Krea returned no usable style_id ({what}); "
+                'list_styles(filter="mine") may show the style.'
+            )
         kind = _media(data.urls[0]) if data.urls else "image"
         if cancel_request:
             return f"Job {data.job_id}{model} had already completed; nothing to cancel. {n} {kind}(s):"
@@ -143,24 +157,35 @@ def _headline(outcome: Outcome, data: JobResult, model: str, cancel_request: boo
 
 
 def jobs_list_result(items: list[tuple[Job, JobRecord | None]], note: str | None) -> CallToolResult:
-    """``list_jobs``: one line per job (id, status, model, age, prompt), newest first; the same as structured data."""
-    from krea_mcp.catalog.training_params import trained_style_id
+    """``list_jobs``: one line per job (id, status, model, age, prompt), newest first; the same as structured data.
+
+    A style training says so (for a job another process started, Krea's job type tells), with its style_id once
+    completed.
+    """
+    from krea_mcp.catalog.training_params import TRAIN_OPERATION, is_training, trained_style_id
 
     now = datetime.now(UTC)
     lines, rows = [], []
     for job, record in items:
         created = job.created()
         age = _age(now, created) if created else "age unknown"
-        model = record.model if record else "model not recorded here"
+        training = is_training(job, record.model if record else None)
+        model = "style training" if training else (record.model if record else "model not recorded here")
         prompt = f" · {record.prompt[:60]!r}" if record else ""
-        lines.append(f"{job.job_id} · {job.status} · {model} · {age}{prompt}")
+        style_id = trained_style_id(job.result) if job.status == "completed" else None
+        made = ""
+        if training and job.status == "completed":
+            made = f" · style_id {style_id}" if style_id else " · no usable style_id"
+        lines.append(f"{job.job_id} · {job.status} · {model} · {age}{prompt}{made}")
         row: dict[str, Any] = {"job_id": job.job_id, "status": job.status, "created_at": job.created_at}
         if record:
             row |= {"model": record.model, "prompt": record.prompt[:200]}
+        elif training:
+            row["model"] = TRAIN_OPERATION
         if job.urls:
             row["urls"] = job.urls
-        if job.status == "completed" and trained_style_id(job.result):
-            row["style_id"] = trained_style_id(job.result)
+        if style_id:
+            row["style_id"] = style_id
         rows.append({k: v for k, v in row.items() if v is not None})
     head = (
         f"{len(items)} recent job(s), newest first. Pick one up with wait_for_job(job_id=...)."

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ import anyio
 from krea_mcp.catalog.job_kinds import JobRequest, request_body, request_note
 from krea_mcp.catalog.models import Catalog
 from krea_mcp.errors import (
+    BadRequestError,
     InvalidRequestError,
     JobAfterSubmitError,
     KreaAPIError,
@@ -52,6 +54,9 @@ CreatedFn = Callable[["Outcome"], Awaitable[None]]
 
 _TRANSIENT = (KreaConnectionError, ServerError, RateLimitError)
 PROGRESS_EVERY_S = 3.0
+#: The deadline (anyio time) of the tool call under way in this task, for what follows the wait: a finished
+#: training's style lookup uses what is left of it (set by ``wait`` and ``submit``; ``get`` passes its own).
+_CALL_DEADLINE: ContextVar[float | None] = ContextVar("krea_call_deadline", default=None)
 
 
 @dataclass
@@ -92,6 +97,7 @@ class JobService:
         if self.inputs is not None:  # every local file and data: URI checked before any is uploaded
             self.inputs.check(refs)
         styles_note = None
+        _CALL_DEADLINE.set(deadline if deadline is not None else anyio.current_time() + self.settings.wait_s)
         if self.styles is not None and stand_in.get("styles"):  # each exists, is the caller's to use, fits the model
             until = deadline if deadline is not None else anyio.current_time() + self.settings.wait_s
             styles_note = await self.styles.check(operation, stand_in["styles"], deadline=until)
@@ -109,16 +115,21 @@ class JobService:
         # cancelling here could leave a paid job whose id nobody learns. (Bounded by the request timeout and the
         # retry budget.)
         with anyio.CancelScope(shield=True):
-            job, note = await create_job(
-                self.client,
-                guard,
-                price,
-                operation,
-                body,
-                known=self.records.keys(),
-                budget_s=self.settings.wait_s,
-                in_flight=self.creating,
-            )
+            try:
+                job, note = await create_job(
+                    self.client,
+                    guard,
+                    price,
+                    operation,
+                    body,
+                    known=self.records.keys(),
+                    budget_s=self.settings.wait_s,
+                    in_flight=self.creating,
+                )
+            except BadRequestError as exc:  # a style Krea no longer lets the caller use: forgotten, said as such
+                if styles_note is None or self.styles is None or "style" not in str(exc).lower():
+                    raise
+                raise self.styles.refused(exc, stand_in["styles"]) from None
             record = self.records[job.job_id] = JobRecord(job.job_id, operation.id, request.prompt, note)
             record.expected_size = _asked_size(operation.kind, body)
             record.kind = operation.kind
@@ -184,9 +195,11 @@ class JobService:
         return await self._finish(outcome, target, save_to, started=deadline - deadline_s)
 
     async def get(self, job_id: str) -> Outcome:
+        """One look at the job; a finished training's style is looked up with what is left of the same deadline."""
+        deadline = anyio.current_time() + self.settings.wait_s
         with self._bounded(f"checking job {job_id}"):
             job = await self.client.get_job(job_id)
-        return await self._with_trained_style(Outcome(job, self.model_of(job_id)))
+        return await self._with_trained_style(Outcome(job, self.model_of(job_id)), deadline=deadline)
 
     async def wait(
         self,
@@ -197,6 +210,7 @@ class JobService:
         granted: Path | None = None,
     ) -> Outcome:
         deadline = anyio.current_time() + timeout_s
+        _CALL_DEADLINE.set(deadline)  # for a finished training's style lookup in _finish
         target = self.delivery.target(save_to, granted=granted) if self.delivery else None
         with self._bounded(f"checking job {job_id}", timeout_s):
             job = await self.client.get_job(job_id)  # unknown ids fail fast, before any waiting
@@ -272,9 +286,25 @@ class JobService:
             )
         return outcome
 
-    async def _with_trained_style(self, outcome: Outcome) -> Outcome:
-        """A completed style training says first how to apply the style it made."""
-        note = await self.styles.trained_note(outcome.job) if self.styles is not None else None
+    async def _with_trained_style(self, outcome: Outcome, *, deadline: float | None = None) -> Outcome:
+        """A completed style training says first how to apply the style it made (its details looked up within what
+        is left of the call's ``deadline``, anyio time; by default the one ``wait`` or ``submit`` set).
+
+        A training that has ended keeps only the part of its note that still matters: the estimate and the advice
+        to wait for it are dropped from its record.
+        """
+        from krea_mcp.catalog.training_params import finished_note, is_training
+
+        record = self.records.get(outcome.job.job_id)
+        if record is not None and record.note and outcome.job.terminal and is_training(outcome.job, record.model):
+            record.note = finished_note(record.note)
+        if self.styles is None:
+            return outcome
+        note = await self.styles.trained_note(
+            outcome.job,
+            deadline=deadline if deadline is not None else _CALL_DEADLINE.get(),
+            generate_offered="generate" in self.settings.tools,
+        )
         if note is not None:
             outcome.notes.insert(0, note)
         return outcome
