@@ -219,11 +219,15 @@ async def test_the_service_paces_polling_by_the_catalogs_expected_duration() -> 
 
 def test_the_table_lists_every_model_then_the_legend() -> None:
     lines = table(CATALOG).splitlines()
-    assert lines[0].split() == ["MODEL", "ALIASES", "TIME", "PRICE", "INPUTS"]
+    assert lines[0].split() == ["IMAGE", "MODEL", "ALIASES", "TIME", "PRICE", "INPUTS"]
     assert [line.split()[0] for line in lines[1 : 1 + len(CATALOG.models)]] == list(CATALOG.models)
     assert lines[-2:] == ["", "? = estimated time. Retired: bytedance/seedream-3"]
     flux = next(line for line in lines if line.startswith("bfl/flux-1-dev "))
     assert "~7s " in flux and "~3 CU" in flux
+    videos = lines.index(next(line for line in lines if line.startswith("VIDEO MODEL")))
+    assert len([line for line in lines[videos + 1 : -2] if line.strip()]) == len(CATALOG.of_kind("video"))
+    veo = next(line for line in lines if line.startswith("google/veo-3 "))
+    assert "~300s " in veo and "≤$0.42/s" in veo and "4, 6 or 8 s" in veo
 
 
 # --- job kinds: the generic workflow, one adapter per kind ------------------------------------------------------
@@ -236,8 +240,10 @@ def test_the_image_adapter_maps_and_the_generic_step_checks_the_schema() -> None
     with pytest.raises(InvalidRequestError, match=r"width=100 is out of range for model bfl/flux-1-dev"):
         request_body(flux, params)
     assert request_body(flux, replace(params, width=1024, height=768))["width"] == 1024
-    with pytest.raises(LookupError, match="no request adapter for video jobs"):
-        adapter_for("video")
+    for kind in ("image", "enhance", "video", "style-training"):  # each kind with a tool has its adapter
+        assert callable(adapter_for(kind).build)
+    with pytest.raises(LookupError, match="no request adapter for sculpture jobs"):
+        adapter_for("sculpture")  # type: ignore[arg-type]
 
 
 @dataclass
