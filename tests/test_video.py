@@ -118,7 +118,22 @@ async def test_image_to_video_from_a_local_file_and_a_data_uri(fake: FakeKrea, t
         ),
         ({"model": "aleph"}, "options.init_video: required by model runway/aleph"),
         ({"model": "veo-3", "options": {"duration": 4}}, "options.duration: set by generate_video's duration_s"),
-        ({"model": "flux"}, "Unknown model 'flux'"),
+        ({"model": "flux"}, "model='flux' is bfl/flux-1-dev, an image model: generate_image makes images"),
+        ({"model": "dall-e"}, "Unknown model 'dall-e'"),
+        (
+            {"model": "aleph", "options": {"init_video": "clip.mp4"}},
+            "options.init_video='clip.mp4': model runway/aleph takes an http(s) URL",
+        ),
+        (
+            {"model": "wan-2.5", "options": {"audio_url": "https://x.io/my song.mp3"}},
+            "takes an http(s) URL here (Krea fetches it), without spaces",
+        ),
+        (
+            {"model": "gen-3", "end_image": "3c90c3cc-0d44-4b50-8888-8dd25736052a"},
+            "end_image: model runway/gen-3 has no end_image",
+        ),
+        ({"model": "kling-2.5", "start_image": "   "}, "start_image: empty image reference"),
+        ({"model": "veo-3", "save_to": "clip.mov"}, "ends in .mov, a file type this server does not write"),
     ],
 )
 async def test_what_a_model_cannot_do_is_refused_before_any_post(
@@ -222,3 +237,74 @@ async def test_videos_are_saved_with_readable_names_and_never_overwrite(fake: Fa
         "fox-2.mp4",
     ]
     assert all(video_info(Path(p).read_bytes())[0] for p in (named, *third.structured_content["files"]))
+
+
+async def test_a_video_job_is_not_taken_as_a_frame(fake: FakeKrea, client: Client) -> None:
+    clip = await client.call_tool("generate_video", {"prompt": "a fox"})
+    result = await client.call_tool(
+        "generate_video", {"prompt": "more", "model": "kling-2.5", "start_image": clip.structured_content["job_id"]}
+    )
+    assert result.is_error is True
+    assert "made a video, not an image; pass an image job's id, or an image" in text_of(result)
+    assert len(video_posts(fake)) == 1
+
+
+async def test_the_video_url_resource_can_be_read(fake: FakeKrea, client: Client) -> None:
+    clip = await client.call_tool("generate_video", {"prompt": "a fox"})
+    (url,) = clip.structured_content["urls"]
+    read = await client.read_resource(url)
+    (content,) = read.contents
+    assert content.mime_type == "video/mp4"
+    assert video_info(base64.b64decode(content.blob))[0] == pytest.approx(5.0)
+
+
+def _serving(fake: FakeKrea, body: bytes, content_type: str, suffix_less: bool = False) -> Any:
+    """The emulator, with its video files answered by ``body`` typed ``content_type`` (and, with ``suffix_less``,
+    result URLs without a file suffix, as a CDN may give)."""
+    import httpx
+
+    from tests.helpers import Around
+
+    async def handler(request: httpx.Request, inner: httpx.AsyncBaseTransport) -> httpx.Response:
+        if request.url.path.startswith("/_fake/videos/"):
+            return httpx.Response(200, content=body, headers={"content-type": content_type})
+        response = await inner.handle_async_request(request)
+        if suffix_less and request.url.path.startswith("/jobs/"):
+            await response.aread()
+            text = response.content.decode().replace("/0.mp4", "/0")
+            return httpx.Response(response.status_code, content=text.encode(), headers=response.headers)
+        return response
+
+    return Around(fake, handler)
+
+
+async def test_a_video_answered_as_something_else_is_not_saved_as_a_video(fake: FakeKrea, tmp_path: Path) -> None:
+    async with connect(_serving(fake, png(), "image/png")) as client:
+        result = await client.call_tool("generate_video", {"prompt": "a fox", "save_to": "clips/fox.mp4"})
+    assert "files" not in result.structured_content
+    assert "its answer is 'image/png'" in text_of(result) or "not a video" in text_of(result), text_of(result)
+    assert not (tmp_path / "clips" / "fox.mp4").exists() and not (tmp_path / "clips" / "fox.png").exists()
+
+
+async def test_an_mp4_sent_as_octet_stream_from_a_url_without_suffix_is_still_a_video(
+    fake: FakeKrea, tmp_path: Path
+) -> None:
+    from krea_mcp.fake_api._mp4 import placeholder_mp4
+
+    clip = placeholder_mp4(3.0, 640, 360)
+    async with connect(_serving(fake, clip, "application/octet-stream", suffix_less=True)) as client:
+        result = await client.call_tool("generate_video", {"prompt": "a fox", "save_to": "clips/"})
+    assert result.is_error is False, text_of(result)
+    assert "1 video (3 s, 640×360)." in text_of(result)
+    (saved,) = result.structured_content["files"]
+    assert saved.endswith(".mp4") and Path(saved).read_bytes() == clip
+    links = [block for block in result.content if block.type == "resource_link"]
+    assert [link.mime_type for link in links] == ["video/mp4", "video/mp4"]  # the URL and the saved file
+
+
+async def test_wait_for_job_refuses_an_image_name_for_a_video_it_started(fake: FakeKrea, client: Client) -> None:
+    started = await client.call_tool("generate_video", {"prompt": "a fox", "wait": False})
+    result = await client.call_tool(
+        "wait_for_job", {"job_id": started.structured_content["job_id"], "save_to": "still.png"}
+    )
+    assert result.is_error is True and "this job makes videos; name it .mp4" in text_of(result)

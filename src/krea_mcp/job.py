@@ -134,3 +134,5 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     #: A video result's length in seconds and size in pixels, from its file's header (None where unknown).
     video: tuple[float | None, int | None, int | None] | None = None
+    #: The job's kind when this server knows it (it started the job): image, enhance, video, style-training.
+    kind: str | None = None

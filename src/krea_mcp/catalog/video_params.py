@@ -23,7 +23,8 @@ from krea_mcp.errors import InvalidRequestError
 _HEIGHTS = {"480p": 480, "512p": 512, "540p": 540, "720p": 720, "768p": 768, "1080p": 1080, "4k": 2160}
 #: What a model that takes width/height gets when the call gives no size.
 DEFAULT_RATIO, DEFAULT_RESOLUTION = "16:9", "720p"
-#: Body fields set from generate_video's own arguments (``options`` may not set them), and the argument.
+#: Body fields generate_video's own arguments may set, and the argument (which of them a model's body gets from an
+#: argument depends on the model: see :func:`owned_fields`).
 ARGUMENTS = {
     "prompt": "prompt",
     "duration": "duration_s",
@@ -37,10 +38,33 @@ ARGUMENTS = {
     "start_image": "start_image",
     "end_image": "end_image",
     "generate_audio": "generate_audio",
-    "negative_prompt": "negative_prompt",
     "seed": "seed",
 }
+
+
+def owned_fields(operation: Operation) -> dict[str, str]:
+    """The fields of ``operation``'s body that generate_video's arguments set, and the argument that sets each.
+
+    A model has one length field (``duration``, else a frame count) and one shape field; LTX's ``num_frames``,
+    beside its ``duration``, stays free for ``options``.
+    """
+    props = operation.properties
+    owned = {name: arg for name, arg in ARGUMENTS.items() if name in props}
+    if "duration" in props:
+        owned.pop("frame_num", None)
+        owned.pop("num_frames", None)
+    else:
+        frames = _frame_field(operation)
+        for name in ("frame_num", "num_frames"):
+            if name != frames:
+                owned.pop(name, None)
+    if "aspect_ratio" in props:
+        owned.pop("ratio", None)
+    return owned
+
+
 _RATIO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[:x/]\s*(\d+(?:\.\d+)?)\s*$")
+_HTTP_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +112,14 @@ def build_body(operation: Operation, p: VideoParams) -> dict[str, Any]:
         if value is not None:
             _require(operation, name, name, takers=_takers_of(name))
             body[name] = value
+    owned = owned_fields(operation)
     for key, value in p.options.items():
-        if key in ARGUMENTS:
+        if key in owned:
             raise InvalidRequestError(
-                f"options.{key}: set by generate_video's {ARGUMENTS[key]} argument, not by options.",
+                f"options.{key}: set by generate_video's {owned[key]} argument, not by options.",
                 field=f"options.{key}",
             )
+        _check_url_option(operation, key, value)
         if key not in props:
             raise InvalidRequestError(
                 f"options.{key}: model {operation.id} has no such setting; its other settings are: "
@@ -112,7 +138,35 @@ def build_body(operation: Operation, p: VideoParams) -> dict[str, Any]:
 
 def option_fields(operation: Operation) -> list[str]:
     """The model's fields that generate_video's own arguments do not set (passed through ``options``)."""
-    return [name for name in operation.properties if name not in ARGUMENTS]
+    owned = owned_fields(operation)
+    return [name for name in operation.properties if name not in owned]
+
+
+def takes_frame(operation: Operation, name: str) -> None:
+    """Refuse ``start_image``/``end_image`` on a model without that field (before any job id is looked up)."""
+    _require(operation, name, name, takers=_takers_of(name))
+
+
+def _check_url_option(operation: Operation, key: str, value: Any) -> None:
+    """An option whose field is a URL (``init_video``, ``reference_images``...) must be an http(s) URL Krea can
+    fetch: a local path or a malformed URL would only come back as a 400 from Krea."""
+    spec = operation.properties.get(key, {})
+    items = spec.get("items", {}) if isinstance(spec.get("items"), dict) else {}
+    is_uri = spec.get("format") == "uri"
+    if not is_uri and items.get("format") != "uri":
+        return
+    values = value if isinstance(value, list) and not is_uri else [value]
+    for item in values:
+        if item is None and "null" in str(spec.get("type")):
+            continue
+        if not isinstance(item, str) or not _HTTP_URL.match(item):
+            shown = repr(item)[:80]
+            raise InvalidRequestError(
+                f"options.{key}={shown}: model {operation.id} takes an http(s) URL here (Krea fetches it), without "
+                "spaces. Local files are uploaded only through start_image and end_image; put the file somewhere "
+                "Krea can fetch it and pass its URL.",
+                field=f"options.{key}",
+            )
 
 
 def body_note(operation: Operation, p: VideoParams, body: dict[str, Any]) -> str | None:
@@ -194,7 +248,7 @@ def _map_length(operation: Operation, p: VideoParams, body: dict[str, Any]) -> N
     frames_field = _frame_field(operation)
     assert frames_field is not None
     fps = _fps(operation)
-    frames = round(seconds * fps) + 1  # Wan's clips are 4n+1 frames (81 at 16 fps for 5 s)
+    frames = 4 * round(seconds * fps / 4) + 1  # Wan's clips are 4n+1 frames (81 at 16 fps for 5 s)
     spec = operation.properties[frames_field]
     low, high = spec.get("minimum"), spec.get("maximum")
     if (low is not None and frames < low) or (high is not None and frames > high):
@@ -252,10 +306,11 @@ def _matching_ratio(operation: Operation, name: str, asked: str, allowed: list[s
     if text in allowed:
         return text
     wanted = _parsed(text)
-    for value in allowed:
-        parsed = _parsed(value, strict=False)
-        if parsed is not None and math.isclose(parsed, wanted, rel_tol=0.01):
-            return value
+    shapes = [(abs(parsed / wanted - 1), value) for value in allowed if (parsed := _parsed(value, strict=False))]
+    if shapes:
+        gap, closest = min(shapes)
+        if gap <= 0.02:  # Runway's 1584:672 is its 21:9 (2.357 against 2.333)
+            return closest
     raise InvalidRequestError(
         f"aspect_ratio={text!r}: model {operation.id} takes {', '.join(allowed)}.", field="aspect_ratio"
     )

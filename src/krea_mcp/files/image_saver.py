@@ -41,7 +41,7 @@ import anyio.to_thread
 
 from krea_mcp.errors import DownloadError, InvalidRequestError, SaveError
 from krea_mcp.files.confined import ConfinementError, Directory, open_below, read_below, root_of
-from krea_mcp.files.image_types import VIDEO_SUFFIXES, extension_of
+from krea_mcp.files.image_types import extension_of
 from krea_mcp.files.user_paths import user_path
 
 if TYPE_CHECKING:
@@ -52,10 +52,13 @@ if TYPE_CHECKING:
 #: Suffixes that make ``save_to`` a file path rather than a directory.
 #: (HEIC is not among them: no writer ships with Pillow, so a .heic name could not be honoured.)
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
-#: Every suffix a save_to file name may end in: images, and the videos Krea returns (saved as delivered).
-MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
-#: What a result download may be: an image, or a video job's video.
-MEDIA_KINDS = ("image/", "video/")
+#: The suffix a video's save_to file name may end in: videos are saved as delivered (MP4), never converted.
+VIDEO_NAME_SUFFIXES = frozenset({".mp4"})
+#: Every suffix a save_to file name may end in.
+MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_NAME_SUFFIXES
+#: What a result download may be, by the job's kind: an image job's images; a video job's video (CDNs often send
+#: MP4 as application/octet-stream: its first bytes are then checked).
+DOWNLOAD_KINDS = {"image": ("image/",), "video": ("video/", "application/octet-stream")}
 #: A download larger than this is abandoned (protects the disk from a runaway body).
 MAX_IMAGE_BYTES = 512 * 1024 * 1024
 CHUNK_BYTES = 256 * 1024
@@ -132,14 +135,14 @@ class ImageSaver:
             raise InvalidRequestError(
                 f"save_to: {save_to[:120]!r} ends in {path.suffix}, a file type this server does not write: images "
                 "are saved as .png, .jpg, .jpeg or .webp (converted when Krea delivers another type), videos as "
-                ".mp4, .mov or .webm. Pass a file name ending in one of those, or a directory (end the path with / "
-                f"to mean a directory named {path.name!r}).",
+                ".mp4 (as Krea delivers them). Pass a file name ending in one of those, or a directory (end the "
+                f"path with / to mean a directory named {path.name!r}).",
                 field="save_to",
             )
         if filename is not None and kind is not None:
-            wanted = VIDEO_SUFFIXES if kind == "video" else IMAGE_SUFFIXES
+            wanted = VIDEO_NAME_SUFFIXES if kind == "video" else IMAGE_SUFFIXES
             if suffix not in wanted:
-                names = ".mp4 (or .mov, .webm)" if kind == "video" else ".png, .jpg or .webp"
+                names = ".mp4" if kind == "video" else ".png, .jpg or .webp"
                 raise InvalidRequestError(
                     f"save_to: {save_to[:120]!r} names a {suffix} file, but this job makes {kind}s; name it {names}, "
                     "or pass a directory.",
@@ -168,6 +171,7 @@ class ImageSaver:
         job_id: str,
         notes: list[str] | None = None,
         published: list[Path] | None = None,
+        kind: str = "image",
     ) -> list[Path]:
         """Download ``urls`` concurrently into ``target``; return the absolute paths of the files, in URL order.
 
@@ -183,7 +187,7 @@ class ImageSaver:
         async def run(index: int, url: str) -> None:
             stem = _stem(target, prompt, job_id, index, len(urls))
             try:
-                results[index] = saved = await self._save_one(url, directory, target, stem, notes)
+                results[index] = saved = await self._save_one(url, directory, target, stem, notes, kind)
                 if published is not None:  # known to the caller even if a deadline cuts the rest short
                     published.append(saved)
             except Exception as exc:  # collected so that the other downloads still finish
@@ -255,7 +259,9 @@ class ImageSaver:
 
     # --- one image ----------------------------------------------------------------------------------------------
 
-    async def _save_one(self, url: str, directory: Directory, target: SaveTarget, stem: str, notes: list[str]) -> Path:
+    async def _save_one(
+        self, url: str, directory: Directory, target: SaveTarget, stem: str, notes: list[str], kind: str = "image"
+    ) -> Path:
         async with self._limiter:
             try:
                 with anyio.CancelScope(shield=True):  # quick; a created temp file is always removed below
@@ -264,7 +270,7 @@ class ImageSaver:
                 raise _write_failed(url, target.directory, exc) from exc
             try:
                 async with anyio.wrap_file(raw) as file:  # closing is shielded from cancellation
-                    ext = await self._download(url, file)
+                    ext = await self._download(url, file, kind)
                 asked = Path(target.filename).suffix if target.filename else ""
                 if asked and _same_type(asked) != ext:
                     tmp, ext = await anyio.to_thread.run_sync(_convert, directory, tmp, stem, asked, ext, notes)
@@ -301,11 +307,18 @@ class ImageSaver:
         where = "was removed" if place is None else f"was moved to {place}, outside the allowed directories,"
         raise _Failed(url, f"the directory {directory.path} {where} while the image was being saved; nothing was kept")
 
-    async def _download(self, url: str, file: AsyncFile[bytes]) -> str:
-        """Stream ``url`` into ``file`` and return the file extension of what arrived."""
+    async def _download(self, url: str, file: AsyncFile[bytes], kind: str = "image") -> str:
+        """Stream ``url`` into ``file`` and return the file extension of what arrived (a video is checked to be one
+        by its first bytes: an answer of another type is not saved under a video's name)."""
+        from krea_mcp.files.image_types import sniff
+
         try:
-            async with self._downloader.open(url, kinds=MEDIA_KINDS) as download:
+            async with self._downloader.open(url, kinds=DOWNLOAD_KINDS.get(kind, DOWNLOAD_KINDS["image"])) as download:
                 head = await _write_body(download, file, url)
+                if kind == "video":
+                    found = sniff(head[:16])
+                    if found is None or not found[0].startswith("video/"):
+                        raise _Failed(url, "its answer is not a video file (its first bytes are not MP4, MOV or WebM)")
                 return extension_of(download.content_type, url, head)
         except DownloadError as exc:  # refused, or the body broke off
             raise _Failed(url, exc.rule, download=True, host=exc.host) from exc

@@ -119,12 +119,15 @@ class Publisher:
         )
 
     def _url_resource(self, url: str, index: int, job_id: str) -> Resource:
+        record = self._service.records.get(job_id)
+        video = (record is not None and record.kind == "video") or _is_video(url)
+        media = "video" if video else "image"
         return FunctionResource(
             uri=url,
-            name=f"image-{index}",
-            description=f"image {index} of job {job_id}",
-            mime_type=mimetypes.guess_type(url)[0] or "image/png",
-            fn=partial(self._fetch, url),
+            name=f"{media}-{index}",
+            description=f"{media} {index} of job {job_id}",
+            mime_type=mimetypes.guess_type(url.split("?", 1)[0])[0] or ("video/mp4" if video else "image/png"),
+            fn=partial(self._fetch, url, video),
         )
 
     async def _read_file(self, path: Path, granted: Path | None = None) -> bytes:
@@ -148,14 +151,15 @@ class Publisher:
                 "directories is read; the image URL in the job result still works."
             ) from None
 
-    async def _fetch(self, url: str) -> bytes:
-        """The image bytes, under the download rules, within READ_TIMEOUT_S and MAX_READ_BYTES."""
+    async def _fetch(self, url: str, video: bool = False) -> bytes:
+        """The image (or video) bytes, under the download rules, within READ_TIMEOUT_S and MAX_READ_BYTES."""
         self._touch(url)
         downloader = self._service.downloader
         if downloader is None:
-            raise ResourceError(f"Image downloads are not available on this server; open {url} directly.")
+            raise ResourceError(f"Downloads are not available on this server; open {url} directly.")
+        kinds = ("video/", "application/octet-stream") if video else ("image/",)
         try:
-            return await downloader.fetch_bytes(url, limit=MAX_READ_BYTES, timeout_s=READ_TIMEOUT_S)
+            return await downloader.fetch_bytes(url, limit=MAX_READ_BYTES, timeout_s=READ_TIMEOUT_S, kinds=kinds)
         except KreaError as exc:
             raise ResourceError(str(exc)) from exc
 
@@ -167,3 +171,9 @@ def _remove_resource(mcp: MCPServer, uri: str) -> None:
         remove(uri)
     else:
         mcp._resource_manager._resources.pop(uri, None)
+
+
+def _is_video(url: str) -> bool:
+    """Whether a result URL names a video file."""
+    kind = mimetypes.guess_type(url.split("?", 1)[0])[0] or ""
+    return kind.startswith("video/")

@@ -70,12 +70,12 @@ def job_result(outcome: Outcome, *, cancel_request: bool = False, link_urls: boo
     """
     job = outcome.job
     data = job_data(outcome)
+    media = _media_of(outcome)
     content: list[Any] = [TextContent(text=_text(outcome, data, cancel_request))]
     content += [ImageContent(data=p.data, mime_type=p.mime_type) for p in outcome.previews]
     if link_urls:
         content += [
-            ResourceLink(name=f"{_media(url)}-{i}", uri=url, mime_type=mimetypes.guess_type(url)[0])
-            for i, url in enumerate(job.urls, 1)
+            ResourceLink(name=f"{media}-{i}", uri=url, mime_type=_mime(url, media)) for i, url in enumerate(job.urls, 1)
         ]
     content += [
         ResourceLink(name=f.name, uri=f.as_uri(), mime_type=mimetypes.guess_type(f.name)[0]) for f in outcome.files
@@ -138,7 +138,7 @@ def _headline(outcome: Outcome, data: JobResult, model: str, cancel_request: boo
                 f"Training completed{took}{model} but Krea returned no usable style_id ({what}); "
                 'list_styles(filter="mine") may show the style.'
             )
-        kind = _media(data.urls[0]) if data.urls else "image"
+        kind = _media_of(outcome)
         if cancel_request:
             return f"Job {data.job_id}{model} had already completed; nothing to cancel. {n} {kind}(s):"
         facts = _video_facts(data) if kind == "video" else ""
@@ -207,10 +207,21 @@ def _age(now: datetime, then: datetime) -> str:
     return f"{seconds // 86_400} days ago"
 
 
-def _media(url: str) -> str:
-    """ "video" for a URL of a video file, else "image"."""
-    kind = mimetypes.guess_type(url.split("?", 1)[0])[0] or ""
-    return "video" if kind.startswith("video/") else "image"
+def _media_of(outcome: Outcome) -> str:
+    """ "video" for a video job's result (known from the job this server started, the video's header it read, or
+    a URL naming a video file), else "image"."""
+    if outcome.kind == "video" or outcome.video is not None:
+        return "video"
+    if outcome.kind is None and outcome.job.urls:
+        kind = mimetypes.guess_type(outcome.job.urls[0].split("?", 1)[0])[0] or ""
+        return "video" if kind.startswith("video/") else "image"
+    return "image"
+
+
+def _mime(url: str, media: str) -> str | None:
+    """A result URL's MIME type: from its file name, else what the job makes (a video's URL may lack a suffix)."""
+    guessed = mimetypes.guess_type(url.split("?", 1)[0])[0]
+    return guessed or ("video/mp4" if media == "video" else None)
 
 
 def _video_fields(outcome: Outcome) -> dict[str, Any]:

@@ -47,7 +47,7 @@ def build(settings: Settings) -> list[Tool]:
     ) -> CallToolResult:
         import anyio
 
-        from krea_mcp.catalog.video_params import VideoParams
+        from krea_mcp.catalog.video_params import VideoParams, takes_frame
         from krea_mcp.workflow.enhance_source import JOB_ID, job_image
 
         app = state(ctx)
@@ -55,10 +55,12 @@ def build(settings: Settings) -> list[Tool]:
         with tool_errors():
             service = await app.service()
             chosen = model or app.settings.default_video_model
-            service.catalog.find(chosen, "video")  # an unknown model is refused before any job is looked up
+            operation = _video_model(service.catalog, chosen)  # refused before any job is looked up
             frames: dict[str, str | None] = {"start_image": start_image, "end_image": end_image}
             notes = []
             for name, value in frames.items():
+                if value is not None:
+                    takes_frame(operation, name)  # a model without the frame refuses it before any lookup
                 if value is not None and JOB_ID.match(value.strip()):  # a previous image job: its first image
                     frames[name], note = await job_image(service, value, name, verb="animate")
                     notes.append(note)
@@ -86,11 +88,42 @@ def build(settings: Settings) -> list[Tool]:
             outcome.notes.extend(n for n in notes if n)
         return await reply(ctx, outcome)
 
+    def video_field_hint(name: str, arguments: dict[str, Any]) -> str | None:
+        """Where the chosen video model takes a setting sent at the top level (only a field it really has)."""
+        from krea_mcp.catalog.video_params import option_fields
+
+        try:
+            info = load_catalog().find(str(arguments.get("model") or settings.default_video_model), "video")
+        except KreaError:
+            return None
+        others = option_fields(info)
+        if name in others:
+            return f"model {info.id} takes it as options.{name}: pass options={{{name!r}: ...}}"
+        return f"model {info.id} has no such setting either (its other fields, for options: {', '.join(others)})"
+
     return [
         make_tool(
             generate_video,
             "Generate a video from a prompt or start/end images (models: list_models kind=video); checked first. "
             f"Takes minutes: waits {settings.wait_s:g} s, else returns job_id for wait_for_job.",
             read_only=False,
-        )
+        ).model_copy(update={"field_hint": video_field_hint})
     ]
+
+
+def _video_model(catalog: Any, name: str) -> Any:
+    """The video model ``name`` means; an image model's name is refused pointing to generate_image."""
+    from krea_mcp.errors import InvalidRequestError, KreaError, UnknownModelError
+
+    try:
+        return catalog.find(name, "video")
+    except UnknownModelError as missing:
+        try:
+            image = catalog.find(name, "image")
+        except KreaError:
+            raise missing from None
+        raise InvalidRequestError(
+            f"model={name!r} is {image.id}, an image model: generate_image makes images; for a video pick a video "
+            "model (list_models with kind='video'), and pass an image as start_image to animate it.",
+            field="model",
+        ) from None

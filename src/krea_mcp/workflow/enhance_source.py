@@ -93,12 +93,19 @@ async def job_image(service: JobService, job_id: str, field: str, *, verb: str) 
     try:
         outcome = await service.get(job_id)
     except NotFoundError:
+        sandbox = " Sandbox jobs live only in the server process that made them." if service.settings.sandbox else ""
         raise InvalidRequestError(
             f"{field}: no job {job_id} was found for this token (a job id is only usable by the token that created "
-            "it). list_jobs shows your recent jobs; or pass the image's URL.",
+            f"it).{sandbox} list_jobs shows your recent jobs; or pass the image's URL.",
             field=field,
         ) from None
     job = outcome.job
+    record = service.records.get(job_id)
+    made_video = (record is not None and record.kind == "video") or "video" in str(getattr(job, "type", "")).lower()
+    if made_video or (job.urls and _is_video_url(job.urls[0])):
+        raise InvalidRequestError(
+            f"{field}: job {job_id} made a video, not an image; pass an image job's id, or an image.", field=field
+        )
     if job.status != "completed":
         hint = (
             f"call wait_for_job with it first, then {verb}"
@@ -174,6 +181,14 @@ def _turned_note(turned: bool, width: int, height: int) -> str | None:
         f"The input's EXIF orientation turns it a quarter turn; it was measured upright ({width}×{height}), as it "
         "is shown."
     )
+
+
+def _is_video_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    from krea_mcp.files.image_types import VIDEO_SUFFIXES
+
+    return any(urlsplit(url).path.lower().endswith(suffix) for suffix in VIDEO_SUFFIXES)
 
 
 def _shown(url: str) -> str:

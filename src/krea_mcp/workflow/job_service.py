@@ -90,7 +90,7 @@ class JobService:
         operation = self.catalog.find(request.model, request.kind)
         refs = request.references()
         # Validate with stand-in URLs first, so a bad size or field never triggers an upload.
-        stand_in = request_body(operation, request.with_references({k: _stand_ins(v) for k, v in refs.items()}))
+        stand_in = request_body(operation, request.with_references({k: _stand_ins(v, k) for k, v in refs.items()}))
         # URLs go to Krea as they were checked (stripped); local references stay as given until uploaded.
         refs = {k: [r.strip() if _remote(r) else r for r in v] for k, v in refs.items()}
         request = request.with_references(refs)
@@ -211,7 +211,9 @@ class JobService:
     ) -> Outcome:
         deadline = anyio.current_time() + timeout_s
         _CALL_DEADLINE.set(deadline)  # for a finished training's style lookup in _finish
-        target = self.delivery.target(save_to, granted=granted) if self.delivery else None
+        known = self.records.get(job_id)  # a job this server started: its kind decides what save_to may name
+        media = None if known is None else "video" if known.kind == "video" else "image"
+        target = self.delivery.target(save_to, granted=granted, kind=media) if self.delivery else None
         with self._bounded(f"checking job {job_id}", timeout_s):
             job = await self.client.get_job(job_id)  # unknown ids fail fast, before any waiting
         model = self.model_of(job_id)
@@ -268,6 +270,8 @@ class JobService:
         """Notes, then saving and previews. ``started``: when the call began (anyio time), so a video's download may
         use what is left of the host's cap on a call instead of the short budget images get."""
         outcome.save_to = save_to
+        known = self.records.get(outcome.job.job_id)
+        outcome.kind = known.kind if known is not None else None
         await self._with_trained_style(outcome)
         record = self.records.get(outcome.job.job_id)
         if record is not None and record.note:
@@ -408,12 +412,12 @@ def _remote(ref: str) -> bool:
     return is_remote(ref[:64].lstrip())
 
 
-def _stand_ins(refs: list[str]) -> list[str]:
+def _stand_ins(refs: list[str], field: str = "images") -> list[str]:
     """Placeholder URLs for local references, for validating a body before uploading anything."""
     out = []
     for i, ref in enumerate(refs):
         if not isinstance(ref, str) or not ref or ref.isspace():
-            raise InvalidRequestError("images: empty image reference.", field="images")
+            raise InvalidRequestError(f"{field}: empty image reference.", field=field)
         out.append(ref.strip() if _remote(ref) else f"https://upload.invalid/{i}.png")
     return out
 

@@ -95,12 +95,18 @@ class Delivery:
                         job_id=job.job_id,
                         notes=outcome.notes,
                         published=published,
+                        kind="video" if video else "image",
                     )
                 except SaveError as exc:
                     outcome.files = exc.saved  # images saved before the failure still count
                     outcome.notes.append(f"Saving failed: {exc}")
             if video:
                 outcome.video = await self._video_facts(job.urls[0])
+                if outcome.video is None:
+                    outcome.notes.append(
+                        "Length and size unknown: the video's header does not say them in its first "
+                        f"{VIDEO_HEADER_BYTES // 2**20} MB (its index may be at the end of the file)."
+                    )
                 if self._settings.preview != "off":
                     outcome.notes.append(
                         "No inline preview: videos are not shown in the chat (the URL plays in a browser)."
@@ -131,7 +137,7 @@ class Delivery:
 
         head = bytearray()
         try:
-            async with self._downloader.open(url, kinds=("video/",)) as download:
+            async with self._downloader.open(url, kinds=("video/", "application/octet-stream")) as download:
                 async for chunk in download.chunks():
                     head += chunk
                     facts = _facts(bytes(head), video_info)
@@ -219,7 +225,10 @@ def _facts(
 ) -> tuple[float | None, int | None, int | None] | None:
     """What ``reader`` finds in ``head``, or None when it is not a video header it reads."""
     try:
-        facts = reader(head)
+        duration, width, height = reader(head)
     except ValueError:
         return None
+    if duration is not None and not 0 < duration <= 86_400:  # 0: a fragmented file's header; more: not believable
+        duration = None
+    facts = (duration, width, height)
     return None if facts == (None, None, None) else facts
