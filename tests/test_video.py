@@ -308,3 +308,15 @@ async def test_wait_for_job_refuses_an_image_name_for_a_video_it_started(fake: F
         "wait_for_job", {"job_id": started.structured_content["job_id"], "save_to": "still.png"}
     )
     assert result.is_error is True and "this job makes videos; name it .mp4" in text_of(result)
+
+
+def test_frame_priced_and_unpriced_video_models_are_estimated_on_the_high_side() -> None:
+    """Wan's published price is for a default 81-frame clip: 961 frames is counted 961/81 times; Aleph has no
+    published price and is counted above the dearest documented video call."""
+    from krea_mcp.workflow.spend import UNKNOWN_VIDEO_PRICE_USD, estimate_usd
+
+    wan = CATALOG.find("wan-2.1", "video")
+    assert estimate_usd(wan, {"frame_num": 81}) == wan.usd_estimate
+    assert estimate_usd(wan, {"frame_num": 961}) == pytest.approx(wan.usd_estimate * 961 / 81)
+    dearest = max(op.usd_estimate or 0 for op in CATALOG.of_kind("video").values())
+    assert estimate_usd(CATALOG.find("aleph", "video"), {}) == UNKNOWN_VIDEO_PRICE_USD > dearest

@@ -16,6 +16,11 @@ from krea_mcp.errors import SpendLimitError
 
 #: Used for models whose price Krea does not publish; deliberately on the high side.
 UNKNOWN_PRICE_USD = 0.25
+#: The same for a video model (Runway Aleph): the dearest documented video call is $6.87 (Veo 3.1, 8 s).
+UNKNOWN_VIDEO_PRICE_USD = 7.0
+#: The frames of a default clip of a model whose length is a frame count (Wan: 81 frames, 5 s at 16 fps): its
+#: published price is for such a clip, and a longer one is assumed to cost proportionally more.
+DEFAULT_CLIP_FRAMES = 81
 #: Enhancers: Krea publishes no price, and Topaz bills by output megapixels; each started block of this many output
 #: megapixels is counted at UNKNOWN_PRICE_USD (Topaz's own list price is $0.08 per 24 MP block before any margin).
 ENHANCE_MP_PER_BLOCK = 16
@@ -30,6 +35,8 @@ def estimate_usd(info: ModelInfo, body: Mapping[str, Any] | None = None) -> floa
       steps Krea may choose when none are.
     * A video model priced per second of output: its top per-second rate times the length the body asks for (or
       the model's default length); its most expensive documented call when the length cannot be told.
+    * A video model priced per job (Wan 2.1/2.2, whose length is a frame count): its price times the frames asked
+      for over a default 81-frame clip (never less); a video model without any price: ``UNKNOWN_VIDEO_PRICE_USD``.
     * An enhancer (no published price): ``UNKNOWN_PRICE_USD`` per started block of ``ENHANCE_MP_PER_BLOCK`` output
       megapixels, so a 242 MP upscale is not counted like a 4 MP one.
     * Without a published price: ``UNKNOWN_PRICE_USD``.
@@ -46,6 +53,11 @@ def estimate_usd(info: ModelInfo, body: Mapping[str, Any] | None = None) -> floa
         seconds = seconds_of(info, body)
         if seconds is not None:
             return info.usd_per_second * seconds
+    if info.kind == "video":
+        if info.usd_estimate is None:
+            return UNKNOWN_VIDEO_PRICE_USD
+        frames = max((_positive((body or {}).get(f)) or 0 for f in ("frame_num", "num_frames")), default=0)
+        return info.usd_estimate * max(1.0, frames / DEFAULT_CLIP_FRAMES)
     if info.kind == "enhance" and info.usd_estimate is None:
         return UNKNOWN_PRICE_USD * _enhance_blocks(body)
     if info.usd_estimate is None:
@@ -137,7 +149,7 @@ class SpendGuard:
         if self.max_jobs is not None and self.jobs + 1 > self.max_jobs:
             raise SpendLimitError(
                 f"Not submitted: this server already started {self.jobs} jobs, the limit set by KREA_MAX_JOBS "
-                f"({self.max_jobs}). Nothing was charged. If more images are really wanted, ask the user to raise "
+                f"({self.max_jobs}). Nothing was charged. If more jobs are really wanted, ask the user to raise "
                 "the limit and restart the server."
             )
         if self.max_usd is not None and self.usd + price > self.max_usd + 1e-9:
