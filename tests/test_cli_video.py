@@ -50,3 +50,16 @@ def test_models_lists_video_models_apart(tmp_path: Path) -> None:
     images, videos = proc.stdout.split("VIDEO MODEL", 1)
     assert "bfl/flux-1-dev" in images and "google/veo-3" not in images
     assert "google/veo-3 " in videos and "4, 6 or 8 s" in videos and "bfl/flux-1-dev" not in videos
+
+
+def test_video_options_reach_the_model(tmp_path: Path, api: dict[str, str]) -> None:
+    """Aleph edits a video: its init_video goes through --option (a URL stays text)."""
+    missing = run_cli("video", "make it snow", "--model", "aleph", "--no-save", cwd=tmp_path, **api)
+    assert missing.returncode == 1 and "--option init_video: required by model runway/aleph" in missing.stderr
+    proc = run_cli(
+        "video", "make it snow", "--model", "aleph", "--option", "init_video=https://example.com/in.mp4",
+        "--json", cwd=tmp_path, **api,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (saved,) = json.loads(proc.stdout)["files"]  # saved to KREA_OUTPUT_DIR without --out
+    assert saved.endswith(".mp4")

@@ -152,17 +152,21 @@ def _finite(text: str) -> float:
     return value
 
 
-def _options(parser: argparse.ArgumentParser, pairs: list[str], enhancer: str | None) -> dict[str, Any]:
-    """``NAME=VALUE`` pairs. A value is taken as JSON (4, 0.5, true) unless the enhancer's field is text (prompt)."""
-    import json
-
+def _fields_of(name: str, kind: Any) -> dict[str, Any]:
+    """The fields of the operation ``name`` of ``kind`` (empty when the name is unknown: the tool says so)."""
     from krea_mcp.catalog.models import load_catalog
     from krea_mcp.errors import KreaError
 
     try:
-        fields = load_catalog().find(enhancer or "standard", "enhance").properties
+        return load_catalog().find(name, kind).properties
     except KreaError:
-        fields = {}  # the tool names the enhancers
+        return {}
+
+
+def _options(parser: argparse.ArgumentParser, pairs: list[str], fields: dict[str, Any]) -> dict[str, Any]:
+    """``NAME=VALUE`` pairs. A value is taken as JSON (4, 0.5, true) unless the field is text (prompt, a URL)."""
+    import json
+
     options: dict[str, Any] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -272,7 +276,8 @@ def _enhance_command(argv: list[str]) -> int:
 
         try:
             image = str(user_path(image, field="image").expanduser().resolve())  # file:// URIs too
-            dirs.append(Path(image).parent)
+            if Path(image).parent != Path(Path(image).anchor):  # never the file-system root
+                dirs.append(Path(image).parent)
         except Exception:  # the tool explains a malformed path in its own words
             pass
     overrides["allowed_dirs"] = list(dict.fromkeys(dirs))
@@ -284,7 +289,7 @@ def _enhance_command(argv: list[str]) -> int:
         "long_side": args.long_side,
         "enhancer": args.enhancer,
         "model": args.model,
-        "options": _options(parser, args.option, args.enhancer) or None,
+        "options": _options(parser, args.option, _fields_of(args.enhancer or "standard", "enhance")) or None,
         "save_to": str(out) if out is not None and not args.no_save else None,
     }
     arguments = {k: v for k, v in arguments.items() if v is not None}
@@ -306,6 +311,13 @@ def _video_parser() -> argparse.ArgumentParser:
     parser.add_argument("--aspect-ratio", help="e.g. 16:9")
     parser.add_argument("--resolution", help="e.g. 720p, 1080p")
     parser.add_argument("--audio", action=argparse.BooleanOptionalAction, help="generate sound (models that can)")
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="another field of the model, e.g. --option init_video=https://... for Aleph (repeatable)",
+    )
     parser.add_argument("--out", type=Path, help="directory or .mp4 file to save to (default: KREA_OUTPUT_DIR)")
     parser.add_argument("--no-save", action="store_true", help="print the URL only")
     parser.add_argument("--json", action="store_true", help="print the job result as JSON on stdout")
@@ -317,7 +329,8 @@ def _video_command(argv: list[str]) -> int:
     from krea_mcp import cli
     from krea_mcp.settings import TOOL_GROUPS
 
-    args = _video_parser().parse_args(argv)
+    parser = _video_parser()
+    args = parser.parse_args(argv)
     overrides: dict[str, Any] = {"preview": "off", "auto_save": not args.no_save, "tools": list(TOOL_GROUPS)}
     out: Path | None = args.out.expanduser().resolve() if args.out else None
     dirs = _shell_dirs(out) if out is not None and not args.no_save else _shell_dirs(None)
@@ -333,7 +346,10 @@ def _video_command(argv: list[str]) -> int:
         "resolution": args.resolution,
         "generate_audio": args.audio,
         **frames,
-        "save_to": str(out) if out is not None and not args.no_save else None,
+        "options": _options(parser, args.option, _fields_of(args.model or settings.default_video_model, "video"))
+        or None,
+        # always named when saving, so a download cut short by the call's time is retried until the file is there
+        "save_to": None if args.no_save else str(out or settings.resolved_output_dir()),
     }
     arguments = {k: v for k, v in arguments.items() if v is not None}
     session = cli.Session(settings)
@@ -353,7 +369,8 @@ def _local_frame(image: str | None, dirs: list[Path]) -> str | None:
         path = user_path(image, field="image").expanduser().resolve()
     except Exception:  # the tool explains a malformed path in its own words
         return image
-    dirs.append(path.parent)
+    if path.parent != Path(path.anchor):  # never the file-system root as an allowed directory
+        dirs.append(path.parent)
     return str(path)
 
 
