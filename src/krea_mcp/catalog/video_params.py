@@ -212,7 +212,7 @@ def durations(operation: Operation) -> tuple[list[float], tuple[float | None, fl
     spec = operation.properties.get("duration")
     if spec is None:
         return None if not _frame_field(operation) else ([], (None, None))
-    return _constants(spec), (spec.get("minimum"), spec.get("maximum"))
+    return constants(spec), (spec.get("minimum"), spec.get("maximum"))
 
 
 def _map_length(operation: Operation, p: VideoParams, body: dict[str, Any]) -> None:
@@ -264,8 +264,8 @@ def _map_shape(operation: Operation, p: VideoParams, body: dict[str, Any]) -> No
     """aspect_ratio and resolution onto an aspect-ratio enum, Runway's ``ratio``, a resolution enum, or width/height."""
     props = operation.properties
     ratio_field = "aspect_ratio" if "aspect_ratio" in props else "ratio" if "ratio" in props else None
-    ratios = _constants(props.get(ratio_field, {})) if ratio_field else []
-    resolutions = [str(r) for r in _constants(props.get("resolution", {}))]
+    ratios = constants(props.get(ratio_field, {})) if ratio_field else []
+    resolutions = [str(r) for r in constants(props.get("resolution", {}))]
     sized = "width" in props and "height" in props
     asked_ratio = _parsed(p.aspect_ratio) if p.aspect_ratio is not None else None
     if p.aspect_ratio is not None:
@@ -335,7 +335,7 @@ def _fps(operation: Operation) -> float:
     return float(operation.frame_rate or 16)
 
 
-def _constants(spec: dict[str, Any]) -> list[Any]:
+def constants(spec: dict[str, Any]) -> list[Any]:
     """The values a schema allows when it is a list of them (``enum``, ``const``, or nested ``anyOf`` of those)."""
     if "enum" in spec:
         return list(spec["enum"])
@@ -343,7 +343,7 @@ def _constants(spec: dict[str, Any]) -> list[Any]:
         return [spec["const"]]
     found: list[Any] = []
     for branch in spec.get("anyOf", []) + spec.get("oneOf", []):
-        inner = _constants(branch)
+        inner = constants(branch)
         if not inner:
             return []  # a branch that is not a constant: the field is not a plain list of values
         found += inner

@@ -181,6 +181,14 @@ def _describe(spec: dict[str, Any]) -> str:
     bits = [kind]
     if "enum" in spec:
         bits = [" | ".join(str(v) for v in spec["enum"])]
+    elif "const" in spec:
+        bits = [f"always {spec['const']}"]
+    elif spec.get("anyOf") or spec.get("oneOf"):
+        from krea_mcp.catalog.video_params import constants  # a list of allowed values written as anyOf
+
+        values = constants(spec)
+        if values:
+            bits = [" | ".join(str(v) for v in values)]
     lo, hi = spec.get("minimum"), spec.get("maximum")
     if lo is not None or hi is not None:
         bits.append(f"{_n(lo) if lo is not None else '…'}–{_n(hi) if hi is not None else '…'}")
