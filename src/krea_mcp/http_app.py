@@ -11,6 +11,9 @@
   a JSON-RPC error naming the problem (``edge.check_message``).
 * Stateless (no session affinity needed), so it scales out behind a load balancer:
   ``uvicorn --factory krea_mcp.http_app:create_app --workers 4 --host 0.0.0.0 --port 8000``.
+* ``KREA_WEBHOOK_URL`` (this server's public base URL): every create asks Krea to POST to
+  ``{KREA_WEBHOOK_URL}/webhooks/krea/{secret}`` when the job ends, and ``WebhookRoute`` takes that call in front of
+  the gate (Krea sends no token). See ``WebhookRoute`` for what a call can and cannot make the server do.
 """
 
 from __future__ import annotations
@@ -18,8 +21,12 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import logging
+import re
+import time
 from typing import Any
 
+import anyio
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -28,6 +35,9 @@ from krea_mcp.errors import ConfigError
 from krea_mcp.krea.caller import parse_bearer
 from krea_mcp.server.edge import MAX_BODY_BYTES, EdgeGuard
 from krea_mcp.settings import Settings
+from krea_mcp.workflow.wakeups import WEBHOOK_PATH, WebhookLink
+
+log = logging.getLogger(__name__)
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 #: Shortest KREA_HTTP_TOKEN token mode accepts (see ``token_problem``).
@@ -164,12 +174,192 @@ async def _refuse(send: Send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def build_app(settings: Settings, *, host: str = "127.0.0.1") -> Any:
-    """The ASGI app serving MCP at /mcp."""
+#: The most of a webhook call's body that is read (Krea's job JSON is a few hundred bytes).
+MAX_WEBHOOK_BYTES = 64 * 1024
+#: Webhook calls bearing the right token, per second over all jobs (a token bucket: this rate, this burst).
+WEBHOOK_RATE_PER_S = 20.0
+WEBHOOK_BURST = 100
+#: A webhook call's body must arrive within this many seconds.
+WEBHOOK_READ_S = 5.0
+#: What a job id looks like (Krea's are UUIDs); anything else in a call is ignored without a lookup.
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
+class TokenBucket:
+    """``rate`` events per second on average, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self._tokens, self._at = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+class WebhookRoute:
+    """ASGI middleware in front of the gate: ``POST /webhooks/krea/{token}`` takes Krea's call when a job ends.
+
+    Krea documents no signature, so a call is treated as a hint that can be forged, never as news:
+
+    * the path's token (``secrets.token_urlsafe(32)`` per process, sent to Krea only in ``X-Webhook-URL``) is compared
+      in constant time; a wrong one gets an empty 404 before the body is read;
+    * calls with the right token share a token bucket (``WEBHOOK_RATE_PER_S``, burst ``WEBHOOK_BURST``; then 429), and
+      their bodies are read up to ``MAX_WEBHOOK_BYTES`` (then 413) within ``WEBHOOK_READ_S`` (then 408);
+    * the answer, an empty 202, goes before the body is even parsed; the body is parsed defensively and only its
+      ``job_id`` is used, to wake the waiter of a job this server created (``Wakeups.wake``: a dict lookup, and
+      nothing at all for any other id);
+    * the woken waiter reads the job with ``GET /jobs/{id}`` (with its own caller's token) and believes only that,
+      at most twice a second per job however many calls arrive.
+
+    Every answer is empty; logs name at most a job id, never the token (``uvicorn.access`` lines are redacted).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, link: WebhookLink, rate: float = WEBHOOK_RATE_PER_S, burst: int = WEBHOOK_BURST
+    ) -> None:
+        self.app = app
+        self.link = link
+        self._expected = link.token.encode()
+        self._bucket = TokenBucket(rate, burst)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = _app_path(scope) if scope["type"] == "http" else ""
+        if not path.startswith(WEBHOOK_PATH):
+            await self.app(scope, receive, send)
+            return
+        given = path[len(WEBHOOK_PATH) :].encode("utf-8", "replace")
+        if not hmac.compare_digest(given, self._expected):
+            await _empty(send, 404)
+            return
+        if scope.get("method") != "POST":
+            await _empty(send, 405, [(b"allow", b"POST")])
+            return
+        if not self._bucket.take():
+            await _empty(send, 429)
+            return
+        body, status = await _read_capped(scope, receive, MAX_WEBHOOK_BYTES)
+        if body is None:
+            await _empty(send, status)
+            return
+        await _empty(send, 202)  # Krea asks for a quick 2xx: answered before any work
+        job_id = _job_id_of(body)
+        if job_id is None:
+            log.debug("ignored a webhook call without a usable job_id")
+        elif self.link.wakeups.wake(job_id):
+            log.debug("webhook from Krea for job %s", job_id)
+        else:
+            log.debug("ignored a webhook call for job %s: not a job this server started", job_id)
+
+
+def _app_path(scope: Scope) -> str:
+    """The request's path inside the app (without a ``root_path`` the server was mounted under)."""
+    path = str(scope.get("path") or "")
+    root = str(scope.get("root_path") or "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+async def _read_capped(scope: Scope, receive: Receive, limit: int) -> tuple[bytes | None, int]:
+    """The request body if it is at most ``limit`` bytes and arrives in time; else None and the status to answer."""
+    for key, value in scope.get("headers") or []:
+        if key.lower() == b"content-length":
+            try:
+                if int(value) > limit:
+                    return None, 413
+            except ValueError:
+                return None, 400
+    chunks: list[bytes] = []
+    size = 0
+    with anyio.move_on_after(WEBHOOK_READ_S):
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None, 400
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return None, 413
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks), 202
+    return None, 408
+
+
+def _job_id_of(body: bytes) -> str | None:
+    """The ``job_id`` of a call's JSON body, if it has the shape of one; nothing else in the body is used."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep
+        return None
+    job_id = data.get("job_id") if isinstance(data, dict) else None
+    return job_id if isinstance(job_id, str) and _JOB_ID.fullmatch(job_id) else None
+
+
+async def _empty(send: Send, status: int, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    await send(
+        {"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0"), *(headers or [])]}
+    )
+    await send({"type": "http.response.body", "body": b""})
+
+
+class _RedactSecrets(logging.Filter):
+    """Takes webhook path tokens out of log lines (uvicorn's access log writes every request's path)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:  # argument by argument: uvicorn's access formatter unpacks record.args
+            record.msg = self._clean(record.msg)
+            if isinstance(record.args, tuple):
+                record.args = tuple(self._clean(arg) for arg in record.args)
+            elif isinstance(record.args, dict):
+                record.args = {key: self._clean(arg) for key, arg in record.args.items()}
+        return True
+
+    def _clean(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            text = str(value) if value is not None and not isinstance(value, int | float) else ""
+            return self._clean(text) if any(secret in text for secret in self.secrets) else value
+        for secret in self.secrets:
+            value = value.replace(secret, "[redacted]")
+        return value
+
+
+_REDACT = _RedactSecrets()
+for _name in ("uvicorn.access", "uvicorn.error", "httpx"):
+    logging.getLogger(_name).addFilter(_REDACT)
+
+
+def build_app(
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    transport: Any = None,
+    duration_scale: float | None = None,
+) -> Any:
+    """The ASGI app serving MCP at /mcp, and Krea's webhook calls when ``KREA_WEBHOOK_URL`` is set.
+
+    ``transport`` and ``duration_scale`` go to ``create_server`` (tests and benchmarks: an emulator in-process).
+    """
     from krea_mcp.server.app import create_server
 
     check(settings, host)
-    mcp = create_server(settings)
+    link = None
+    if settings.webhook_url:
+        link = WebhookLink(settings.webhook_url)
+        _REDACT.secrets.add(link.token)
+        settings = settings.with_webhooks(link)
+        log.info(
+            "taking Krea's webhooks at %s%s… (the path's secret is not logged)", settings.webhook_url, WEBHOOK_PATH
+        )
+    mcp = create_server(settings, transport=transport, duration_scale=duration_scale)
     rules = security(settings)
     app = mcp.streamable_http_app(
         streamable_http_path="/mcp",
@@ -179,7 +369,12 @@ def build_app(settings: Settings, *, host: str = "127.0.0.1") -> Any:
         max_request_body_size=MAX_BODY_BYTES,
     )
     # The gate first (a stranger's body is never read), then the edge: Host/Origin, one body limit, clear errors.
-    return BearerGate(EdgeGuard(app, security=rules), settings=settings)
+    gated = BearerGate(EdgeGuard(app, security=rules), settings=settings)
+    if link is None:
+        return gated
+    # Krea's calls come without a token or a known Host (a tunnel, a proxy): their route stands before the gate.
+    link.local_app = WebhookRoute(gated, link=link)
+    return link.local_app
 
 
 def create_app() -> Any:

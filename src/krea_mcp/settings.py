@@ -5,13 +5,18 @@ Nothing here runs at import time: the entry point builds ``Settings()`` once and
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from krea_mcp.workflow.wakeups import WebhookLink
 
 DEFAULT_BASE_URL = "https://api.krea.ai"
 #: The groups of tools ``KREA_TOOLS`` chooses from, and the tools in each.
@@ -128,6 +133,11 @@ class Settings(BaseSettings):
         description="Tool groups to offer (comma-separated, or all): generate, enhance, styles, training, video, "
         "jobs, models. Default: all but training.",
     )
+    webhook_url: str | None = Field(
+        default=None,
+        description="This server's public base URL (HTTP mode only): every create asks Krea to call "
+        "{KREA_WEBHOOK_URL}/webhooks/krea/<secret> when the job ends. https, or http for a loopback host only.",
+    )
     sandbox: bool = Field(default=False, description="Use the built-in Krea emulator instead of the real API.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -138,6 +148,55 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("KREA_BASE_URL must start with http:// or https://")
         return value
+
+    #: Set by ``http_app.build_app`` when this server can take Krea's calls (HTTP mode with KREA_WEBHOOK_URL): runtime
+    #: wiring the job service picks up, never read from the environment.
+    _webhooks: WebhookLink | None = PrivateAttr(default=None)
+
+    @field_validator("webhook_url", mode="before")
+    @classmethod
+    def _blank_url_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _public_base_url(cls, value: str | None) -> str | None:
+        """An absolute https URL (http only for a loopback host: tests, a local emulator), no credentials, query or
+        fragment, since the path Krea calls is appended to it. The value is never repeated in an error."""
+        if value is None:
+            return None
+        text = value.strip().rstrip("/")
+        if not text.isascii() or any(c.isspace() or not c.isprintable() for c in text):
+            raise ValueError("KREA_WEBHOOK_URL must be ASCII without spaces (IDN host names in their xn-- form)")
+        try:
+            parts = urlsplit(text)
+            host = parts.hostname or ""
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            raise ValueError("KREA_WEBHOOK_URL is not a valid URL") from None
+        if parts.scheme not in ("https", "http") or not host:
+            raise ValueError("KREA_WEBHOOK_URL must be this server's public base URL, e.g. https://mcp.example.com")
+        if parts.scheme == "http" and not _loopback(host):
+            raise ValueError(
+                "KREA_WEBHOOK_URL must use https (Krea's calls travel the internet); http is accepted only for a "
+                "loopback host (127.0.0.1, localhost, ::1)"
+            )
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("KREA_WEBHOOK_URL must not contain a user name or password (it is sent to Krea)")
+        if parts.query or parts.fragment or "?" in text or "#" in text:
+            raise ValueError("KREA_WEBHOOK_URL must not have a query or fragment: the webhook path is appended to it")
+        return text
+
+    @property
+    def webhooks(self) -> WebhookLink | None:
+        """The webhook link of the HTTP server running with these settings (None: no webhooks, poll only)."""
+        return self._webhooks
+
+    def with_webhooks(self, link: WebhookLink) -> Settings:
+        """A copy of these settings carrying ``link`` to the job service the server builds."""
+        copy = self.model_copy()
+        copy._webhooks = link
+        return copy
 
     @field_validator("allowed_dirs", "allowed_hosts", "allowed_origins", "tools", mode="before")
     @classmethod
@@ -236,6 +295,15 @@ class Settings(BaseSettings):
         """Surrounding whitespace (a ``.env`` line) is never part of the token. An empty token stays empty, not
         unset, so token mode can say exactly what is wrong (see ``http_app.check``)."""
         return None if value is None else SecretStr(value.get_secret_value().strip())
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def describe_error(exc: ValidationError) -> str:

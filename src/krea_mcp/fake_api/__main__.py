@@ -37,6 +37,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--image-noise", action="store_true", help="random pixels: incompressible, realistic sizes")
     parser.add_argument("--walk-all-statuses", action="store_true", help="jobs pass through every non-terminal status")
+    parser.add_argument(
+        "--webhook-delay", type=float, default=0.0, help="seconds between a job's end and its X-Webhook-URL call"
+    )
+    parser.add_argument(
+        "--webhook-failure",
+        choices=["drop", "500", "timeout"],
+        default=None,
+        help="every webhook call fails this way: never sent, a 500 before the server, or a hang (default: none)",
+    )
+    parser.add_argument("--webhook-retries", type=int, default=0, help="attempts after a failed webhook call")
     parser.add_argument("--quiet", action="store_true", help="no access log")
     return parser
 
@@ -75,7 +85,10 @@ def serve(argv: list[str] | None = None) -> None:
         image_size=args.image_size,
         image_noise=args.image_noise,
         walk_all_statuses=args.walk_all_statuses,
+        webhook_delay_s=args.webhook_delay,
     )
+    fake.webhooks.failure = 500 if args.webhook_failure == "500" else args.webhook_failure
+    fake.webhooks.retries = args.webhook_retries
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("krea_mcp.fake_api").info("fake Krea API at %s", base_url)
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)

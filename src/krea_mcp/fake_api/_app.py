@@ -52,6 +52,7 @@ from krea_mcp.fake_api._styles import StyleLibrary, seeded_styles, trained_style
 from krea_mcp.fake_api._validation import body_error, operation_error
 from krea_mcp.fake_api._video import requested_seconds
 from krea_mcp.fake_api._video import requested_size as requested_video_size
+from krea_mcp.fake_api._webhooks import WebhookSender, url_problem
 
 if TYPE_CHECKING:
     import httpx
@@ -82,6 +83,8 @@ class FakeKrea:
         image_size: tuple[int, int] | None = None,
         image_noise: bool = False,
         walk_all_statuses: bool = False,
+        webhook_delay_s: float = 0.0,
+        webhook_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if backlog is not None and backlog < 0:
             raise ValueError("backlog must be >= 0")
@@ -115,6 +118,10 @@ class FakeKrea:
         #: The styles library: Krea-official, community, the user's own, a teammate's shared one, a stranger's.
         self.styles = StyleLibrary(seeds, multi_user=isinstance(self.token, frozenset), base_url=self.base_url)
         self._training: list[FakeJob] = []  # training jobs whose style is not in the library yet
+        #: Calls each create's ``X-Webhook-URL`` when its job ends (through ``webhook_transport``, else the network).
+        self.webhooks = WebhookSender(
+            self._job_json, self._time.now, delay_s=webhook_delay_s, transport=webhook_transport
+        )
         self.app = Starlette(
             routes=self._routes(),
             middleware=[
@@ -190,6 +197,7 @@ class FakeKrea:
         self._stalls = self._cancels = 0
         self.out_of_credits = self.walk_all_statuses = False
         self.result_urls = None
+        self.webhooks.clear_faults()
 
     def transport(self) -> httpx.ASGITransport:
         """An httpx transport that calls this app in-process (honouring read timeouts and emulated resets)."""
@@ -263,10 +271,20 @@ class FakeKrea:
             problem = self.styles.body_error(body, caller)
         if problem:
             return error_response(400, problem)
-        return self._start(model, body, caller)
+        return self._start(model, body, caller, webhook=request.headers.get("x-webhook-url"))
 
-    def _start(self, model: ModelInfo, body: dict[str, Any], caller: str, job_type: str | None = None) -> Response:
-        """Create the job of a validated body (402 out of credits, 429 backlog full) and answer it pending."""
+    def _start(
+        self,
+        model: ModelInfo,
+        body: dict[str, Any],
+        caller: str,
+        job_type: str | None = None,
+        webhook: str | None = None,
+    ) -> Response:
+        """Create the job of a validated body (402 out of credits, 429 backlog full) and answer it pending; a
+        ``webhook`` URL (the ``X-Webhook-URL`` header) is called when the job ends."""
+        if webhook is not None and (problem := url_problem(webhook)):
+            return error_response(400, problem)
         if self.out_of_credits:
             return error_response(402, NO_CREDITS)
         now = self._time.now()
@@ -278,6 +296,8 @@ class FakeKrea:
             job.type = job_type
         if job.type == _TRAINING:
             self._training.append(job)
+        if webhook is not None:
+            self.webhooks.watch(job, webhook)
         # The create response always shows the job pending, even when its duration is zero.
         first = "backlogged" if start > now or job.walk else "queued"
         pending = {"status": first, "completed_at": None, "result": None}
@@ -309,7 +329,8 @@ class FakeKrea:
         problem = operation_error(op.path, body)
         if problem:
             return error_response(400, problem)
-        return self._start(op, body, bearer_of(request.headers.get("authorization")), job_type)
+        caller = bearer_of(request.headers.get("authorization"))
+        return self._start(op, body, caller, job_type, webhook=request.headers.get("x-webhook-url"))
 
     def _settle_training(self) -> None:
         """Put the style of every training job that has completed by now into its owner's library."""
@@ -358,6 +379,7 @@ class FakeKrea:
         if job.status(now) not in TERMINAL:
             job.cancelled_at = now
             self._scheduler.rebuild(self.jobs.values(), now)
+            self.webhooks.nudge(job.job_id)
         return JSONResponse(self._job_json(job))
 
     async def _list_jobs(self, request: Request) -> Response:

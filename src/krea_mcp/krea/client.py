@@ -77,8 +77,12 @@ class KreaClient:
         timeout_s: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
+        webhook_url: str | None = None,
     ) -> None:
         self._token = token
+        #: Sent as ``X-Webhook-URL`` with every create (HTTP mode with KREA_WEBHOOK_URL): Krea calls it when the job
+        #: ends. Its path holds this process's secret, scrubbed from answers like a token.
+        self._webhook_url = webhook_url
         self._retry = retry or RetryPolicy()
         self._injected = transport is not None
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
@@ -115,7 +119,8 @@ class KreaClient:
     async def create_job(self, path: str, body: dict[str, Any], *, model: str | None = None) -> Job:
         """POST ``path`` (``/generate/{kind}/{model}``, ``/styles/train``): start a job. This is the only call that
         spends credits. ``model`` names the model in error messages."""
-        response = await self._write("POST", path, json=body, model=model)
+        hook = {"X-Webhook-URL": self._webhook_url} if self._webhook_url else None
+        response = await self._write("POST", path, json=body, model=model, extra_headers=hook)
         return self._job(response)
 
     async def get_job(self, job_id: str) -> Job:
@@ -234,12 +239,13 @@ class KreaClient:
         model: str | None = None,
         job_id: str | None = None,
         max_bytes: int = MAX_ANSWER_BYTES,
+        extra_headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
         token = current_token() or self._token
         if token is None:
             raise MissingTokenError()
-        headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
+        headers = {**(extra_headers or {}), "Authorization": f"Bearer {token.get_secret_value()}"}
         try:
             request = self._http.build_request(method, url, headers=headers, **kwargs)
             streamed = await self._http.send(request, stream=True)
@@ -272,10 +278,11 @@ class KreaClient:
         return response
 
     def _secrets(self) -> tuple[str, ...]:
-        """Every token a request could carry: the caller's (multi-user) and the server's; scrubbed from answers
-        (``errors.scrub`` leaves out values too short to be real tokens)."""
+        """Every token a request could carry: the caller's (multi-user), the server's and the webhook path's secret;
+        scrubbed from answers (``errors.scrub`` leaves out values too short to be real tokens)."""
         tokens = (current_token(), self._token)
-        return tuple(t.get_secret_value() for t in tokens if t is not None and t.get_secret_value())
+        found = tuple(t.get_secret_value() for t in tokens if t is not None and t.get_secret_value())
+        return (*found, self._webhook_url.rsplit("/", 1)[-1]) if self._webhook_url else found
 
     def _decoded(self, response: httpx.Response) -> Any:
         """The answer's JSON with every token scrubbed from every string in it (ValueError if it is not JSON)."""

@@ -5,6 +5,7 @@ Imported on the first tool call, not at start-up: nothing here is needed to answ
 
 from __future__ import annotations
 
+import logging
 from contextlib import AsyncExitStack
 
 import httpx
@@ -19,6 +20,9 @@ from krea_mcp.workflow.job_service import JobService
 from krea_mcp.workflow.result_delivery import Delivery
 from krea_mcp.workflow.spend import SpendGuards
 from krea_mcp.workflow.style_book import StyleBook
+from krea_mcp.workflow.wakeups import Wakeups
+
+log = logging.getLogger(__name__)
 
 #: Sandbox jobs run at this fraction of the real model's typical duration (Flux: ~2 s instead of ~7 s).
 SANDBOX_TIME_SCALE = 0.3
@@ -40,6 +44,9 @@ def connection(
     from krea_mcp.fake_api import FakeKrea  # imported only when used: keeps start-up fast
 
     fake = FakeKrea(base_url=SANDBOX_BASE_URL, time_scale=SANDBOX_TIME_SCALE, max_duration_s=SANDBOX_MAX_JOB_S)
+    link = settings.webhooks
+    if link is not None and link.local_app is not None:  # the sandbox delivers its webhooks in-process
+        fake.webhooks.transport = httpx.ASGITransport(app=link.local_app)
     return fake.transport(), fake.base_url, token, SANDBOX_TIME_SCALE
 
 
@@ -52,8 +59,17 @@ async def build_service(
 ) -> JobService:
     """The service and everything it uses; the HTTP client closes with ``stack``."""
     http_transport, base_url, token, scale = connection(settings, transport)
+    link = settings.webhooks  # HTTP mode with KREA_WEBHOOK_URL (http_app.build_app); None elsewhere
+    if link is None and settings.webhook_url:
+        _ignored_webhook_url()
     client = await stack.enter_async_context(
-        KreaClient(base_url=base_url, token=token, timeout_s=settings.request_timeout_s, transport=http_transport)
+        KreaClient(
+            base_url=base_url,
+            token=token,
+            timeout_s=settings.request_timeout_s,
+            transport=http_transport,
+            webhook_url=link.callback_url if link is not None else None,
+        )
     )
     # Result URLs come from Krea's answers: fetched only under the download rules. With an injected transport (tests,
     # --sandbox) nothing reaches the network and the emulator's own origin is trusted like the base URL; on the real
@@ -68,7 +84,7 @@ async def build_service(
             downloader, output_dir=settings.resolved_output_dir(), allowed_dirs=dirs, project_dir=settings.project_dir()
         )
     catalog = load_catalog()
-    return JobService(
+    service = JobService(
         client,
         settings,
         catalog,
@@ -79,4 +95,17 @@ async def build_service(
         downloader=downloader,
         spend=SpendGuards(settings.max_jobs, settings.max_spend_usd),
         styles=StyleBook(client, catalog),
+        wakeups=link.wakeups if link is not None else Wakeups(),
+    )
+    if link is not None:
+        records = service.records
+        link.wakeups.ours = records.__contains__  # a call may wake only the waiter of a job this server created
+    return service
+
+
+def _ignored_webhook_url() -> None:
+    """KREA_WEBHOOK_URL outside the HTTP server (stdio, the commands): said once, when the service is built."""
+    log.warning(
+        "KREA_WEBHOOK_URL is ignored: only the HTTP server (krea-mcp --transport http) can take Krea's calls, so jobs "
+        "are polled. Unset it for stdio."
     )

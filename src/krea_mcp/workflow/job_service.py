@@ -37,6 +37,7 @@ from krea_mcp.workflow.image_inputs import ImageInputs, is_remote
 from krea_mcp.workflow.polling import next_poll_delay
 from krea_mcp.workflow.result_delivery import Delivery
 from krea_mcp.workflow.spend import SpendGuards
+from krea_mcp.workflow.wakeups import Wakeups
 
 if TYPE_CHECKING:
     from krea_mcp.files.image_saver import SaveTarget
@@ -79,6 +80,8 @@ class JobService:
     styles: StyleBook | None = None
     creating: InFlight = field(default_factory=InFlight)
     records: dict[str, JobRecord] = field(default_factory=dict)
+    #: The sleeps between polls, which Krea's webhook call ends early (HTTP mode with KREA_WEBHOOK_URL; else plain).
+    wakeups: Wakeups = field(default_factory=Wakeups)
 
     async def submit(self, request: JobRequest, *, deadline: float | None = None) -> tuple[Job, str]:
         """Validate locally, then POST to the operation's path. Raises before the POST for anything Krea would reject.
@@ -376,7 +379,7 @@ class JobService:
             await report(force=True)
             while not last.terminal:
                 running = time.monotonic() - running_since
-                await anyio.sleep(next_poll_delay(running, typical, self.settings.poll_interval_s))
+                await self.wakeups.sleep(job.job_id, next_poll_delay(running, typical, self.settings.poll_interval_s))
                 try:
                     last = await self.client.get_job(job.job_id)
                     poll_error = None
