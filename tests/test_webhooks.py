@@ -182,7 +182,7 @@ async def test_stdio_ignores_the_setting_with_one_warning(caplog: pytest.LogCapt
 
 
 async def test_a_completion_wakes_the_waiter_at_once() -> None:
-    """A 1 s job: the webhook ends the wait (the fallback poll would come at 5 s), one GET confirms it."""
+    """A 1 s job: the webhook ends the wait (the fallback poll would come at 10 s), one GET confirms it."""
     fake = FakeKrea(token=TOKEN, job_duration_s=1.0)
     async with served(fake) as (client, _, _):
         started = time.monotonic()
@@ -224,7 +224,7 @@ async def test_wait_for_job_is_woken_too() -> None:
 
 async def test_the_sandbox_delivers_its_webhooks_in_process() -> None:
     """``--sandbox --transport http`` with KREA_WEBHOOK_URL: the built-in emulator calls the app itself (nothing
-    on the network), so the wait ends with the ~2 s sandbox job, well before a 5 s fallback poll."""
+    on the network), so the wait ends with the ~2 s sandbox job, well before a 10 s fallback poll."""
     import httpx2
 
     app = build_app(bare_settings(sandbox=True, webhook_url="https://mcp.example.com", preview="off"))
@@ -369,7 +369,7 @@ async def test_a_call_for_a_job_this_server_did_not_create_wakes_nothing() -> No
 
 @pytest.mark.parametrize("fault", FAULTS)
 async def test_a_lost_webhook_falls_back_to_polling(fault: int | str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(wakeups_module, "FALLBACK_EVERY_S", 0.6)  # the real one is 5 s
+    monkeypatch.setattr(wakeups_module, "FALLBACK_EVERY_S", 0.6)  # the real one is 10 s
     fake = FakeKrea(token=TOKEN, job_duration_s=0.5)
     fake.webhooks.timeout_s = 0.2
     fake.webhooks.fail_next(fault)
@@ -385,7 +385,7 @@ async def test_the_fallback_polls_sparsely_then_the_normal_schedule_returns_when
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Krea's calls never arrive (the URL is not reachable from Krea): after a few such waits, one warning, and the
-    normal schedule again instead of one look every 5 s."""
+    normal schedule again instead of one look every 10 s."""
     monkeypatch.setattr(wakeups_module, "LINGER_S", 0.0)
     fake = FakeKrea(token=TOKEN, job_duration_s=0.2)
     fake.webhooks.failure = "drop"
@@ -526,7 +526,7 @@ async def test_over_the_network_with_uvicorn_and_the_standalone_emulator(tmp_pat
             async with httpx.AsyncClient() as plain:
                 wrong = await plain.post(f"http://127.0.0.1:{server_port}{WEBHOOK_PATH}guess", json={"job_id": "x"})
     assert data["status"] == "completed" and lag_of(data) < 0.5, data
-    assert elapsed < 3.0  # the webhook, not the 5 s fallback poll, ended the wait
+    assert elapsed < 3.0  # the webhook, not the 10 s fallback poll, ended the wait
     assert wrong.status_code == 404
     server_text = server_log.read_text()
     assert f"POST {WEBHOOK_PATH}[redacted]" in server_text  # uvicorn's access line for Krea's call

@@ -8,11 +8,11 @@ Without webhooks (stdio, or no ``KREA_WEBHOOK_URL``) ``sleep`` is ``anyio.sleep`
 
 With webhooks, for a job this server created (so Krea was asked to call back):
 
-* polling is only the fallback for a lost call: a sleep lasts at least ``FALLBACK_EVERY_S`` (the normal schedule
-  stretched to one look every 5-8 s), so a short job costs one GET after its webhook instead of a dense poll;
+* polling is only the fallback for a lost call: a sleep lasts at least ``FALLBACK_EVERY_S`` (10 s: the normal
+  schedule stretched), so a job of up to 10 s costs one GET after its webhook, and one of 20 s two;
 * a wake-up ends the sleep at once, but never within ``MIN_GAP_S`` (0.5 s) of the waiter's previous sleep ending (its
   previous GET): however many calls arrive, forged or duplicated, its GETs stay at most 2 per second per job;
-* for ``CONFIRM_S`` after a wake-up the waiter looks again every ``MIN_GAP_S`` instead of every 5 s, in case Krea's
+* for ``CONFIRM_S`` after a wake-up the waiter looks again every ``MIN_GAP_S`` instead of every 10 s, in case Krea's
   call arrived before its job reads as ended (and never faster, whatever the normal schedule);
 * a wake that arrives while the waiter is not sleeping (it is in the middle of its GET) is kept, and the next sleep
   returns at once: a call is never lost to that race;
@@ -37,7 +37,7 @@ import anyio
 log = logging.getLogger(__name__)
 
 #: With webhooks on, a waiter still looks at its job at least this often (its normal schedule, stretched).
-FALLBACK_EVERY_S = 5.0
+FALLBACK_EVERY_S = 10.0
 #: A waiter returns early from its sleeps at most once per this many seconds (a cap on GETs a flood can cause).
 MIN_GAP_S = 0.5
 #: After a wake-up, sleeps are at most ``MIN_GAP_S`` for this long (a webhook may precede what GET shows).
