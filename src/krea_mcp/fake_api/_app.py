@@ -83,6 +83,7 @@ class FakeKrea:
         image_size: tuple[int, int] | None = None,
         image_noise: bool = False,
         walk_all_statuses: bool = False,
+        job_durations: Callable[[str, dict[str, Any]], float] | None = None,
         webhook_delay_s: float = 0.0,
         webhook_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -94,6 +95,9 @@ class FakeKrea:
         self.job_duration_s, self.time_scale, self.backlog = job_duration_s, time_scale, backlog
         #: The longest a job runs when its duration comes from the catalog (the sandbox caps a 30-minute training).
         self.max_duration_s = max_duration_s
+        #: Seconds each new job runs, from its model id and request body (per-model times, spreads, shifts); wins
+        #: over job_duration_s.
+        self.job_durations = job_durations
         self.image_size = image_size
         #: Random pixels instead of gradients: realistic, incompressible file sizes (~width*height*3 bytes).
         self.image_noise = image_noise
@@ -207,7 +211,9 @@ class FakeKrea:
 
     # --- jobs -------------------------------------------------------------------------------------------------
 
-    def _duration(self, model: ModelInfo) -> float:
+    def _duration(self, model: ModelInfo, body: dict[str, Any]) -> float:
+        if self.job_durations is not None:
+            return max(0.0, self.job_durations(model.id, body))
         if self.job_duration_s is not None:
             return self.job_duration_s
         scaled = model.typical_s * self.time_scale
@@ -220,7 +226,7 @@ class FakeKrea:
         return waiting >= self.backlog
 
     def _create_job(self, model: ModelInfo, body: dict[str, Any], start: float, owner: str = "") -> FakeJob:
-        job = FakeJob(str(uuid.uuid4()), model.id, body, self._time.stamp(), start, self._duration(model))
+        job = FakeJob(str(uuid.uuid4()), model.id, body, self._time.stamp(), start, self._duration(model, body))
         job.owner = owner
         if self._failures:
             job.fail_reason = self._failures.pop(0)
