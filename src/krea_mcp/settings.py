@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     )
     wait_s: float = Field(default=45.0, gt=0, le=3600, description="How long generate_image waits for a job.")
     poll_interval_s: float | None = Field(default=None, gt=0, le=60, description="Fixed polling interval.")
+    durations_file: str | None = Field(
+        default=None,
+        description="Where the run times learned per model are kept (an absolute path to a JSON file); unset uses "
+        "durations.json in the per-user cache directory with Krea's own API, 'off' keeps them in memory only.",
+    )
     allowed_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Absolute directories local input images may be read from and images saved to (os.pathsep- or "
@@ -233,6 +238,20 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_dirs(cls, value: list[Path]) -> list[Path]:
         return [_checked_dir(path, "KREA_ALLOWED_DIRS") for path in value]
+
+    @field_validator("durations_file")
+    @classmethod
+    def _durations_file(cls, value: str | None) -> str | None:
+        """Blank is unset; ``off`` turns the file off; anything else is an absolute path (``~`` expanded)."""
+        text = (value or "").strip()
+        if not text:
+            return None
+        if text.lower() == "off":
+            return "off"
+        path = Path(text).expanduser()
+        if not path.is_absolute():
+            raise ValueError(f"{text!r} is a relative path; use an absolute path (~/… is fine), or off.")
+        return str(path)
 
     @field_validator("output_dir", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import httpx
 from pydantic import SecretStr
@@ -14,7 +15,8 @@ from pydantic import SecretStr
 from krea_mcp.catalog.models import load_catalog
 from krea_mcp.files.image_saver import ImageSaver
 from krea_mcp.krea.client import KreaClient
-from krea_mcp.settings import Settings
+from krea_mcp.settings import DEFAULT_BASE_URL, Settings
+from krea_mcp.workflow.durations import DurationBook, default_path
 from krea_mcp.workflow.image_inputs import ImageInputs
 from krea_mcp.workflow.job_service import JobService
 from krea_mcp.workflow.result_delivery import Delivery
@@ -48,6 +50,21 @@ def connection(
     if link is not None and link.local_app is not None:  # the sandbox delivers its webhooks in-process
         fake.webhooks.transport = httpx.ASGITransport(app=link.local_app)
     return fake.transport(), fake.base_url, token, SANDBOX_TIME_SCALE
+
+
+def duration_book(settings: Settings, *, injected: bool = False) -> DurationBook:
+    """The book of learned run times, shared by every caller of this server. It is kept in KREA_DURATIONS_FILE, or
+    by default in the per-user cache directory when the jobs are Krea's own (the default KREA_BASE_URL, no injected
+    transport). The sandbox's emulated times never reach a file; another API (a proxy, an emulator) or an injected
+    transport (tests, benchmarks) keeps them in memory unless a file is named."""
+    named = settings.durations_file
+    if settings.sandbox or named == "off":
+        return DurationBook()
+    if named:
+        return DurationBook(Path(named), api=settings.base_url)
+    if injected or settings.base_url != DEFAULT_BASE_URL:
+        return DurationBook()
+    return DurationBook(default_path(), api=settings.base_url)
 
 
 async def build_service(
@@ -95,6 +112,7 @@ async def build_service(
         downloader=downloader,
         spend=SpendGuards(settings.max_jobs, settings.max_spend_usd),
         styles=StyleBook(client, catalog),
+        durations=duration_book(settings, injected=transport is not None),
         wakeups=link.wakeups if link is not None else Wakeups(),
     )
     if link is not None:

@@ -33,8 +33,9 @@ from krea_mcp.krea.client import KreaClient
 from krea_mcp.krea.job_creation import InFlight, create_job, maybe_applied
 from krea_mcp.krea.retry import retry_budget
 from krea_mcp.settings import Settings
+from krea_mcp.workflow.durations import WAITING, DurationBook
 from krea_mcp.workflow.image_inputs import ImageInputs, is_remote
-from krea_mcp.workflow.polling import next_poll_delay
+from krea_mcp.workflow.polling import DurationEstimate, next_poll_delay
 from krea_mcp.workflow.result_delivery import Delivery
 from krea_mcp.workflow.spend import SpendGuards
 from krea_mcp.workflow.wakeups import Wakeups
@@ -80,6 +81,8 @@ class JobService:
     styles: StyleBook | None = None
     creating: InFlight = field(default_factory=InFlight)
     records: dict[str, JobRecord] = field(default_factory=dict)
+    #: Run times learned per model from the jobs seen to complete (shared by every caller; memory only by default).
+    durations: DurationBook = field(default_factory=DurationBook)
     #: The sleeps between polls, which Krea's webhook call ends early (HTTP mode with KREA_WEBHOOK_URL; else plain).
     wakeups: Wakeups = field(default_factory=Wakeups)
 
@@ -184,6 +187,7 @@ class JobService:
         target = self.delivery.target(save_to, granted=granted, kind=media) if self.delivery else None
         with retry_budget(deadline_s), anyio.CancelScope() as scope:
             job, model = await self.submit(params, deadline=deadline)
+            self.durations.created(job, model)
             scope.shield = True  # the job exists: publishing it must not be skipped by a cut call
             if on_created is not None:
                 with anyio.move_on_after(2):
@@ -202,6 +206,7 @@ class JobService:
         deadline = anyio.current_time() + self.settings.wait_s
         with self._bounded(f"checking job {job_id}"):
             job = await self.client.get_job(job_id)
+        self.durations.seen(job, self.model_of(job_id))
         return await self._with_trained_style(Outcome(job, self.model_of(job_id)), deadline=deadline)
 
     async def wait(
@@ -220,6 +225,7 @@ class JobService:
         with self._bounded(f"checking job {job_id}", timeout_s):
             job = await self.client.get_job(job_id)  # unknown ids fail fast, before any waiting
         model = self.model_of(job_id)
+        self.durations.seen(job, model)
         left = deadline - anyio.current_time()
         if job.terminal or left <= 0:
             outcome = Outcome(job, model, timed_out=not job.terminal)
@@ -338,10 +344,13 @@ class JobService:
         record = self.records.get(job_id)
         return record.model if record else None
 
-    def typical_s(self, model: str | None) -> float:
-        """The expected run time of a job on ``model``, at this server's pace (the sandbox runs faster)."""
-        expected = self.catalog.expected_s(model, scale=self.duration_scale)
-        return expected if self.max_expected_s is None else min(expected, self.max_expected_s)
+    def typical_s(self, model: str | None) -> DurationEstimate:
+        """The expected run time of a job on ``model``: learned from its recent jobs, else the catalog's at this
+        server's pace (the sandbox runs faster and caps its long jobs)."""
+        prior = self.catalog.expected_s(model, scale=self.duration_scale)
+        if self.max_expected_s is not None:
+            prior = min(prior, self.max_expected_s)
+        return self.durations.estimate(model, prior)
 
     async def _wait(self, job: Job, model: str | None, deadline_s: float, progress: ProgressFn | None) -> Outcome:
         """Poll until terminal or the deadline. Cancellation propagates; the Krea job is never cancelled here.
@@ -353,7 +362,8 @@ class JobService:
         typical = self.typical_s(model)
         # Where the job is in its schedule: a job picked up by wait_for_job is already part-way through; a job in
         # Krea's backlog has not started, so its clock starts when it leaves the backlog.
-        running_since = start - (0.0 if job.status == "backlogged" else _age_s(job))
+        known = self.durations.run_started(job.job_id)  # a job this server saw created: no clock skew
+        running_since = known if known is not None else start - (0.0 if job.status in WAITING else _age_s(job))
         last: Job = job
         poll_error: str | None = None
         last_report = -PROGRESS_EVERY_S
@@ -373,7 +383,7 @@ class JobService:
             named = f"Job {job.job_id}: " if first else ""
             left = f", ~{typical - running:.0f} s left" if not last.terminal and typical - running >= 1 else ""
             message = f"{named}{last.status} · {running:.0f} s of ~{typical:.0f} s expected{left}"
-            await progress(running, expected, message)
+            await progress(running, float(expected), message)
 
         with anyio.move_on_after(deadline_s):
             await report(force=True)
@@ -383,8 +393,10 @@ class JobService:
                 try:
                     last = await self.client.get_job(job.job_id)
                     poll_error = None
-                    if last.status == "backlogged":
-                        running_since = time.monotonic()
+                    self.durations.seen(last, model)  # a completed job teaches its model's run time
+                    known = self.durations.run_started(job.job_id)
+                    if known is not None or last.status in WAITING:
+                        running_since = known if known is not None else time.monotonic()
                 except _TRANSIENT as exc:  # keep polling until the deadline; the job is still out there
                     poll_error = str(exc)
                     log.warning("polling %s failed, will retry: %s", job.job_id, exc)
