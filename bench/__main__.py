@@ -1,6 +1,6 @@
 """Run every benchmark and print one table (or ``--json``): each figure beside a baseline from the same run.
 
-python -m bench            # everything (about 3 minutes: the lag and load runs wait for real job durations)
+python -m bench            # everything (several minutes: the lag, load and webhook runs wait for real job durations)
 python -m bench --json     # machine-readable
 python -m bench --only cold_start,context
 """
@@ -112,41 +112,102 @@ def context() -> list[Row]:
 
 
 def lag() -> list[Row]:
+    """Issue 15: the catalog case, then durations unlike the catalog's, spread and shifting (bench/lag.py)."""
     from . import lag as m
 
-    r = anyio.run(m.measure)
-    return [
+    results = anyio.run(m.measure_all)
+    r = results["catalog"]
+    base = "fixed 2 s polling, same jobs"
+    rows = [
         Row(
             "lag",
-            "completion → URLs held, p50",
+            "catalog durations, nothing learned: completion → URLs held, p50",
             r["lag_p50_s"],
             r["baseline_lag_p50_s"],
-            "fixed 2 s polling",
+            base,
             "s",
             "≤ 0.3 s",
             r["lag_p50_s"] <= 0.3,
         ),
         Row(
             "lag",
-            "completion → URLs held, p95",
+            "catalog durations, nothing learned: p95",
             r["lag_p95_s"],
             r["baseline_lag_p95_s"],
-            "fixed 2 s polling",
+            base,
             "s",
             "≤ 0.6 s",
             r["lag_p95_s"] <= 0.6,
         ),
         Row(
             "lag",
-            "GET /jobs/{id} per second of job time (max)",
+            "catalog durations, nothing learned: GET /jobs/{id} per second of job (worst job)",
             r["max_gets_per_s"],
             r["baseline_max_gets_per_s"],
-            "fixed 2 s polling",
+            base,
             "GET/s",
             "≤ 1",
             r["max_gets_per_s"] <= 1.0 + 1e-9,
         ),
     ]
+    described = {
+        "0.3x": "durations 0.3× the catalog's",
+        "3x": "durations 3× the catalog's",
+        "spread": "log-normal spread (σ 0.3)",
+        "shift": "2× slower after 3 jobs, from the 3rd job after the shift",
+    }
+    for name, what in described.items():
+        r = results[name]
+        spread = name == "spread"  # the target there: better than fixed 2 s polling on the same jobs
+        p50_ok = r["lag_p50_s"] < r["baseline_lag_p50_s"] if spread else r["lag_p50_s"] <= m.P50_TARGET_S
+        p95_ok = r["lag_p95_s"] < r["baseline_lag_p95_s"] if spread else r["lag_p95_s"] <= m.P95_TARGET_S
+        gets_ok = r["gets_per_s"] < r["baseline_gets_per_s"] if spread else r["gets_per_s"] <= m.GETS_TARGET
+        if name == "shift":
+            rows.append(
+                Row(
+                    "lag",
+                    "2× slower after 3 jobs: jobs after the shift until every later one is within 0.6 s",
+                    r["jobs_to_recover"],
+                    None,
+                    "",
+                    "jobs",
+                    "≤ 3",
+                    r["jobs_to_recover"] <= 3,
+                )
+            )
+        rows += [
+            Row(
+                "lag",
+                f"{what}, after a warm-up job per model ({r['jobs']:.0f} jobs): p50",
+                r["lag_p50_s"],
+                r["baseline_lag_p50_s"],
+                base,
+                "s",
+                "< fixed 2 s" if spread else "≤ 0.3 s",
+                p50_ok,
+            ),
+            Row(
+                "lag",
+                f"{what}: p95",
+                r["lag_p95_s"],
+                r["baseline_lag_p95_s"],
+                base,
+                "s",
+                "< fixed 2 s" if spread else "≤ 0.6 s",
+                p95_ok,
+            ),
+            Row(
+                "lag",
+                f"{what}: GET /jobs/{{id}} per second of job (all jobs; worst job {r['max_gets_per_s']:.2f})",
+                r["gets_per_s"],
+                r["baseline_gets_per_s"],
+                base,
+                "GET/s",
+                "< fixed 2 s" if spread else "≤ 1",
+                gets_ok,
+            ),
+        ]
+    return rows
 
 
 def overhead() -> list[Row]:
