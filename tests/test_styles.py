@@ -669,3 +669,24 @@ async def test_the_style_book_forgets_a_style_for_its_caller_only() -> None:
         with as_caller(SecretStr("bob-token-00002")):
             await book.get(watercolor)
         assert len(lookups(fake)) == 3  # alice asked again; bob's was still remembered
+
+
+@pytest.mark.parametrize(
+    ("styles", "words"),
+    [
+        (
+            ["b6f06d05-3d57-5695-a983-709862bfd7ea"],
+            'styles[0] must be an object with the fields id, strength, e.g. {"id": "...", "strength": 1}',
+        ),
+        ([{"styleId": "b6f06d05"}], "styles[0].styleId is not a field here; the fields are: id, strength."),
+    ],
+)
+async def test_a_style_in_the_wrong_shape_is_shown_the_right_one(styles: list[Any], words: str) -> None:
+    from krea_mcp.fake_api import FakeKrea
+    from tests.helpers import TOKEN, connect, text_of
+
+    fake = FakeKrea(token=TOKEN, job_duration_s=0.05)
+    async with connect(fake) as client:
+        result = await client.call_tool("generate_image", {"prompt": "a fox", "styles": styles})
+    assert result.is_error is True and words in text_of(result), text_of(result)
+    assert "StyleChoice" not in text_of(result) and fake.generate_posts == 0

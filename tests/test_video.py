@@ -320,3 +320,19 @@ def test_frame_priced_and_unpriced_video_models_are_estimated_on_the_high_side()
     assert estimate_usd(wan, {"frame_num": 961}) == pytest.approx(wan.usd_estimate * 961 / 81)
     dearest = max(op.usd_estimate or 0 for op in CATALOG.of_kind("video").values())
     assert estimate_usd(CATALOG.find("aleph", "video"), {}) == UNKNOWN_VIDEO_PRICE_USD > dearest
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        ({"durationSeconds": 5}, "'durationSeconds' is not an argument of generate_video; use 'duration_s'."),
+        ({"model": "kling-1.6", "cameraControl": {}}, "model kling/kling-1.6 takes it as options.camera_control"),
+        ({"duration_s": "5s"}, "duration_s must be a finite number; got '5s'."),
+    ],
+)
+async def test_slightly_wrong_arguments_get_the_right_name(
+    fake: FakeKrea, client: Client, arguments: dict[str, Any], words: str
+) -> None:
+    result = await client.call_tool("generate_video", {"prompt": "a fox", **arguments})
+    assert result.is_error is True and words in text_of(result), text_of(result)
+    assert video_posts(fake) == []

@@ -10,6 +10,7 @@ rewrites value errors for the agent: the argument, the value, what is allowed, w
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -171,8 +172,15 @@ def _describe(error: Any, schema: dict[str, Any]) -> str:
         got = "a string" if isinstance(value, str) else f"{type(value).__name__} {_show(value)}"
         example = f'["{value[:40]}"]' if isinstance(value, str) else '["..."]'
         return f"{where} must be a list, even for one item: {example}; got {got}."
-    if kind == "dict_type":
+    if kind in ("dict_type", "model_type"):
+        fields = list(spec.get("properties", {}))
+        if fields:  # an object of known fields (a style: {"id": ..., "strength": 1})
+            shape = f"the fields {', '.join(fields)}, e.g. {_example(spec)}"
+            return f"{where} must be an object with {shape}; got {_show(value)}."
         return f'{where} must be an object, e.g. {{"guidance_scale": 3}}; got {_show(value)}.'
+    if kind == "extra_forbidden":
+        fields = list(_spec(schema, loc[:-1]).get("properties", {}))
+        return f"{where} is not a field here; the fields are: {', '.join(fields)}."
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return f"{where} must be a whole number; got {_show(value)}."
     if kind in ("float_parsing", "float_type", "finite_number"):
@@ -186,6 +194,16 @@ def _describe(error: Any, schema: dict[str, Any]) -> str:
             return f"job_id={_show(value)} is not a job id (letters, digits, '-' and '_'): pass the job_id of a result."
         return f"{where}={_show(value)} does not have the expected form."
     return f"{where}: {error.get('msg', 'invalid value')}."
+
+
+def _example(spec: dict[str, Any]) -> str:
+    """A JSON example of an object argument from its schema: each field with its default, or a stand-in."""
+    parts = []
+    for name, field in spec.get("properties", {}).items():
+        field = _unwrap(field)
+        sample = field.get("default", 1 if field.get("type") in ("number", "integer") else "...")
+        parts.append(f'"{name}": {json.dumps(sample)}')
+    return "{" + ", ".join(parts) + "}"
 
 
 def _where(loc: list[str]) -> str:

@@ -90,15 +90,20 @@ def build(settings: Settings) -> list[Tool]:
 
     def video_field_hint(name: str, arguments: dict[str, Any]) -> str | None:
         """Where the chosen video model takes a setting sent at the top level (only a field it really has)."""
-        from krea_mcp.catalog.video_params import option_fields
+        from krea_mcp.catalog.image_params import suggest_field
+        from krea_mcp.catalog.video_params import option_fields, owned_fields
 
         try:
             info = load_catalog().find(str(arguments.get("model") or settings.default_video_model), "video")
         except KreaError:
             return None
+        found = suggest_field(info, name)  # durationSeconds -> duration, which duration_s sets
+        owned = owned_fields(info)
+        if found in owned:
+            return f"use {owned[found]!r}"
         others = option_fields(info)
-        if name in others:
-            return f"model {info.id} takes it as options.{name}: pass options={{{name!r}: ...}}"
+        if found in others:
+            return f"model {info.id} takes it as options.{found}: pass options={{{found!r}: ...}}"
         return f"model {info.id} has no such setting either (its other fields, for options: {', '.join(others)})"
 
     return [
