@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -20,6 +21,7 @@ from krea_mcp.server.tool_results import job_result
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from krea_mcp.catalog.job_kinds import JobRequest
     from krea_mcp.job import Outcome
     from krea_mcp.server.state import AppState
 
@@ -105,3 +107,30 @@ def on_created(ctx: Context[AppState, Any]) -> Any:
             await ctx.notify_resources_changed()
 
     return created
+
+
+async def start_job(
+    ctx: Context[AppState, Any],
+    params: JobRequest,
+    *,
+    wait: bool,
+    save_to: str | None = None,
+    deadline: float | None = None,
+    granted: Path | EllipsisType | None = ...,
+) -> Outcome:
+    """Start a job of any kind as every job tool does: within the call's deadline (``deadline``, anyio time; default
+    KREA_WAIT_S from now), with progress, the job published the moment it exists, and the client's folder for a
+    relative ``save_to`` (``granted``, when the tool already asked for it)."""
+    app = state(ctx)
+    service = await app.service()
+    left = app.settings.wait_s if deadline is None else max(0.0, deadline - anyio.current_time())
+    folder = await client_folder(ctx, save_to) if isinstance(granted, EllipsisType) else granted
+    return await service.generate(
+        params,
+        wait=wait,
+        deadline_s=left,
+        progress=progress(ctx),
+        save_to=save_to,
+        on_created=on_created(ctx),
+        granted=folder,
+    )

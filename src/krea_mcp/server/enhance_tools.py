@@ -9,7 +9,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from krea_mcp.errors import InvalidRequestError
-from krea_mcp.server.calls import client_folder, on_created, progress, reply, state, tool_errors
+from krea_mcp.server.calls import client_folder, reply, start_job, state, tool_errors
 from krea_mcp.server.tool_kit import ImageRef, SaveTo, make_tool
 from krea_mcp.settings import Settings
 
@@ -78,15 +78,7 @@ def build(settings: Settings) -> list[Tool]:
                 format_from_save_to=from_save_to,
             )
             with holding(source.ref, source.data) if source.data is not None else nullcontext():
-                outcome = await service.generate(
-                    params,
-                    wait=wait,
-                    deadline_s=max(0.0, deadline - anyio.current_time()),
-                    progress=progress(ctx),
-                    save_to=save_to,
-                    on_created=on_created(ctx),
-                    granted=granted,
-                )
+                outcome = await start_job(ctx, params, wait=wait, save_to=save_to, deadline=deadline, granted=granted)
         return await reply(ctx, outcome)
 
     return [

@@ -11,7 +11,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from krea_mcp.server.calls import on_created, progress, reply, state, tool_errors
+from krea_mcp.server.calls import reply, start_job, state, tool_errors
 from krea_mcp.server.tool_kit import ImageRef, make_tool
 from krea_mcp.settings import Settings
 
@@ -82,16 +82,9 @@ def build(settings: Settings) -> list[Tool]:
     ) -> CallToolResult:
         from krea_mcp.catalog.training_params import TrainParams
 
-        app = state(ctx)
         params = TrainParams(name, list(images), model, type, trigger_word, steps)
         with tool_errors():
-            outcome = await (await app.service()).generate(
-                params,
-                wait=wait,
-                deadline_s=app.settings.wait_s,
-                progress=progress(ctx),
-                on_created=on_created(ctx),
-            )
+            outcome = await start_job(ctx, params, wait=wait, granted=None)
         return await reply(ctx, outcome)
 
     return [

@@ -12,7 +12,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from krea_mcp.errors import KreaError
-from krea_mcp.server.calls import client_folder, on_created, progress, reply, state, tool_errors
+from krea_mcp.server.calls import client_folder, progress, reply, start_job, state, tool_errors
 from krea_mcp.server.style_tools import StyleChoices
 from krea_mcp.server.tool_kit import JobId, JobToolResult, SaveTo
 from krea_mcp.server.tool_kit import make_tool as _tool
@@ -70,15 +70,7 @@ def build_tools(settings: Settings) -> list[Tool]:
             styles=[choice.model_dump() for choice in styles or []],
         )
         with tool_errors():
-            outcome = await (await app.service()).generate(
-                params,
-                wait=wait,
-                deadline_s=app.settings.wait_s,
-                progress=progress(ctx),
-                save_to=save_to,
-                on_created=on_created(ctx),
-                granted=await client_folder(ctx, save_to),
-            )
+            outcome = await start_job(ctx, params, wait=wait, save_to=save_to)
         return await reply(ctx, outcome)
 
     # get_job and wait_for_job return the job object generate_image's outputSchema describes, without repeating

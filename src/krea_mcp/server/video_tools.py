@@ -7,7 +7,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from krea_mcp.server.calls import client_folder, on_created, progress, reply, state, tool_errors
+from krea_mcp.server.calls import reply, start_job, state, tool_errors
 from krea_mcp.server.tool_kit import ImageRef, SaveTo, make_tool
 from krea_mcp.settings import Settings
 
@@ -19,14 +19,7 @@ def build(settings: Settings) -> list[Tool]:
     with ``duration_s``, ``width`` and ``height`` of the video): the bytes go to what agents need to know. It has no
     ``negative_prompt``: no video model in Krea's spec takes one, and an argument every model refuses is noise.
     """
-    from krea_mcp.catalog.models import load_catalog
-    from krea_mcp.errors import KreaError
-
-    try:  # the default as agents would type it (its alias), else as configured
-        found = load_catalog().find(settings.default_video_model, "video")
-        default = found.aliases[0] if found.aliases else found.id
-    except KreaError:
-        default = settings.default_video_model
+    default = settings.default_video_model  # as configured: no catalog is loaded to list the tools
 
     async def generate_video(
         prompt: Annotated[str, Field(min_length=1, max_length=10_000)],
@@ -76,22 +69,16 @@ def build(settings: Settings) -> list[Tool]:
                 seed=seed,
                 options=options or {},
             )
-            outcome = await service.generate(
-                params,
-                wait=wait,
-                deadline_s=max(0.0, deadline - anyio.current_time()),
-                progress=progress(ctx),
-                save_to=save_to,
-                on_created=on_created(ctx),
-                granted=await client_folder(ctx, save_to),
-            )
+            outcome = await start_job(ctx, params, wait=wait, save_to=save_to, deadline=deadline)
             outcome.notes.extend(n for n in notes if n)
         return await reply(ctx, outcome)
 
     def video_field_hint(name: str, arguments: dict[str, Any]) -> str | None:
         """Where the chosen video model takes a setting sent at the top level (only a field it really has)."""
         from krea_mcp.catalog.image_params import suggest_field
+        from krea_mcp.catalog.models import load_catalog
         from krea_mcp.catalog.video_params import option_fields, owned_fields
+        from krea_mcp.errors import KreaError
 
         try:
             info = load_catalog().find(str(arguments.get("model") or settings.default_video_model), "video")
