@@ -259,30 +259,10 @@ def _command(name: str, argv: list[str]) -> int:
 
 def _enhance_command(argv: list[str]) -> int:
     from krea_mcp import cli
-    from krea_mcp.settings import TOOL_GROUPS
-    from krea_mcp.workflow.image_inputs import is_remote
 
     parser = _enhance_parser()
     args = parser.parse_args(argv)
-    # A person at a shell may read the image they name and save where they ask; every tool group is offered to
-    # the command whatever KREA_TOOLS limits agents to.
-    overrides: dict[str, Any] = {"preview": "off", "auto_save": not args.no_save, "tools": list(TOOL_GROUPS)}
-    out: Path | None = args.out.expanduser().resolve() if args.out else None
-    dirs = _shell_dirs(out) if out is not None and not args.no_save else _shell_dirs(None)
-    image: str = args.image
-    local = not is_remote(image) and not image.startswith("data:") and not cli.looks_like_job(image)
-    if local:
-        from krea_mcp.files.user_paths import user_path
-
-        try:
-            image = str(user_path(image, field="image").expanduser().resolve())  # file:// URIs too
-            if Path(image).parent != Path(Path(image).anchor):  # never the file-system root
-                dirs.append(Path(image).parent)
-        except Exception:  # the tool explains a malformed path in its own words
-            pass
-    overrides["allowed_dirs"] = list(dict.fromkeys(dirs))
-    settings = _settings(args, default_log_level="WARNING", **overrides)
-    _configure_logging(settings.log_level)
+    settings, out, (image,) = _job_settings(args, args.image)
     arguments = {
         "image": image,
         "scale": args.scale,
@@ -290,11 +270,40 @@ def _enhance_command(argv: list[str]) -> int:
         "enhancer": args.enhancer,
         "model": args.model,
         "options": _options(parser, args.option, _fields_of(args.enhancer or "standard", "enhance")) or None,
-        "save_to": str(out) if out is not None and not args.no_save else None,
+        "save_to": _named_save_to(args, out, settings),
     }
     arguments = {k: v for k, v in arguments.items() if v is not None}
     session = cli.Session(settings)
     return _interruptible(session, lambda: cli.enhance(session, arguments, as_json=args.json))
+
+
+def _job_settings(args: argparse.Namespace, *inputs: str | None) -> tuple[Settings, Path | None, list[str | None]]:
+    """Settings for a command that starts a job from a shell, ``--out`` resolved, and its input images located.
+
+    A person at a shell may read the images they name and save where they ask (their folders are allowed); every
+    tool group is offered to the command, whatever KREA_TOOLS limits agents to.
+    """
+    from krea_mcp.settings import TOOL_GROUPS
+
+    out: Path | None = args.out.expanduser().resolve() if args.out else None
+    dirs = _shell_dirs(out if not args.no_save else None)
+    located = [_local_frame(image, dirs) for image in inputs]
+    settings = _settings(
+        args,
+        default_log_level="WARNING",
+        preview="off",
+        auto_save=not args.no_save,
+        tools=list(TOOL_GROUPS),
+        allowed_dirs=list(dict.fromkeys(dirs)),
+    )
+    _configure_logging(settings.log_level)
+    return settings, out, located
+
+
+def _named_save_to(args: argparse.Namespace, out: Path | None, settings: Settings) -> str | None:
+    """Where to save, always named when saving: a download cut short by the call's time is then retried by the
+    command until the file is there (large upscales and videos take longer than a call allows)."""
+    return None if args.no_save else str(out or settings.resolved_output_dir())
 
 
 def _video_parser() -> argparse.ArgumentParser:
@@ -327,17 +336,10 @@ def _video_parser() -> argparse.ArgumentParser:
 
 def _video_command(argv: list[str]) -> int:
     from krea_mcp import cli
-    from krea_mcp.settings import TOOL_GROUPS
 
     parser = _video_parser()
     args = parser.parse_args(argv)
-    overrides: dict[str, Any] = {"preview": "off", "auto_save": not args.no_save, "tools": list(TOOL_GROUPS)}
-    out: Path | None = args.out.expanduser().resolve() if args.out else None
-    dirs = _shell_dirs(out) if out is not None and not args.no_save else _shell_dirs(None)
-    frames = {"start_image": _local_frame(args.image, dirs), "end_image": _local_frame(args.end_image, dirs)}
-    overrides["allowed_dirs"] = list(dict.fromkeys(dirs))
-    settings = _settings(args, default_log_level="WARNING", **overrides)
-    _configure_logging(settings.log_level)
+    settings, out, (start, end) = _job_settings(args, args.image, args.end_image)
     arguments = {
         "prompt": args.prompt,
         "model": args.model,
@@ -345,11 +347,11 @@ def _video_command(argv: list[str]) -> int:
         "aspect_ratio": args.aspect_ratio,
         "resolution": args.resolution,
         "generate_audio": args.audio,
-        **frames,
+        "start_image": start,
+        "end_image": end,
         "options": _options(parser, args.option, _fields_of(args.model or settings.default_video_model, "video"))
         or None,
-        # always named when saving, so a download cut short by the call's time is retried until the file is there
-        "save_to": None if args.no_save else str(out or settings.resolved_output_dir()),
+        "save_to": _named_save_to(args, out, settings),
     }
     arguments = {k: v for k, v in arguments.items() if v is not None}
     session = cli.Session(settings)
@@ -357,7 +359,8 @@ def _video_command(argv: list[str]) -> int:
 
 
 def _local_frame(image: str | None, dirs: list[Path]) -> str | None:
-    """A frame as given, with a local file made absolute and its folder readable (a person may name any file)."""
+    """An input image as given, with a local file (or ``file://`` URI) made absolute and its folder added to
+    ``dirs`` (a person may name any file; never the file-system root)."""
     from krea_mcp import cli
     from krea_mcp.workflow.image_inputs import is_remote
 
