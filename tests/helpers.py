@@ -213,17 +213,25 @@ def run_cli(*args: str, cwd: Path, stdin: str | None = None, **env: str) -> subp
 
 @contextmanager
 def running(
-    args: list[str], port: int, *, env: dict[str, str] | None = None, cwd: Path | None = None
+    args: list[str],
+    port: int,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    log: Path | None = None,
 ) -> Iterator[None]:
-    """Start ``python args…`` and wait until it accepts TCP connections on ``port``; always stop it."""
-    proc = subprocess.Popen(
-        [sys.executable, *args], env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    """Start ``python args…`` and wait until it accepts TCP connections on ``port``; always stop it.
+
+    ``log``: a file that receives the process's stderr (to read what it logged), instead of a pipe.
+    """
+    err = log.open("w") if log is not None else subprocess.PIPE
+    proc = subprocess.Popen([sys.executable, *args], env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
     try:
         deadline = time.monotonic() + 20
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"{args} exited early: {proc.stderr.read().decode() if proc.stderr else ''}")
+                said = log.read_text() if log is not None else proc.stderr.read().decode() if proc.stderr else ""
+                raise RuntimeError(f"{args} exited early: {said}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                     break
@@ -241,3 +249,5 @@ def running(
             proc.wait(timeout=10)
         if proc.stderr:
             proc.stderr.close()
+        if log is not None and not isinstance(err, int):
+            err.close()

@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +42,7 @@ from tests.helpers import (
     is_create,
     make_settings,
     open_client,
+    running,
     submit,
 )
 
@@ -470,33 +469,6 @@ async def test_a_token_krea_echoes_is_scrubbed_from_what_the_agent_sees() -> Non
 # --- a real uvicorn process, the standalone emulator calling it over the network ------------------------------------
 
 
-@contextmanager
-def process(args: list[str], port: int, log: Path, env: dict[str, str]) -> Iterator[None]:
-    """``python args…`` with stderr in ``log``, once it listens on ``port``; always stopped."""
-    import socket
-
-    with log.open("w") as err:
-        proc = subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=err)
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                assert proc.poll() is None, log.read_text()
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                        break
-                except OSError:
-                    assert time.monotonic() < deadline, log.read_text()
-                    time.sleep(0.05)
-            yield
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-
-
 async def test_over_the_network_with_uvicorn_and_the_standalone_emulator(tmp_path: Path) -> None:
     """The emulator POSTs to the server's public URL over TCP; uvicorn's access log never shows the token."""
     import httpx2
@@ -513,8 +485,8 @@ async def test_over_the_network_with_uvicorn_and_the_standalone_emulator(tmp_pat
     )
     server = ["-m", "krea_mcp", "--transport", "http", "--port", str(server_port), "--log-level", "DEBUG"]
     with (
-        process(emulator, krea_port, krea_log, child_env()),
-        process(server, server_port, server_log, env),
+        running(emulator, krea_port, env=child_env(), log=krea_log),
+        running(server, server_port, env=env, log=server_log),
     ):
         async with (
             httpx2.AsyncClient() as http,
