@@ -427,3 +427,21 @@ async def test_a_result_of_another_size_than_asked_is_said(fake: FakeKrea, clien
     wrong = await client.call_tool("enhance_image", {"image": job["job_id"], "scale": 2})
     assert wrong.is_error is False, text_of(wrong)
     assert "Krea returned a 512×512 image, not the 1024×1024 asked for" in text_of(wrong)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        ({"outputFormat": "png"}, "the standard enhancer takes it as options.output_format"),
+        ({"enhancer": "generative", "faceEnhancement": True}, "takes it as options.face_enhancement"),
+        ({"imageScalingFactor": 2}, "use 'scale'"),
+    ],
+)
+async def test_a_setting_sent_at_the_top_level_is_pointed_to_options(
+    fake: FakeKrea, tmp_path: Path, arguments: dict[str, Any], words: str
+) -> None:
+    (tmp_path / "cat.png").write_bytes(png(40, 30))
+    async with connect(fake) as client:
+        result = await client.call_tool("enhance_image", {"image": "cat.png", **arguments})
+    assert result.is_error is True and words in text_of(result), text_of(result)
+    assert enhance_posts(fake) == []

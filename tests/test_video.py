@@ -336,3 +336,9 @@ async def test_slightly_wrong_arguments_get_the_right_name(
     result = await client.call_tool("generate_video", {"prompt": "a fox", **arguments})
     assert result.is_error is True and words in text_of(result), text_of(result)
     assert video_posts(fake) == []
+
+
+async def test_a_one_item_list_for_a_frame_says_to_pass_the_item(fake: FakeKrea, client: Client) -> None:
+    result = await client.call_tool("generate_video", {"prompt": "a fox", "start_image": ["cat.png"]})
+    assert result.is_error is True
+    assert "start_image takes one value, not a list: pass 'cat.png'." in text_of(result)

@@ -37,7 +37,7 @@ DEFAULT_MODELS = {
 #: The scale used when the call gives neither ``scale`` nor ``long_side``.
 DEFAULT_SCALE = 2.0
 #: Body fields set from enhance_image's own arguments; ``options`` may not set them.
-_OWN_FIELDS = {
+OWN_FIELDS = {
     "image_url": "image",
     "width": "scale or long_side",
     "height": "scale or long_side",
@@ -227,13 +227,13 @@ def build_body(operation: Operation, request: EnhanceParams) -> dict[str, Any]:
     out_w, out_h, factor = output_size(operation, request)
     props = operation.properties
     for name in request.options:
-        if name in _OWN_FIELDS:
+        if name in OWN_FIELDS:
             raise InvalidRequestError(
-                f"options.{name}: set by enhance_image's {_OWN_FIELDS[name]} argument, not by options.",
+                f"options.{name}: set by enhance_image's {OWN_FIELDS[name]} argument, not by options.",
                 field=f"options.{name}",
             )
         if name not in props:
-            others = ", ".join(sorted(set(props) - set(_OWN_FIELDS) - {"seed"})) + ", seed"
+            others = ", ".join(sorted(set(props) - set(OWN_FIELDS) - {"seed"})) + ", seed"
             raise InvalidRequestError(
                 f"options.{name}: the {_name(operation)} enhancer has no such setting; its settings are: {others}.",
                 field=f"options.{name}",

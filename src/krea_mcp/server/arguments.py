@@ -188,6 +188,8 @@ def _describe(error: Any, schema: dict[str, Any]) -> str:
     if kind in ("bool_parsing", "bool_type"):
         return f"{where} must be true or false; got {_show(value)}."
     if kind in ("string_type",):
+        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+            return f"{where} takes one value, not a list: pass {_show(value[0])}."
         return f"{where} must be a string; got {_show(value)}."
     if kind == "string_pattern_mismatch":
         if loc and loc[-1] == "job_id":

@@ -81,13 +81,31 @@ def build(settings: Settings) -> list[Tool]:
                 outcome = await start_job(ctx, params, wait=wait, save_to=save_to, deadline=deadline, granted=granted)
         return await reply(ctx, outcome)
 
+    def enhancer_field_hint(name: str, arguments: dict[str, Any]) -> str | None:
+        """Where the chosen enhancer takes a setting sent at the top level (only a field it really has)."""
+        from krea_mcp.catalog.enhance_params import ENHANCERS, OWN_FIELDS
+        from krea_mcp.catalog.image_params import suggest_field
+        from krea_mcp.catalog.models import load_catalog
+        from krea_mcp.errors import KreaError
+
+        try:
+            info = load_catalog().find(str(arguments.get("enhancer") or ENHANCERS[0]), "enhance")
+        except KreaError:
+            return None
+        found = suggest_field(info, name)  # outputFormat -> output_format
+        if found in OWN_FIELDS:
+            return f"use {OWN_FIELDS[found].split(' or ')[0]!r}"
+        if found is not None:
+            return f"the {info.aliases[0]} enhancer takes it as options.{found}: pass options={{{found!r}: ...}}"
+        return None
+
     return [
         make_tool(
             enhance_image,
             "Upscale/enhance an image (Topaz) to scale x or long_side px, from its real size; limits checked first. "
             f"Waits up to {settings.wait_s:g} s, else returns job_id.",
             read_only=False,
-        )
+        ).model_copy(update={"field_hint": enhancer_field_hint})
     ]
 
 
