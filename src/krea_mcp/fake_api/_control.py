@@ -1,4 +1,11 @@
-"""The emulator's control plane over HTTP: ``POST /_fake/control`` injects faults, ``GET /_fake/stats`` counts."""
+"""The emulator's control plane over HTTP: ``POST /_fake/control`` injects faults, ``GET /_fake/stats`` counts.
+
+``GET /_fake/stats`` answers four counts; ``?detail=1`` adds what tests of many servers on one emulator need:
+``job_gets`` (``GET /jobs/{id}`` requests), ``job_gets_by_id``, ``jobs_running`` and ``jobs_waiting`` now, and the
+emulator's clock ``now``; ``?times=1`` also adds ``job_get_times`` (the clock reading of each such GET, in order)
+and ``job_spans`` (each job's start and end on that clock, end null for a job that never ends by itself), from
+which GETs per second and the jobs running in that second follow.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from starlette.routing import Route
 
 from krea_mcp.fake_api._faults import check_fault
 from krea_mcp.fake_api._http import error_response, json_object
+from krea_mcp.fake_api._state import TERMINAL
 
 if TYPE_CHECKING:
     from krea_mcp.fake_api._app import FakeKrea
@@ -22,6 +30,65 @@ _KEYS = frozenset({"reset", "inject", "error", "result_urls", *_COUNTS, *_SWITCH
 _INJECT_KEYS = frozenset({"route", "fault", "count", "retry_after", "after_create", "size"})
 
 Action = Callable[[], None]
+_JOB_PATH = "/jobs/"
+
+
+class TimedRequests(list[tuple[str, str]]):
+    """The emulator's request log (``(method, path)`` pairs, as before) that also notes when each was appended."""
+
+    def __init__(self, items: list[tuple[str, str]], clock: Callable[[], float]) -> None:
+        super().__init__(items)
+        self.clock = clock
+        self.times: list[float] = [clock()] * len(items)
+
+    def append(self, item: tuple[str, str]) -> None:
+        super().append(item)
+        self.times.append(self.clock())
+
+
+def _job_id_of_get(method: str, path: str) -> str | None:
+    """The job id of a ``GET /jobs/{id}`` request, else None."""
+    if method != "GET" or not path.startswith(_JOB_PATH):
+        return None
+    job_id = path[len(_JOB_PATH) :]
+    return job_id if job_id and "/" not in job_id else None
+
+
+def _detail(fake: FakeKrea, times: bool) -> dict[str, Any]:
+    """Per-job GET counts and the jobs running now (with ``times``: each GET's time and each job's span)."""
+    now = fake._time.now()
+    by_id: dict[str, int] = {}
+    get_times: list[float] = []
+    stamps = fake.requests.times if isinstance(fake.requests, TimedRequests) else None
+    for index, (method, path) in enumerate(fake.requests):
+        job_id = _job_id_of_get(method, path)
+        if job_id is not None:
+            by_id[job_id] = by_id.get(job_id, 0) + 1
+            if stamps is not None and index < len(stamps):
+                get_times.append(stamps[index])
+    running = waiting = 0
+    for job in fake.jobs.values():
+        if job.status(now) in TERMINAL:
+            continue
+        if job.start > now:
+            waiting += 1
+        else:
+            running += 1
+    out: dict[str, Any] = {
+        "job_gets": sum(by_id.values()),
+        "job_gets_by_id": by_id,
+        "jobs_running": running,
+        "jobs_waiting": waiting,
+        "now": now,
+    }
+    if times:
+        out["job_get_times"] = get_times
+        out["job_spans"] = {job.job_id: [job.start, job.finished_at()] for job in fake.jobs.values()}
+    return out
+
+
+def _flag(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "").lower() in ("1", "true", "yes")
 
 
 def _is_int(value: object) -> bool:
@@ -92,7 +159,9 @@ def _plan(fake: FakeKrea, body: dict[str, Any]) -> list[Action]:
 
 
 def control_routes(fake: FakeKrea) -> list[Route]:
-    """The ``/_fake/control`` and ``/_fake/stats`` routes bound to one emulator."""
+    """The ``/_fake/control`` and ``/_fake/stats`` routes bound to one emulator (its request log gains times)."""
+    if not isinstance(fake.requests, TimedRequests):
+        fake.requests = TimedRequests(fake.requests, fake._time.now)
 
     async def control(request: Request) -> Response:
         body = await json_object(request)
@@ -106,6 +175,10 @@ def control_routes(fake: FakeKrea) -> list[Route]:
 
     async def stats(request: Request) -> Response:
         counts = {"generate_posts": fake.generate_posts, "jobs_created": fake.jobs_created}
-        return JSONResponse({**counts, "requests": len(fake.requests), "faults_pending": fake.faults_pending})
+        out = {**counts, "requests": len(fake.requests), "faults_pending": fake.faults_pending}
+        times = _flag(request, "times")
+        if times or _flag(request, "detail"):
+            out.update(_detail(fake, times))
+        return JSONResponse(out)
 
     return [Route("/_fake/control", control, methods=["POST"]), Route("/_fake/stats", stats, methods=["GET"])]
