@@ -1,10 +1,11 @@
 """The emulator's control plane over HTTP: ``POST /_fake/control`` injects faults, ``GET /_fake/stats`` counts.
 
 ``GET /_fake/stats`` answers four counts; ``?detail=1`` adds what tests of many servers on one emulator need:
-``job_gets`` (``GET /jobs/{id}`` requests), ``job_gets_by_id``, ``jobs_running`` and ``jobs_waiting`` now, and the
-emulator's clock ``now``; ``?times=1`` also adds ``job_get_times`` (the clock reading of each such GET, in order)
-and ``job_spans`` (each job's start and end on that clock, end null for a job that never ends by itself), from
-which GETs per second and the jobs running in that second follow.
+``job_gets`` (``GET /jobs/{id}`` requests), ``job_gets_by_id``, ``jobs_running`` and ``jobs_waiting`` now,
+``job_prompts`` (each job's prompt, to tell whose request made it) and the emulator's clock ``now``. ``?times=1``
+also adds ``job_get_times`` (the clock reading of each such GET, in order) and ``job_spans`` (each job's start and
+end on that clock, end null for a job that never ends by itself), from which GETs per second and the jobs running
+in that second follow.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def _detail(fake: FakeKrea, times: bool) -> dict[str, Any]:
         "job_gets_by_id": by_id,
         "jobs_running": running,
         "jobs_waiting": waiting,
+        "job_prompts": {job.job_id: job.prompt for job in fake.jobs.values()},
         "now": now,
     }
     if times:
