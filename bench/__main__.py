@@ -347,6 +347,65 @@ def webhooks() -> list[Row]:
     ]
 
 
+def scaleout() -> list[Row]:
+    """Issue 16: two workers sharing Redis (bench/scaleout.py; ``python -m bench.scaleout --before PATH``: old code)."""
+    from . import scaleout as m
+
+    return scaleout_rows(m.measure())
+
+
+def scaleout_rows(r: dict[str, Any]) -> list[Row]:
+    from . import scaleout as m
+
+    where = "2 workers sharing Redis" if r["redis"] else f"2 workers, no Redis ({r['code']})"
+    load = f"{m.CALLS:,} generate+wait over HTTP, {where}, emulator concurrency {m.CONCURRENCY}, {m.DURATION_S:g} s"
+    waiters = 2 * m.WAITERS_PER_WORKER
+    return [
+        Row("scale-out", f"{load}: errors", r["errors"], None, "", "calls", "0", r["errors"] == 0),
+        Row(
+            "scale-out",
+            f"{load}: wall",
+            r["wall_s"],
+            r["ideal_s"],
+            "emulator-bound ideal",
+            "s",
+            "≤ 1.15× ideal",
+            r["wall_ratio"] <= 1.15,
+        ),
+        Row(
+            "scale-out",
+            f"{load}: peak Krea GET /jobs/{{id}} per second (worst second: {r['worst_gets_per_running_job']:.2f} per "
+            "running job)",
+            r["peak_gets_per_s"],
+            r["running_at_peak"],
+            "jobs running in that second",
+            "GET/s",
+            "≤ 1 per running job",
+            r["worst_gets_per_running_job"] <= 1.0,
+        ),
+        Row(
+            "scale-out",
+            f"{load}: workers' RSS per waiting call (peak {r['peak_rss_mb']:.0f} MB, idle {r['idle_rss_mb']:.0f} MB)",
+            r["rss_kb_per_call"],
+            None,
+            "",
+            "KB",
+            "—",
+            None,
+        ),
+        Row(
+            "scale-out",
+            f"{waiters} wait_for_job on one job across 2 workers: Krea GET /jobs/{{id}} of that job",
+            r["shared_gets"],
+            r["single_gets"],
+            "one waiter on an identical job, same run",
+            "GET",
+            "≤ 1.1× + 2",
+            r["shared_gets"] <= 1.1 * r["single_gets"] + 2,
+        ),
+    ]
+
+
 BENCHES: dict[str, Callable[[], list[Row]]] = {
     "cold_start": cold_start,
     "context": context,
@@ -355,6 +414,7 @@ BENCHES: dict[str, Callable[[], list[Row]]] = {
     "lag": lag,
     "load": load,
     "webhooks": webhooks,
+    "scaleout": scaleout,
 }
 
 

@@ -1,0 +1,209 @@
+"""Scale-out (issue 16): two krea-mcp HTTP workers sharing Redis in front of one emulator, as real processes.
+
+Two runs on one cluster (``tests/cluster.py``: Redis, the standalone emulator, two workers on loopback ports):
+
+* **one job, 200 waiters**: jobs A and B are created together (same model, same duration); 100 ``wait_for_job``
+  calls per worker wait on A while a single call waits on B. The emulator counts ``GET /jobs/{id}`` of each: with
+  one poller per job, A costs what B costs (target ≤ 1.1× B + 2).
+* **1,000 generate+wait**: 1,000 concurrent ``generate_image`` calls (then ``wait_for_job`` while a job still runs)
+  split across the workers, against an emulator running 50 jobs at a time for ``DURATION_S`` each. Figures: errors
+  (target 0), wall against the emulator-bound ideal ``1000 / 50 × DURATION_S`` (target ≤ 1.15×), the peak of Krea
+  GETs per second against the jobs running in that second (bounded by running jobs, not by waiters), and the
+  workers' RSS per waiting call (their RSS during the wait minus their idle RSS, over the calls).
+
+A few MCP client sessions (``SESSIONS`` per worker) each make many concurrent calls, as a gateway would, so the
+client side stays light; their connection pools are uncapped.
+
+``python -m bench.scaleout --before /tmp/before/src`` runs the workers from another checkout (its ``src`` on
+PYTHONPATH) without Redis, so the figures before and after come from the same script; ``python -m bench --only
+scaleout`` runs this tree's code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+from tests.cluster import Cluster, session
+
+MODEL = "z-image/z-image"
+DURATION_S = 2.0
+CONCURRENCY = 50
+CALLS = 1000
+WAITERS_PER_WORKER = 100
+SESSIONS = 5  # per worker
+RSS_EVERY_S = 0.25
+
+
+def _data(result: Any) -> dict[str, Any]:
+    data: dict[str, Any] = result.structured_content or {}
+    return data
+
+
+async def _one_job(c: Cluster) -> dict[str, float]:
+    """200 waiters on job A (100 per worker) beside one waiter on job B, created at the same moment."""
+    token = c.client_token()
+    async with session(c.urls[0], token) as s:
+        created = [
+            _data(await s.call_tool("generate_image", {"prompt": name, "model": MODEL, "wait": False}))
+            for name in ("shared job", "single job")
+        ]
+    a, b = (job["job_id"] for job in created)
+    before = (await c.astats())["job_gets_by_id"]
+    outcomes: list[str] = []
+
+    async def wait(client: Any, job_id: str) -> None:
+        result = await client.call_tool("wait_for_job", {"job_id": job_id, "timeout_s": 120})
+        outcomes.append("error" if result.is_error else str(_data(result).get("status")))
+
+    async def worker(url: str, single: bool) -> None:
+        async with session(url, token) as client, anyio.create_task_group() as tg:
+            for _ in range(WAITERS_PER_WORKER):
+                tg.start_soon(wait, client, a)
+            if single:
+                tg.start_soon(wait, client, b)
+
+    async with anyio.create_task_group() as tg:
+        for i, url in enumerate(c.urls):
+            tg.start_soon(worker, url, i == len(c.urls) - 1)
+    after = (await c.astats())["job_gets_by_id"]
+    gets = {job: after.get(job, 0) - before.get(job, 0) for job in (a, b)}
+    failed = sum(o != "completed" for o in outcomes)
+    return {"shared_gets": gets[a], "single_gets": gets[b], "waiters": len(outcomes) - 1, "wait_errors": failed}
+
+
+async def _load(c: Cluster, rss: list[float]) -> dict[str, Any]:
+    """``CALLS`` generate+wait calls split across the workers; samples the workers' total RSS meanwhile."""
+    errors: list[str] = []
+    done = anyio.Event()
+
+    async def sample() -> None:
+        while not done.is_set():
+            rss.append(sum(p.rss_mb() for p in c.servers))
+            with anyio.move_on_after(RSS_EVERY_S):
+                await done.wait()
+
+    async def one(client: Any, i: int) -> None:
+        try:
+            result = await client.call_tool("generate_image", {"prompt": f"fox {i}", "model": MODEL})
+            data = _data(result)
+            while not result.is_error and data.get("status") not in ("completed", "failed", "cancelled"):
+                result = await client.call_tool("wait_for_job", {"job_id": data["job_id"], "timeout_s": 120})
+                data = _data(result)
+            if result.is_error or data.get("status") != "completed":
+                errors.append(str(data.get("status") or "error"))
+        except Exception as exc:  # a transport failure counts as an error, the run goes on
+            errors.append(type(exc).__name__)
+
+    async def client_session(url: str, calls: range) -> None:
+        async with session(url, c.client_token()) as client, anyio.create_task_group() as tg:
+            for i in calls:
+                tg.start_soon(one, client, i)
+
+    lanes = [(url, k) for url in c.urls for k in range(SESSIONS)]
+    started = time.monotonic()
+    async with anyio.create_task_group() as outer:
+        outer.start_soon(sample)
+        async with anyio.create_task_group() as tg:
+            for n, (url, _) in enumerate(lanes):
+                tg.start_soon(client_session, url, range(n, CALLS, len(lanes)))
+        wall = time.monotonic() - started
+        done.set()
+    return {"wall_s": wall, "errors": len(errors), "error_kinds": ",".join(sorted(set(errors)))}
+
+
+def _gets_per_second(stats: dict[str, Any], since: float) -> tuple[float, float, float]:
+    """The busiest second's GETs, the mean jobs running in that second, and the worst GETs per running job."""
+    times = [t for t in stats["job_get_times"] if t >= since]
+    if not times:
+        return 0.0, 0.0, 0.0
+    spans = [(s, e if e is not None else math.inf) for s, e in stats["job_spans"].values()]
+    start = math.floor(min(times))
+    buckets: dict[int, int] = {}
+    for t in times:
+        buckets[int(t - start)] = buckets.get(int(t - start), 0) + 1
+
+    def running(second: int) -> float:
+        lo = start + second
+        return float(sum(max(0.0, min(e, lo + 1) - max(s, lo)) for s, e in spans))  # job-seconds in the second
+
+    peak = max(buckets, key=lambda k: buckets[k])
+    worst = max(count / max(running(k), 1.0) for k, count in buckets.items())
+    return float(buckets[peak]), running(peak), worst
+
+
+def measure(before: str | None = None, home: Path | None = None) -> dict[str, Any]:
+    """Both runs on one cluster; ``before``: the workers' PYTHONPATH (another checkout's ``src``), without Redis."""
+    home = home or Path(tempfile.mkdtemp(prefix="bench-scaleout-"))
+    cluster = Cluster(
+        home,
+        workers=2,
+        redis=before is None,
+        pythonpath=before,
+        job_duration=DURATION_S,
+        concurrency=CONCURRENCY,
+        env={"wait_s": "120"},
+    )
+    with cluster as c:
+        starts = {p.name: p.start_s for p in [c.api, *c.servers]}
+
+        async def warm_up() -> None:  # each worker learns the model's duration and loads its catalog
+            for url in c.urls:
+                async with session(url, c.client_token()) as s:
+                    await s.call_tool("generate_image", {"prompt": "warm-up", "model": MODEL})
+
+        anyio.run(warm_up)
+        one_job = anyio.run(_one_job, c)
+        time.sleep(1.0)
+        idle = sum(p.rss_mb() for p in c.servers)
+        since = c.stats()["now"]
+        rss: list[float] = []
+        load = anyio.run(_load, c, rss)
+        stats = c.stats(times=True)
+    jobs = sum(1 for s, _ in stats["job_spans"].values() if s >= since)
+    peak_gets, running, worst = _gets_per_second(stats, since)
+    gets = sum(1 for t in stats["job_get_times"] if t >= since)
+    ideal = CALLS / CONCURRENCY * DURATION_S
+    return {
+        "code": before or "this tree",
+        "redis": before is None,
+        "start_s": starts,
+        **one_job,
+        **load,
+        "ideal_s": ideal,
+        "wall_ratio": load["wall_s"] / ideal,
+        "jobs": jobs,
+        "gets": gets,
+        "gets_per_job": gets / max(jobs, 1),
+        "peak_gets_per_s": peak_gets,
+        "running_at_peak": running,
+        "worst_gets_per_running_job": worst,
+        "idle_rss_mb": idle,
+        "peak_rss_mb": max(rss, default=idle),
+        "rss_kb_per_call": (max(rss, default=idle) - idle) * 1024 / CALLS,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.scaleout", description=__doc__.split("\n")[0])
+    parser.add_argument("--before", metavar="PATH", help="run the workers from PATH (a checkout's src), no Redis")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    r = measure(args.before)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return
+    from bench.__main__ import scaleout_rows, table
+
+    print(table(scaleout_rows(r)))
+    print(f"\n{json.dumps(r)}")
+
+
+if __name__ == "__main__":
+    main()
