@@ -32,7 +32,22 @@ def main(argv: list[str] | None = None) -> None:
     else:
         from krea_mcp.server.edge import run_stdio
 
+        _check_shared_state(settings)
         run_stdio(create_server(settings))  # as server.run(), with malformed lines answered, not dropped
+
+
+def _check_shared_state(settings: Settings) -> None:
+    """KREA_REDIS_URL that cannot be reached: refuse to start (the HTTP app checks the same in ``build_app``)."""
+    if settings.redis_url is None:
+        return
+    from krea_mcp.errors import ConfigError
+    from krea_mcp.workflow.redis_state import check
+
+    try:
+        check(settings.redis_url.get_secret_value())
+    except ConfigError as exc:
+        print(f"krea-mcp: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 def _serve_http(settings: Settings, host: str, port: int) -> None:

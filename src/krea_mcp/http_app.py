@@ -251,7 +251,7 @@ class WebhookRoute:
         job_id = _job_id_of(body)
         if job_id is None:
             log.debug("ignored a webhook call without a usable job_id")
-        elif self.link.wakeups.wake(job_id):
+        elif await self.link.relay(job_id) if self.link.relay is not None else self.link.wakeups.wake(job_id):
             log.debug("webhook from Krea for job %s", job_id)
         else:
             log.debug("ignored a webhook call for job %s: not a job this server started", job_id)
@@ -351,9 +351,18 @@ def build_app(
     from krea_mcp.server.app import create_server
 
     check(settings, host)
+    if settings.redis_url is not None:  # refuse to start without the shared state the deployment asked for
+        from krea_mcp.workflow.redis_state import check as check_redis
+
+        check_redis(settings.redis_url.get_secret_value())
     link = None
     if settings.webhook_url:
         link = WebhookLink(settings.webhook_url)
+        if settings.redis_url is not None:  # every worker takes the calls any worker asked for
+            from krea_mcp.workflow.redis_state import prefix_for, shared_secret
+
+            url = settings.redis_url.get_secret_value()
+            link.token = shared_secret(url, prefix_for(settings.base_url) + "webhook-token", link.token)
         _REDACT.secrets.add(link.token)
         settings = settings.with_webhooks(link)
         log.info(

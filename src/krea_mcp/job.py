@@ -113,6 +113,45 @@ class JobRecord:
     expected_size: tuple[int, int] | None = None
     #: The kind of job (image, enhance, video, style-training): a video's result is saved and reported as a video.
     kind: str = "image"
+    #: Its result URLs and the files saved from them (``file://`` URIs), once known: any worker of the deployment
+    #: serves them as resources.
+    urls: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def links(self) -> list[str]:
+        """The URIs a result of this job links to (result URLs, saved files)."""
+        return [*self.urls, *self.files]
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as JSON (kept in the deployment's shared state)."""
+        return {
+            "job_id": self.job_id,
+            "model": self.model,
+            "prompt": self.prompt,
+            "note": self.note,
+            "caller": self.caller,
+            "recorded_at": self.recorded_at.isoformat(),
+            "expected_size": list(self.expected_size) if self.expected_size else None,
+            "kind": self.kind,
+            "urls": self.urls,
+            "files": self.files,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobRecord:
+        size = data.get("expected_size")
+        return cls(
+            job_id=str(data["job_id"]),
+            model=str(data["model"]),
+            prompt=str(data.get("prompt") or ""),
+            note=data.get("note"),
+            caller=str(data.get("caller") or ""),
+            recorded_at=datetime.fromisoformat(str(data["recorded_at"])),
+            expected_size=(int(size[0]), int(size[1])) if isinstance(size, list) and len(size) == 2 else None,
+            kind=str(data.get("kind") or "image"),
+            urls=[str(u) for u in data.get("urls") or []],
+            files=[str(f) for f in data.get("files") or []],
+        )
 
 
 @dataclass(slots=True)

@@ -112,10 +112,16 @@ class Settings(BaseSettings):
     )
     preview_budget_bytes: int = Field(default=64_000, ge=0, le=10_000_000, description="Preview base64 per result.")
     max_jobs: int | None = Field(
-        default=None, ge=0, description="Refuse to start more than this many jobs per server process."
+        default=None,
+        ge=0,
+        description="Refuse to start more than this many jobs: per server process, or per deployment with "
+        "KREA_REDIS_URL (per caller in bearer-passthrough mode).",
     )
     max_spend_usd: float | None = Field(
-        default=None, ge=0, description="Refuse jobs once the estimated spend of this process would pass this (USD)."
+        default=None,
+        ge=0,
+        description="Refuse jobs once the estimated spend would pass this (USD): per process, or per deployment "
+        "with KREA_REDIS_URL.",
     )
     http_auth: Literal["none", "token", "bearer-passthrough"] = Field(
         default="none",
@@ -142,6 +148,11 @@ class Settings(BaseSettings):
         default=None,
         description="This server's public base URL (HTTP mode only): every create asks Krea to call "
         "{KREA_WEBHOOK_URL}/webhooks/krea/<secret> when the job ends. https, or http for a loopback host only.",
+    )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Redis (>= 7) or Valkey that every worker and replica of one deployment shares: spend limits, "
+        "job records, creates in flight, uploads, learned durations, one poller per job. Unset: this process alone.",
     )
     sandbox: bool = Field(default=False, description="Use the built-in Krea emulator instead of the real API.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -301,7 +312,7 @@ class Settings(BaseSettings):
         dirs.append(self.resolved_output_dir())
         return list(dict.fromkeys(d.expanduser().resolve() for d in dirs))
 
-    @field_validator("api_token")
+    @field_validator("api_token", "redis_url")
     @classmethod
     def _empty_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():

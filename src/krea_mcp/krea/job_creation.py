@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +13,7 @@ from krea_mcp.errors import AmbiguousCreateError, KreaConnectionError, KreaError
 from krea_mcp.job import Job
 from krea_mcp.krea.client import KreaClient
 from krea_mcp.krea.retry import retry_budget
-from krea_mcp.workflow.spend import SpendGuard
+from krea_mcp.workflow.shared import CreateTicket, LocalState
 
 log = logging.getLogger(__name__)
 
@@ -27,48 +25,39 @@ RECOVERED_NOTE = (
 )
 
 
-@dataclass(slots=True)
-class InFlight:
-    """How many creates this process has in flight: a lost answer is only matched when ours is the only one."""
-
-    count: int = 0
-
-
 #: Pauses before each look at GET /jobs: a new job can take a moment to appear in the list.
 RECONCILE_PAUSES_S = (0.0, 0.5, 1.5)
 
 
 async def create_job(
     client: KreaClient,
-    spend: SpendGuard,
-    price: float,
     operation: Operation,
     body: dict[str, Any],
     *,
-    known: Collection[str],
+    state: LocalState,
+    ticket: CreateTicket,
+    price: float,
     budget_s: float,
-    in_flight: InFlight,
 ) -> tuple[Job, str | None]:
-    """POST the job to the operation's path (``price`` is already reserved with ``spend``, and released here if Krea
-    certainly made nothing).
+    """POST the job to the operation's path (``price`` is already reserved for the ticket's caller in ``state``, and
+    given back here if Krea certainly made nothing; ``ticket`` is this create, registered with ``state``).
 
-    When the answer is lost after sending, find the job in GET /jobs instead of sending again.
+    When the answer is lost after sending, find the job in GET /jobs instead of sending again: the one new job that
+    no create of the deployment knows, and only when no other create on the same token, on any worker, may have
+    made it (``state.alone``).
 
     Returns the job and, when it was recovered from the job list, a note saying so.
     """
     sent_at = datetime.now(UTC)
-    in_flight.count += 1
     try:
         with retry_budget(budget_s):
             return await client.create_job(operation.path, body, model=operation.id), None
     except KreaError as exc:
         if not maybe_applied(exc):
-            spend.release(price)
+            await state.release(ticket.caller, price)
             raise
-        alone = in_flight.count == 1
-        return await _reconcile(client, operation.id, sent_at, exc, known, alone=alone), RECOVERED_NOTE
-    finally:
-        in_flight.count -= 1
+        job = await _reconcile(client, operation.id, sent_at, exc, state, ticket)
+        return job, RECOVERED_NOTE
 
 
 def maybe_applied(exc: KreaError) -> bool:
@@ -77,7 +66,7 @@ def maybe_applied(exc: KreaError) -> bool:
 
 
 async def _reconcile(
-    client: KreaClient, model: str, sent_at: datetime, cause: KreaError, known: Collection[str], *, alone: bool
+    client: KreaClient, model: str, sent_at: datetime, cause: KreaError, state: LocalState, ticket: CreateTicket
 ) -> Job:
     """The create request was sent but its answer was lost: find the job it made, or say it is unclear."""
     log.warning("creating a %s job may have succeeded despite %s; checking GET /jobs", model, type(cause).__name__)
@@ -89,11 +78,18 @@ async def _reconcile(
             recent = await client.list_jobs(limit=50)
         except KreaError:
             continue
-        candidates = [
-            j for j in recent if j.job_id not in known and (j.created() or datetime.min.replace(tzinfo=UTC)) >= since
-        ]
+        fresh = [j for j in recent if (j.created() or datetime.min.replace(tzinfo=UTC)) >= since]
+        known = await state.known(j.job_id for j in fresh)
+        candidates = [j for j in fresh if j.job_id not in known]
         if candidates:
             break
+    # Then whether another create on the token may have made one of them. Any such create registered before its
+    # POST, so before its job could be listed: it is seen here in flight, or ended with its job recorded (looked up
+    # again now, as it may have been recorded since the list was read).
+    alone = await state.alone(ticket)
+    if candidates:
+        known = await state.known(j.job_id for j in candidates)
+        candidates = [j for j in candidates if j.job_id not in known]
     if len(candidates) == 1 and alone:
         log.warning("recovered job %s after a lost answer", candidates[0].job_id)
         return candidates[0]
@@ -101,8 +97,9 @@ async def _reconcile(
         ids = ", ".join(j.job_id for j in candidates)
         raise AmbiguousCreateError(
             f"Krea's answer to the request was lost ({cause}) and new jobs appeared since ({ids}) while other "
-            "requests were also starting jobs, so which one is this image cannot be told. Check them with get_job "
-            "before calling generate_image again, which could start another paid job.",
+            "requests on the same Krea token (on any worker) were also starting jobs, so which one is this image "
+            "cannot be told. Check them with get_job before calling generate_image again, which could start another "
+            "paid job.",
             candidates=[j.job_id for j in candidates],
         )
     raise AmbiguousCreateError(

@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from mcp.server import MCPServer
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
 from krea_mcp import __version__
 from krea_mcp.krea.caller import as_caller, bearer_from
-from krea_mcp.server.job_resources import register_job_template
+from krea_mcp.server.job_resources import register_job_template, serve_shared_links
 from krea_mcp.server.state import AppState
 from krea_mcp.server.tools import build_tools
 from krea_mcp.settings import Settings
@@ -59,8 +60,13 @@ def create_server(
 
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
-        async with AsyncExitStack() as stack:  # the job service is built on first use, off the start-up path
-            yield AppState(settings, server, stack, transport, duration_scale)
+        # The job service is built on first use, off the start-up path; what it runs in the background (taking other
+        # workers' news from Redis) runs in ``tasks``, cancelled when the server stops.
+        async with AsyncExitStack() as stack, anyio.create_task_group() as tasks:
+            try:
+                yield AppState(settings, server, stack, transport, duration_scale, tasks)
+            finally:
+                tasks.cancel_scope.cancel()
 
     mcp = MCPServer(
         "krea",
@@ -72,4 +78,5 @@ def create_server(
         middleware=[BindCaller(settings.multi_user)],
     )
     register_job_template(mcp)
+    serve_shared_links(mcp)
     return mcp

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ResourceError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.server.mcpserver.resources import FunctionResource, Resource
 
 from krea_mcp.errors import KreaError
 from krea_mcp.server.tool_results import job_data
 
 if TYPE_CHECKING:
-    from krea_mcp.job import Outcome
+    from krea_mcp.job import JobRecord, Outcome
     from krea_mcp.workflow.job_service import JobService
 
 JOB_URI = "krea://jobs/{job_id}"
@@ -40,6 +40,38 @@ READ_TIMEOUT_S = 20.0
 def job_json(outcome: Outcome) -> str:
     """The job as the resource shows it: the same fields as a tool result's structuredContent."""
     return job_data(outcome).model_dump_json(exclude_none=True)
+
+
+def serve_shared_links(mcp: MCPServer) -> None:
+    """Resources another worker of the deployment published (a result URL, a saved file) are served here too: a read
+    of a URI this process does not list looks it up in the deployment's job records (``KREA_REDIS_URL``), for the
+    caller's own jobs only. SDK 2.3 has no hook for unknown resources, so the manager's lookup is wrapped."""
+    manager = mcp._resource_manager
+    listed = manager.get_resource
+
+    async def get_resource(uri: Any, context: Any) -> Any:
+        try:
+            return await listed(uri, context)
+        except ResourceNotFoundError:
+            found = await _shared_link(str(uri), context)
+            if found is None:
+                raise
+            return found
+
+    manager.get_resource = get_resource  # type: ignore[method-assign]
+
+
+async def _shared_link(uri: str, context: Any) -> Resource | None:
+    state = getattr(getattr(context, "request_context", None), "lifespan_context", None)
+    if state is None or not hasattr(state, "service") or not state.settings.redis_url:
+        return None
+    service: JobService = await state.service()
+    publisher: Publisher | None = state.publisher
+    job_id = await service.shared.job_of_link(uri)
+    record = await service.load_record(job_id) if job_id else None
+    if publisher is None or record is None or uri not in record.links():
+        return None
+    return publisher.adopt(uri, record)
 
 
 def register_job_template(mcp: MCPServer) -> None:
@@ -90,6 +122,19 @@ class Publisher:
             yield path.as_uri(), partial(self._file_resource, path, job_id, outcome.granted)
         for i, url in enumerate(outcome.job.urls, 1):  # result links must be readable here (MCP: resource_link)
             yield url, partial(self._url_resource, url, i, job_id)
+
+    def adopt(self, uri: str, record: JobRecord) -> Resource:
+        """List a result URL or saved file of a job another worker published, and return it."""
+        if uri in record.urls:
+            resource = self._url_resource(uri, record.urls.index(uri) + 1, record.job_id)
+        else:
+            resource = self._file_resource(Path(file_path(uri)), record.job_id)
+        self._mcp.add_resource(resource)
+        self._published[uri] = None
+        while len(self._published) > self._limit:
+            old, _ = self._published.popitem(last=False)
+            _remove_resource(self._mcp, old)
+        return resource
 
     def _touch(self, uri: str) -> None:
         if uri in self._published:
@@ -171,6 +216,13 @@ def _remove_resource(mcp: MCPServer, uri: str) -> None:
         remove(uri)
     else:
         mcp._resource_manager._resources.pop(uri, None)
+
+
+def file_path(uri: str) -> str:
+    """The local path of a ``file://`` URI as ``Path.as_uri`` wrote it."""
+    from urllib.parse import unquote, urlsplit
+
+    return unquote(urlsplit(uri).path)
 
 
 def _is_video(url: str) -> bool:

@@ -13,6 +13,8 @@ from krea_mcp.server.job_resources import Publisher
 from krea_mcp.settings import Settings
 
 if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
     from krea_mcp.krea.client import Transport
     from krea_mcp.workflow.job_service import JobService
 
@@ -27,6 +29,7 @@ class AppState:
         stack: AsyncExitStack,
         transport: Transport | None,
         duration_scale: float | None,
+        tasks: TaskGroup | None = None,
     ) -> None:
         self.settings = settings
         #: None in multi-user mode: one caller's jobs and files must not be listed to another.
@@ -34,6 +37,7 @@ class AppState:
         self._server, self._stack = server, stack
         self._transport, self._duration_scale = transport, duration_scale
         self._service: JobService | None = None
+        self._tasks = tasks
         self._lock = anyio.Lock()
 
     async def service(self) -> JobService:
@@ -43,7 +47,11 @@ class AppState:
                     from krea_mcp.workflow.assembly import build_service
 
                     service = await build_service(
-                        self.settings, self._stack, transport=self._transport, duration_scale=self._duration_scale
+                        self.settings,
+                        self._stack,
+                        transport=self._transport,
+                        duration_scale=self._duration_scale,
+                        tasks=self._tasks,
                     )
                     self.publisher = None if self.settings.multi_user else Publisher(self._server, service)
                     self._service = service

@@ -6,8 +6,10 @@ Imported on the first tool call, not at start-up: nothing here is needed to answ
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from pydantic import SecretStr
@@ -20,9 +22,12 @@ from krea_mcp.workflow.durations import DurationBook, default_path
 from krea_mcp.workflow.image_inputs import ImageInputs
 from krea_mcp.workflow.job_service import JobService
 from krea_mcp.workflow.result_delivery import Delivery
-from krea_mcp.workflow.spend import SpendGuards
+from krea_mcp.workflow.shared import LocalState
 from krea_mcp.workflow.style_book import StyleBook
 from krea_mcp.workflow.wakeups import Wakeups
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +72,30 @@ def duration_book(settings: Settings, *, injected: bool = False) -> DurationBook
     return DurationBook(default_path(), api=settings.base_url)
 
 
+def shared_state(settings: Settings, base_url: str) -> LocalState:
+    """Where the deployment's shared state lives: Redis with KREA_REDIS_URL, else this process."""
+    if settings.redis_url is None:
+        return LocalState(settings.max_jobs, settings.max_spend_usd)
+    from krea_mcp.workflow.redis_state import RedisState
+
+    return RedisState(
+        settings.redis_url.get_secret_value(),
+        api=base_url,
+        max_jobs=settings.max_jobs,
+        max_usd=settings.max_spend_usd,
+    )
+
+
 async def build_service(
     settings: Settings,
     stack: AsyncExitStack,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     duration_scale: float | None = None,
+    tasks: TaskGroup | None = None,
 ) -> JobService:
-    """The service and everything it uses; the HTTP client closes with ``stack``."""
+    """The service and everything it uses; the HTTP client closes with ``stack``. ``tasks`` runs what the service
+    does in the background (taking other workers' news from Redis); without it nothing runs in the background."""
     http_transport, base_url, token, scale = connection(settings, transport)
     link = settings.webhooks  # HTTP mode with KREA_WEBHOOK_URL (http_app.build_app); None elsewhere
     if link is None and settings.webhook_url:
@@ -101,16 +122,18 @@ async def build_service(
             downloader, output_dir=settings.resolved_output_dir(), allowed_dirs=dirs, project_dir=settings.project_dir()
         )
     catalog = load_catalog()
+    state = shared_state(settings, base_url)
+    stack.push_async_callback(state.aclose)
     service = JobService(
         client,
         settings,
         catalog,
         duration_scale=duration_scale if duration_scale is not None else scale,
         max_expected_s=SANDBOX_MAX_JOB_S if settings.sandbox and transport is None else None,
-        inputs=ImageInputs(client, dirs, relative_to=None if multi else settings.project_dir()),
+        inputs=ImageInputs(client, dirs, relative_to=None if multi else settings.project_dir(), shared=state),
         delivery=Delivery(downloader, saver, settings),
         downloader=downloader,
-        spend=SpendGuards(settings.max_jobs, settings.max_spend_usd),
+        shared=state,
         styles=StyleBook(client, catalog),
         durations=duration_book(settings, injected=transport is not None),
         wakeups=link.wakeups if link is not None else Wakeups(),
@@ -118,7 +141,24 @@ async def build_service(
     if link is not None:
         records = service.records
         link.wakeups.ours = records.__contains__  # a call may wake only the waiter of a job this server created
+        state.on_wake = link.wakeups.wake
+        link.relay = _relay(state)
+    listen = getattr(state, "listen", None)
+    if listen is not None and tasks is not None:
+        tasks.start_soon(listen)
     return service
+
+
+def _relay(state: LocalState) -> Callable[[str], Awaitable[bool]]:
+    """What a webhook for a job does: wake its waiters on every worker, if the deployment created the job."""
+
+    async def relay(job_id: str) -> bool:
+        if not await state.known([job_id]):
+            return False
+        await state.wake(job_id)
+        return True
+
+    return relay
 
 
 def _ignored_webhook_url() -> None:

@@ -113,6 +113,8 @@ class DurationBook:
         #: Our wall clock minus Krea's, from the creates this server saw (for jobs it did not create).
         self._skew: deque[float] = deque(maxlen=5)
         self._warned = False
+        #: Learned here and not yet sent to the deployment's shared state (``RedisState.share_durations``).
+        self._unshared: list[tuple[str, Sample]] = []
         if path is not None:
             self._merge(self._read(path))
 
@@ -138,8 +140,25 @@ class DurationBook:
         """Add one run time of ``model`` and save the book."""
         if not model or len(model) > MAX_MODEL_CHARS or not 0 < seconds <= MAX_RUN_S:
             return
-        self._add(model, Sample(round(seconds, 3), round(self._wall(), 3)), merging=False)
+        sample = Sample(round(seconds, 3), round(self._wall(), 3))
+        self._add(model, sample, merging=False)
+        self._unshared = [*self._unshared[-255:], (model, sample)]
         self.save()
+
+    def take_unshared(self) -> list[tuple[str, Sample]]:
+        """The run times learned here since the last call, for the other workers of the deployment."""
+        taken, self._unshared = self._unshared, []
+        return taken
+
+    def return_unshared(self, samples: list[tuple[str, Sample]]) -> None:
+        """Samples that could not be shared: tried again next time."""
+        self._unshared = [*samples, *self._unshared][-256:]
+
+    def merge_shared(self, model: str, pairs: list[tuple[float, float]]) -> None:
+        """Run times of ``model`` the deployment learned, as (seconds, Unix time) pairs; each is added once."""
+        good = [Sample(s, a) for s, a in pairs if 0 < s <= MAX_RUN_S and len(model) <= MAX_MODEL_CHARS]
+        if good:
+            self._merge({model: sorted(good, key=lambda s: s.at)[-MAX_SAMPLES:]})
 
     # --- what was seen of jobs ----------------------------------------------------------------------------------
 

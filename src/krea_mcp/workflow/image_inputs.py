@@ -35,6 +35,7 @@ from krea_mcp.files.image_types import HEAD_BYTES, UPLOADABLE, sniff
 from krea_mcp.files.user_paths import user_path
 from krea_mcp.krea.caller import caller_key
 from krea_mcp.krea.client import KreaClient
+from krea_mcp.workflow.shared import LocalState
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,17 @@ def _mb(size: int) -> str:
 class ImageInputs:
     """Turns image references into URLs Krea can fetch, uploading local data through ``POST /assets``."""
 
-    def __init__(self, client: KreaClient, allowed_dirs: list[Path], *, relative_to: Path | None = None) -> None:
+    def __init__(
+        self,
+        client: KreaClient,
+        allowed_dirs: list[Path],
+        *,
+        relative_to: Path | None = None,
+        shared: LocalState | None = None,
+    ) -> None:
         self._client = client
+        #: Where uploads are remembered per caller: the deployment's shared state, or this object alone.
+        self._shared = shared
         self._dirs = allowed_dirs
         #: Where a relative path starts: the project folder the server was started in, like save_to's (else the
         #: first allowed directory).
@@ -244,12 +254,16 @@ class ImageInputs:
         try:
             async with lock:  # the same file uploads once; others go in parallel
                 url = self._by_hash.get(digest)
+                if url is None and self._shared is not None:  # another worker of the deployment uploaded it
+                    url = await self._shared.upload(*digest)
                 if url is None:
                     mime, ext = kind
                     filename = name if name.lower().endswith(ext) or "." in name else name + ext
                     url = await self._client.upload_asset(data, filename=filename, mime_type=mime)
-                    self._by_hash[digest] = url
                     log.info("uploaded %s (%d bytes) as %s", filename, len(data), url)
+                    if self._shared is not None:
+                        await self._shared.remember_upload(*digest, url)
+                self._by_hash[digest] = url
         finally:  # a lock nobody waits for is not kept (one per caller and file would grow without bound)
             if not lock.locked() and not lock.statistics().tasks_waiting:
                 self._locks.pop(digest, None)

@@ -17,6 +17,7 @@ import anyio
 from krea_mcp.catalog.job_kinds import JobRequest, request_body, request_note
 from krea_mcp.catalog.models import Catalog
 from krea_mcp.errors import (
+    AmbiguousCreateError,
     BadRequestError,
     InvalidRequestError,
     JobAfterSubmitError,
@@ -30,15 +31,16 @@ from krea_mcp.errors import (
 from krea_mcp.job import Job, JobRecord, Outcome
 from krea_mcp.krea.caller import caller_key
 from krea_mcp.krea.client import KreaClient
-from krea_mcp.krea.job_creation import InFlight, create_job, maybe_applied
+from krea_mcp.krea.job_creation import create_job, maybe_applied
 from krea_mcp.krea.retry import retry_budget
 from krea_mcp.settings import Settings
 from krea_mcp.workflow.durations import WAITING, DurationBook
 from krea_mcp.workflow.image_inputs import ImageInputs, is_remote
+from krea_mcp.workflow.job_watch import FOLLOW_CHECK_S, Watch, Watches
 from krea_mcp.workflow.polling import DurationEstimate, next_poll_delay
 from krea_mcp.workflow.result_delivery import Delivery
-from krea_mcp.workflow.spend import SpendGuards
-from krea_mcp.workflow.wakeups import Wakeups
+from krea_mcp.workflow.shared import NOTHING, UNCLEAR, LocalState, poll_key
+from krea_mcp.workflow.wakeups import FALLBACK_EVERY_S, Wakeups
 
 if TYPE_CHECKING:
     from krea_mcp.files.image_saver import SaveTarget
@@ -76,15 +78,22 @@ class JobService:
     delivery: Delivery | None = None
     #: Fetches URLs from Krea's answers under the download rules (downloads.py); None only in bare test setups.
     downloader: Downloader | None = None
-    spend: SpendGuards = field(default_factory=SpendGuards)
     #: Looks up trained styles (LoRAs) for the caller; None only in bare test setups (styles then go unchecked).
     styles: StyleBook | None = None
-    creating: InFlight = field(default_factory=InFlight)
+    #: What the deployment's workers share (spend guards, records, creates in flight, polling): this process alone by
+    #: default, Redis with KREA_REDIS_URL.
+    shared: LocalState = field(default_factory=LocalState)
+    #: The jobs this process knows the records of (created here, or read from the shared state).
     records: dict[str, JobRecord] = field(default_factory=dict)
     #: Run times learned per model from the jobs seen to complete (shared by every caller; memory only by default).
     durations: DurationBook = field(default_factory=DurationBook)
     #: The sleeps between polls, which Krea's webhook call ends early (HTTP mode with KREA_WEBHOOK_URL; else plain).
     wakeups: Wakeups = field(default_factory=Wakeups)
+    #: One poller per job, however many calls wait for it.
+    watches: Watches = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.watches = Watches(self.shared)
 
     async def submit(self, request: JobRequest, *, deadline: float | None = None) -> tuple[Job, str]:
         """Validate locally, then POST to the operation's path. Raises before the POST for anything Krea would reject.
@@ -107,44 +116,58 @@ class JobService:
         if self.styles is not None and stand_in.get("styles"):  # each exists, is the caller's to use, fits the model
             until = deadline if deadline is not None else anyio.current_time() + self.settings.wait_s
             styles_note = await self.styles.check(operation, stand_in["styles"], deadline=until)
-        guard = self.spend.get(caller_key())
-        price = guard.reserve(operation, body=stand_in)  # priced by this call's fields; a refused call uploads nothing
+        caller = caller_key()
+        # Priced by this call's fields, counted for the whole deployment; a refused call uploads nothing.
+        price = await self.shared.reserve(caller, operation, stand_in)
         try:
             if self.inputs is not None and _uploads(refs):
                 until = deadline if deadline is not None else anyio.current_time() + self.settings.wait_s
                 request = request.with_references(await self._upload_inputs(refs, until))
             body = request_body(operation, request)
         except BaseException:
-            guard.release(price)
+            with anyio.CancelScope(shield=True):
+                await self.shared.release(caller, price)
             raise
         # Once the create is sent it runs to its answer and the job is recorded even if the host cuts the call:
         # cancelling here could leave a paid job whose id nobody learns. (Bounded by the request timeout and the
         # retry budget.)
         with anyio.CancelScope(shield=True):
+            ticket = await self.shared.create_started(caller)
+            outcome = UNCLEAR
             try:
                 job, note = await create_job(
                     self.client,
-                    guard,
-                    price,
                     operation,
                     body,
-                    known=self.records.keys(),
+                    state=self.shared,
+                    ticket=ticket,
+                    price=price,
                     budget_s=self.settings.wait_s,
-                    in_flight=self.creating,
                 )
+                record = self.records[job.job_id] = JobRecord(job.job_id, operation.id, request.prompt, note)
+                record.expected_size = _asked_size(operation.kind, body)
+                record.kind = operation.kind
+                await self.shared.save_record(record)
+                outcome = job.job_id
             except BadRequestError as exc:  # a style Krea no longer lets the caller use: forgotten, said as such
+                outcome = NOTHING
                 if styles_note is None or self.styles is None or "style" not in str(exc).lower():
                     raise
                 raise self.styles.refused(exc, stand_in["styles"]) from None
-            record = self.records[job.job_id] = JobRecord(job.job_id, operation.id, request.prompt, note)
-            record.expected_size = _asked_size(operation.kind, body)
-            record.kind = operation.kind
+            except KreaError as exc:  # Krea certainly made nothing, or a job may exist that nobody knows
+                certain = not maybe_applied(exc) and not isinstance(exc, AmbiguousCreateError)
+                outcome = NOTHING if certain else UNCLEAR
+                raise
+            finally:
+                await self.shared.create_ended(ticket, outcome)
         try:  # recorded first: a note that cannot be built never hides the job
             extra = request_note(operation, request, body)
         except Exception:
             log.exception("could not describe the request of job %s", job.job_id)
             extra = None
         record.note = "\n".join(n for n in (styles_note, extra, note) if n) or None
+        if record.note:
+            await self.shared.save_record(record)
         log.info("created job %s on %s", job.job_id, operation.id)
         return job, operation.id
 
@@ -204,6 +227,7 @@ class JobService:
     async def get(self, job_id: str) -> Outcome:
         """One look at the job; a finished training's style is looked up with what is left of the same deadline."""
         deadline = anyio.current_time() + self.settings.wait_s
+        await self.load_record(job_id)
         with self._bounded(f"checking job {job_id}"):
             job = await self.client.get_job(job_id)
         self.durations.seen(job, self.model_of(job_id))
@@ -219,11 +243,12 @@ class JobService:
     ) -> Outcome:
         deadline = anyio.current_time() + timeout_s
         _CALL_DEADLINE.set(deadline)  # for a finished training's style lookup in _finish
-        known = self.records.get(job_id)  # a job this server started: its kind decides what save_to may name
+        known = await self.load_record(job_id)  # a job this deployment started: its kind decides what save_to may name
         media = None if known is None else "video" if known.kind == "video" else "image"
         target = self.delivery.target(save_to, granted=granted, kind=media) if self.delivery else None
         with self._bounded(f"checking job {job_id}", timeout_s):
-            job = await self.client.get_job(job_id)  # unknown ids fail fast, before any waiting
+            # Unknown ids fail fast, before any waiting; a job someone already polls is not read again.
+            job = await self.watches.first_look(poll_key(caller_key(), job_id), lambda: self.client.get_job(job_id))
         model = self.model_of(job_id)
         self.durations.seen(job, model)
         left = deadline - anyio.current_time()
@@ -235,6 +260,7 @@ class JobService:
 
     async def cancel(self, job_id: str) -> tuple[Outcome, bool]:
         """Cancel a running job. Returns the job and whether this call cancelled it (False: it had already ended)."""
+        await self.load_record(job_id)
         with self._bounded(f"cancelling job {job_id}"):
             job = await self.client.get_job(job_id)
             if job.terminal:  # never DELETE a finished job: on Krea that deletes its record
@@ -297,6 +323,12 @@ class JobService:
                 kind=record.kind if record else None,
                 elapsed_s=elapsed,
             )
+        if record is not None and record.caller == caller_key():  # its links, for any worker to serve
+            files = [*record.files, *(uri for uri in (f.as_uri() for f in outcome.files) if uri not in record.files)]
+            if (list(outcome.job.urls), files) != (record.urls, record.files):
+                record.urls, record.files = list(outcome.job.urls), files
+                with anyio.CancelScope(shield=True):
+                    await self.shared.save_record(record)
         return outcome
 
     async def _with_trained_style(self, outcome: Outcome, *, deadline: float | None = None) -> Outcome:
@@ -328,7 +360,7 @@ class JobService:
         If Krea cannot be asked, the jobs this server recorded for the caller are listed instead (status unknown),
         and the second value says so.
         """
-        mine = {r.job_id: r for r in self.records.values() if r.caller == caller_key()}
+        mine = {r.job_id: r for r in await self.shared.records_of(caller_key(), max(limit, 100))}
         try:
             with self._bounded("listing jobs"):
                 jobs = await self.client.list_jobs(limit=limit)
@@ -339,6 +371,17 @@ class JobService:
             ]
             return stand_ins, f"Krea's job list could not be read ({exc}); showing the jobs this server started."
         return [(job, mine.get(job.job_id)) for job in jobs[:limit]], None
+
+    async def load_record(self, job_id: str) -> JobRecord | None:
+        """The record of a job this deployment created (from the shared state when another worker created it), kept
+        in ``records``; None for any other job, or a job another caller created."""
+        record = self.records.get(job_id)
+        if record is None:
+            record = await self.shared.record(job_id)
+            if record is None or record.caller != caller_key():
+                return None
+            self.records[job_id] = record
+        return record if record.caller == caller_key() else None
 
     def model_of(self, job_id: str) -> str | None:
         record = self.records.get(job_id)
@@ -353,7 +396,10 @@ class JobService:
         return self.durations.estimate(model, prior)
 
     async def _wait(self, job: Job, model: str | None, deadline_s: float, progress: ProgressFn | None) -> Outcome:
-        """Poll until terminal or the deadline. Cancellation propagates; the Krea job is never cancelled here.
+        """Wait until terminal or the deadline. Cancellation propagates; the Krea job is never cancelled here.
+
+        Every wait on the job (in this process, and with shared state on every worker) joins one ``Watch``; one of
+        them polls at a time (``_poll_round``), the others take what it saw (``job_watch``).
 
         Progress is the job's own run time (from Krea's created_at, so a resumed wait continues where the job is,
         backlog excluded) against its expected run time; the first notification names the job id.
@@ -364,49 +410,88 @@ class JobService:
         # Krea's backlog has not started, so its clock starts when it leaves the backlog.
         known = self.durations.run_started(job.job_id)  # a job this server saw created: no clock skew
         running_since = known if known is not None else start - (0.0 if job.status in WAITING else _age_s(job))
-        last: Job = job
-        poll_error: str | None = None
+        watch = self.watches.join(poll_key(caller_key(), job.job_id), job, running_since)
         last_report = -PROGRESS_EVERY_S
         last_status = ""
 
         async def report(force: bool) -> None:
             nonlocal last_report, last_status
-            now = time.monotonic()
+            now, last = time.monotonic(), watch.job
             if progress is None or not (
                 force or last.status != last_status or now - start - last_report >= PROGRESS_EVERY_S
             ):
                 return
             first = not last_status
             last_report, last_status = now - start, last.status
-            running = max(0.0, now - running_since) if last.status != "backlogged" else 0.0
+            running = max(0.0, now - watch.running_since) if last.status != "backlogged" else 0.0
             expected = max(typical, running + PROGRESS_EVERY_S) if not last.terminal else max(running, 0.001)
             named = f"Job {job.job_id}: " if first else ""
             left = f", ~{typical - running:.0f} s left" if not last.terminal and typical - running >= 1 else ""
             message = f"{named}{last.status} · {running:.0f} s of ~{typical:.0f} s expected{left}"
             await progress(running, float(expected), message)
 
-        with anyio.move_on_after(deadline_s):
-            await report(force=True)
-            while not last.terminal:
-                running = time.monotonic() - running_since
-                await self.wakeups.sleep(job.job_id, next_poll_delay(running, typical, self.settings.poll_interval_s))
-                try:
-                    last = await self.client.get_job(job.job_id)
-                    poll_error = None
-                    self.durations.seen(last, model)  # a completed job teaches its model's run time
-                    known = self.durations.run_started(job.job_id)
-                    if known is not None or last.status in WAITING:
-                        running_since = known if known is not None else time.monotonic()
-                except _TRANSIENT as exc:  # keep polling until the deadline; the job is still out there
-                    poll_error = str(exc)
-                    log.warning("polling %s failed, will retry: %s", job.job_id, exc)
-                    if isinstance(exc, RateLimitError) and exc.retry_after:
-                        await anyio.sleep(exc.retry_after)
-                except KreaAPIError as exc:
-                    raise JobAfterSubmitError(job.job_id, exc) from None
-                await report(force=False)
+        try:
+            with anyio.move_on_after(deadline_s):
+                await report(force=True)
+                while not watch.job.terminal:
+                    if watch.failure is not None:
+                        raise watch.failure
+                    if watch.polling:  # another wait on this job polls: take what it sees
+                        await watch.changed_after(watch.version, FOLLOW_CHECK_S)
+                    else:
+                        watch.polling = True
+                        try:
+                            await self._poll_round(watch, model, typical)
+                        finally:
+                            watch.polling = False
+                            watch.notify()  # the others see the news, or that nobody polls now
+                    await report(force=False)
+        finally:
+            await self.watches.leave(watch)
+        if model:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+                await self.shared.share_durations(self.durations, model)
+        last = watch.job
         waited = time.monotonic() - start
-        return Outcome(last, model, waited_s=waited, timed_out=not last.terminal, poll_error=poll_error)
+        return Outcome(last, model, waited_s=waited, timed_out=not last.terminal, poll_error=watch.poll_error)
+
+    async def _poll_round(self, watch: Watch, model: str | None, typical: float) -> None:
+        """One step of the job's poller: sleep until the next read of its schedule and read it, when this worker
+        holds (or takes) the job's lease; else wait for what the worker that holds it publishes."""
+        job_id = watch.job.job_id
+        running = time.monotonic() - watch.running_since
+        delay = next_poll_delay(running, typical, self.settings.poll_interval_s)
+        webhooked = self.wakeups.webhooks and self.wakeups.trusted and self.wakeups.ours(job_id)
+        hold = max(delay, FALLBACK_EVERY_S) if webhooked else delay
+        if not await self.shared.claim_poll(watch.key, hold):
+            watch.following = True  # another worker polls it: its reads arrive as updates
+            await watch.changed_after(watch.version, FOLLOW_CHECK_S)
+            return
+        if not watch.leading:
+            watch.leading = True
+            await self.shared.publish(watch.key, watch.job)  # waits beginning elsewhere start from this
+        if watch.following:  # taken over from a worker that stopped polling: its read is overdue
+            watch.following = False
+        else:
+            await self.wakeups.sleep(job_id, delay)
+        try:
+            last = await self.client.get_job(job_id)
+        except _TRANSIENT as exc:  # keep polling until the deadline; the job is still out there
+            watch.poll_error = str(exc)
+            log.warning("polling %s failed, will retry: %s", job_id, exc)
+            if isinstance(exc, RateLimitError) and exc.retry_after:
+                await anyio.sleep(exc.retry_after)
+            return
+        except KreaAPIError as exc:
+            watch.failure = JobAfterSubmitError(job_id, exc)
+            raise watch.failure from None
+        watch.poll_error = None
+        self.durations.seen(last, model)  # a completed job teaches its model's run time
+        known = self.durations.run_started(job_id)
+        if known is not None or last.status in WAITING:
+            watch.running_since = known if known is not None else time.monotonic()
+        watch.update(last)
+        await self.shared.publish(watch.key, last)
 
 
 def _asked_size(kind: str, body: dict[str, object]) -> tuple[int, int] | None:

@@ -1,7 +1,9 @@
-"""A per-process guard against runaway agents: a cap on jobs started and on estimated spend.
+"""A guard against runaway agents: a cap on jobs started and on estimated spend.
 
 A slot is reserved before the POST (so 100 concurrent calls cannot all slip under the cap), kept when a job
-may exist, and released only when Krea certainly did not create one.
+may exist, and released only when Krea certainly did not create one. ``SpendGuard`` counts in this process; with
+``KREA_REDIS_URL`` the same counts are kept in Redis for the whole deployment (``redis_state``), with the same
+refusals (``jobs_refusal``, ``usd_refusal``).
 """
 
 from __future__ import annotations
@@ -139,25 +141,19 @@ class SpendGuard:
     jobs: int = 0
     usd: float = 0.0
 
-    def reserve(self, info: ModelInfo, body: Mapping[str, Any] | None = None) -> float:
+    def reserve(
+        self, info: ModelInfo, body: Mapping[str, Any] | None = None, *, scope: str = "this server process"
+    ) -> float:
         """Claim a job slot and its estimated price, or raise ``SpendLimitError``; returns the amount reserved.
 
         ``body`` (the request as it will be sent; stand-in URLs are fine) prices this call's arguments; without it
-        the most expensive case of the model is reserved.
+        the most expensive case of the model is reserved. ``scope`` names what the counts cover, in refusals.
         """
         price = estimate_usd(info, body)
         if self.max_jobs is not None and self.jobs + 1 > self.max_jobs:
-            raise SpendLimitError(
-                f"Not submitted: this server already started {self.jobs} jobs, the limit set by KREA_MAX_JOBS "
-                f"({self.max_jobs}). Nothing was charged. If more jobs are really wanted, ask the user to raise "
-                "the limit and restart the server."
-            )
+            raise SpendLimitError(jobs_refusal(self.jobs, self.max_jobs, scope))
         if self.max_usd is not None and self.usd + price > self.max_usd + 1e-9:
-            raise SpendLimitError(
-                f"Not submitted: {info.id} costs up to ~${price:.3f}, and this server has already spent an estimated "
-                f"${self.usd:.2f} of its KREA_MAX_SPEND_USD budget (${self.max_usd:.2f}). Nothing was charged. "
-                f"{_cheaper(info)} Otherwise ask the user to raise the limit."
-            )
+            raise SpendLimitError(usd_refusal(info, price, self.usd, self.max_usd, scope))
         self.jobs += 1
         self.usd += price
         return price
@@ -166,6 +162,27 @@ class SpendGuard:
         """Give back a reservation for a request Krea certainly did not act on."""
         self.jobs -= 1
         self.usd -= price
+
+
+def jobs_refusal(jobs: int, limit: int, scope: str) -> str:
+    """Why a job is refused by KREA_MAX_JOBS; ``scope`` names what is counted (this process, the deployment)."""
+    return (
+        f"Not submitted: {scope} already started {jobs} jobs, the limit set by KREA_MAX_JOBS ({limit}). Nothing "
+        f"was charged. If more jobs are really wanted, ask the operator to raise the limit{_reset_hint(scope)}."
+    )
+
+
+def usd_refusal(info: ModelInfo, price: float, usd: float, limit: float, scope: str) -> str:
+    """Why a job is refused by KREA_MAX_SPEND_USD."""
+    return (
+        f"Not submitted: {info.id} costs up to ~${price:.3f}, and {scope} has already spent an estimated "
+        f"${usd:.2f} of its KREA_MAX_SPEND_USD budget (${limit:.2f}). Nothing was charged. {_cheaper(info)} "
+        "Otherwise ask the operator to raise the limit."
+    )
+
+
+def _reset_hint(scope: str) -> str:
+    return " and restart the server" if scope.endswith("process") else ""
 
 
 #: Guards kept before those that never counted a job are dropped (a guard at zero holds nothing to remember).

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,6 +156,9 @@ class WebhookLink:
     wakeups: Wakeups = field(default_factory=lambda: Wakeups(webhooks=True))
     #: The HTTP app itself, once built: the sandbox emulator delivers its calls to it in-process.
     local_app: Any = None
+    #: Set by the job service: what a call for a job id does (wake its waiters on every worker of the deployment,
+    #: when the deployment created it); True when it did. Until then, ``wakeups.wake`` in this process.
+    relay: Callable[[str], Awaitable[bool]] | None = None
 
     @property
     def callback_url(self) -> str:

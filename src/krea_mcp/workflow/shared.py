@@ -1,0 +1,188 @@
+"""What the workers of one deployment share, and where it is kept.
+
+``LocalState`` (the default, embedded) keeps it in this process: one process is the whole deployment.
+``redis_state.RedisState`` (``KREA_REDIS_URL``) keeps it in Redis, so every worker and replica sees the same:
+
+* **spend guards**: the jobs and estimated USD counted against ``KREA_MAX_JOBS``/``KREA_MAX_SPEND_USD`` (per caller in
+  multi-user mode), reserved atomically before a create and given back only when Krea certainly made nothing;
+* **job records**: the model, prompt, kind, note, result URLs and saved files of each job the deployment created, so
+  any worker serves its result links and ``list_jobs`` shows a caller its own jobs (and only those);
+* **creates in flight** per Krea token: a create whose answer was lost adopts the one new job only when no other
+  create on that token, on any worker, overlapped it;
+* **uploads** per caller (a file already uploaded is not sent again), and **learned durations** per model;
+* **who polls which job** (``claim_poll``, a lease) and what it last saw (``publish``/``last_seen``), so a job is
+  polled once however many calls on however many workers wait for it (``job_watch.Watches``).
+
+The methods are async and never block on the event loop; the local ones never fail.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from krea_mcp.workflow.spend import SpendGuards
+
+if TYPE_CHECKING:
+    from krea_mcp.catalog.models import ModelInfo
+    from krea_mcp.job import Job, JobRecord
+    from krea_mcp.workflow.durations import DurationBook
+
+#: A create still counts as overlapping others this long after it began (longer than any create's retries).
+CREATE_MEMORY_S = 300.0
+#: The outcome of a create still in flight, and of one whose answer was lost and not matched to a job.
+IN_FLIGHT, UNCLEAR, NOTHING = "-", "?", "0"
+#: Uploads remembered per caller (local state; Redis keeps them UPLOAD_TTL_S).
+MAX_UPLOADS = 4096
+#: Job records kept in this process's memory (local state: the whole deployment's; with Redis, a cache).
+MAX_RECORDS = 20_000
+
+#: Called with a job's key and its newest state when another worker publishes it.
+UpdateFn = Callable[[str, "Job"], None]
+#: Called with a job id when a webhook for it reached any worker.
+WakeFn = Callable[[str], object]
+
+
+@dataclass(slots=True)
+class CreateTicket:
+    """One create request in flight: whose token (its caller key), and when it began (Unix time)."""
+
+    caller: str
+    ident: str
+    started: float
+
+
+class LocalState:
+    """The embedded default: everything in this process (``KREA_MAX_JOBS`` then counts per process)."""
+
+    #: How refusals name what the limits count.
+    scope = "this server process"
+    shared = False
+
+    def __init__(self, max_jobs: int | None = None, max_usd: float | None = None) -> None:
+        self.spend = SpendGuards(max_jobs, max_usd)
+        self._creates: dict[str, dict[str, tuple[float, str]]] = {}
+        self._uploads: dict[tuple[str, str], str] = {}
+        self._records: dict[str, JobRecord] = {}
+        self._links: dict[str, str] = {}
+
+    @property
+    def limited(self) -> bool:
+        return self.spend.max_jobs is not None or self.spend.max_usd is not None
+
+    # --- spend ----------------------------------------------------------------------------------------------------
+
+    async def reserve(self, caller: str, info: ModelInfo, body: Mapping[str, Any] | None) -> float:
+        """Claim a job slot and this call's estimated price for ``caller``, or raise ``SpendLimitError``."""
+        return self.spend.get(caller).reserve(info, body, scope=self.scope)
+
+    async def release(self, caller: str, price: float) -> None:
+        self.spend.get(caller).release(price)
+
+    # --- job records ----------------------------------------------------------------------------------------------
+
+    async def save_record(self, record: JobRecord) -> None:
+        self._records[record.job_id] = record
+        while len(self._records) > MAX_RECORDS:
+            del self._records[next(iter(self._records))]
+        for uri in record.links():
+            self._links[uri] = record.job_id
+        while len(self._links) > 4 * MAX_RECORDS:
+            del self._links[next(iter(self._links))]
+
+    async def record(self, job_id: str) -> JobRecord | None:
+        return self._records.get(job_id)
+
+    async def records_of(self, caller: str, limit: int) -> list[JobRecord]:
+        """The caller's newest records first."""
+        mine = [r for r in self._records.values() if r.caller == caller]
+        return sorted(mine, key=lambda r: r.recorded_at, reverse=True)[:limit]
+
+    async def known(self, job_ids: Iterable[str]) -> set[str]:
+        """Which of ``job_ids`` this deployment created."""
+        return {j for j in job_ids if j in self._records}
+
+    async def job_of_link(self, uri: str) -> str | None:
+        """The job whose result URL or saved file ``uri`` is."""
+        return self._links.get(uri)
+
+    # --- creates in flight ----------------------------------------------------------------------------------------
+
+    async def create_started(self, caller: str) -> CreateTicket:
+        now = time.time()
+        ticket = CreateTicket(caller, secrets.token_hex(8), now)
+        creates = self._creates.setdefault(caller, {})
+        for ident, (started, _) in list(creates.items()):
+            if now - started > CREATE_MEMORY_S:
+                del creates[ident]
+        creates[ticket.ident] = (now, IN_FLIGHT)
+        return ticket
+
+    async def create_ended(self, ticket: CreateTicket, outcome: str) -> None:
+        """The create ended: ``outcome`` is the job it made (recorded by now), ``NOTHING`` when Krea certainly made
+        none, or ``UNCLEAR`` when a job may exist that nobody knows."""
+        creates = self._creates.get(ticket.caller, {})
+        if ticket.ident in creates:
+            creates[ticket.ident] = (ticket.started, outcome)
+
+    async def alone(self, ticket: CreateTicket) -> bool:
+        """Whether every other create on the same token that overlapped this one (on any worker) has ended with a
+        known outcome: then the one new job that is not theirs is this one's."""
+        return _alone(ticket, self._creates.get(ticket.caller, {}))
+
+    # --- uploads and durations ------------------------------------------------------------------------------------
+
+    async def upload(self, caller: str, digest: str) -> str | None:
+        return self._uploads.get((caller, digest))
+
+    async def remember_upload(self, caller: str, digest: str, url: str) -> None:
+        self._uploads[(caller, digest)] = url
+        while len(self._uploads) > MAX_UPLOADS:
+            del self._uploads[next(iter(self._uploads))]
+
+    async def share_durations(self, book: DurationBook, model: str | None) -> None:
+        """Send what ``book`` learned and take what other workers learned of ``model`` (nothing to do here)."""
+
+    # --- polling --------------------------------------------------------------------------------------------------
+
+    async def claim_poll(self, key: str, hold_s: float) -> bool:
+        """Whether this worker polls the job ``key`` for the next ``hold_s`` seconds (always, alone)."""
+        return True
+
+    async def drop_poll(self, key: str) -> None:
+        """This worker stops polling ``key`` (another may take over at once)."""
+
+    async def publish(self, key: str, job: Job) -> None:
+        """Tell the other workers' waiters what the poller just saw."""
+
+    async def last_seen(self, key: str) -> Job | None:
+        """What the deployment's poller of ``key`` saw last (None: nobody polls it, or not recently)."""
+        return None
+
+    async def wake(self, job_id: str) -> None:
+        """A webhook for ``job_id`` reached this worker: wake its waiters on every worker (here: only this one)."""
+        if self.on_wake is not None:
+            self.on_wake(job_id)
+
+    on_update: UpdateFn | None = None
+    on_wake: WakeFn | None = None
+
+    async def start(self) -> None:
+        """Begin taking other workers' updates (nothing to take here)."""
+
+    async def aclose(self) -> None:
+        """Release connections."""
+
+
+def _alone(ticket: CreateTicket, creates: Mapping[str, tuple[float, str]]) -> bool:
+    """No other create in ``creates`` (ident -> (started, outcome)) is in flight or ended unclear: each other create
+    that overlapped ``ticket``'s made a known (recorded) job or certainly none."""
+    return all(ident == ticket.ident or outcome not in (IN_FLIGHT, UNCLEAR) for ident, (_, outcome) in creates.items())
+
+
+def poll_key(caller: str, job_id: str) -> str:
+    """One job as seen with one caller's token: the unit of polling (another token may not read that job)."""
+    return f"{caller}:{job_id}"
