@@ -526,7 +526,7 @@ class RedisState(LocalState):
             log.debug("ignored an unreadable message on %s", channel)
 
     async def aclose(self) -> None:
-        await self._redis.aclose()
+        await self._redis.aclose(close_connection_pool=True)
 
 
 def _digest(uri: str) -> str:
