@@ -374,14 +374,14 @@ def scaleout_rows(r: dict[str, Any]) -> list[Row]:
         ),
         Row(
             "scale-out",
-            f"{load}: peak Krea GET /jobs/{{id}} per second (worst second: {r['worst_gets_per_running_job']:.2f} per "
-            "running job)",
+            f"{load}: peak Krea GET /jobs/{{id}} per second (worst second: {r['worst_per_running']:.2f} per running "
+            f"job, {r['worst_per_live']:.2f} per live job; {r['live_at_peak']:.0f} live at the peak)",
             r["peak_gets_per_s"],
             r["running_at_peak"],
             "jobs running in that second",
             "GET/s",
-            "≤ 1 per running job",
-            r["worst_gets_per_running_job"] <= 1.0,
+            "≤ 1 per running job (peak second)",
+            r["peak_gets_per_s"] <= r["running_at_peak"],
         ),
         Row(
             "scale-out",

@@ -8,8 +8,9 @@ Two runs on one cluster (``tests/cluster.py``: Redis, the standalone emulator, t
 * **1,000 generate+wait**: 1,000 concurrent ``generate_image`` calls (then ``wait_for_job`` while a job still runs)
   split across the workers, against an emulator running 50 jobs at a time for ``DURATION_S`` each. Figures: errors
   (target 0), wall against the emulator-bound ideal ``1000 / 50 × DURATION_S`` (target ≤ 1.15×), the peak of Krea
-  GETs per second against the jobs running in that second (bounded by running jobs, not by waiters), and the
-  workers' RSS per waiting call (their RSS during the wait minus their idle RSS, over the calls).
+  GETs per second against the jobs running in that second (bounded by running jobs, not by waiters; also shown per
+  live job, counting the jobs created but still waiting for one of the emulator's 50 slots, which are polled too),
+  and the workers' RSS per waiting call (their RSS during the wait minus their idle RSS, over the calls).
 
 A few MCP client sessions (``SESSIONS`` per worker) each make many concurrent calls, as a gateway would, so the
 client side stays light; their connection pools are uncapped.
@@ -118,24 +119,40 @@ async def _load(c: Cluster, rss: list[float]) -> dict[str, Any]:
     return {"wall_s": wall, "errors": len(errors), "error_kinds": ",".join(sorted(set(errors)))}
 
 
-def _gets_per_second(stats: dict[str, Any], since: float) -> tuple[float, float, float]:
-    """The busiest second's GETs, the mean jobs running in that second, and the worst GETs per running job."""
+def _gets_per_second(stats: dict[str, Any], since: float) -> dict[str, float]:
+    """The busiest second's GETs beside the jobs running in it (job-seconds within the second), and the worst second's
+    GETs per running job and per live job (created, not yet finished: running or waiting for a slot)."""
     times = [t for t in stats["job_get_times"] if t >= since]
     if not times:
-        return 0.0, 0.0, 0.0
-    spans = [(s, e if e is not None else math.inf) for s, e in stats["job_spans"].values()]
-    start = math.floor(min(times))
+        return dict.fromkeys(
+            ("peak_gets_per_s", "running_at_peak", "live_at_peak", "worst_per_running", "worst_per_live"), 0.0
+        )
+    spans = [
+        (j["created"], j["start"], j["end"] if j["end"] is not None else math.inf) for j in stats["job_spans"].values()
+    ]
+    origin = math.floor(min(times))
     buckets: dict[int, int] = {}
     for t in times:
-        buckets[int(t - start)] = buckets.get(int(t - start), 0) + 1
+        buckets[int(t - origin)] = buckets.get(int(t - origin), 0) + 1
+
+    def within(second: int, begin: float, end: float) -> float:
+        lo = origin + second
+        return max(0.0, min(end, lo + 1) - max(begin, lo))
 
     def running(second: int) -> float:
-        lo = start + second
-        return float(sum(max(0.0, min(e, lo + 1) - max(s, lo)) for s, e in spans))  # job-seconds in the second
+        return float(sum(within(second, start, end) for _, start, end in spans))
+
+    def live(second: int) -> float:
+        return float(sum(within(second, created, end) for created, _, end in spans))
 
     peak = max(buckets, key=lambda k: buckets[k])
-    worst = max(count / max(running(k), 1.0) for k, count in buckets.items())
-    return float(buckets[peak]), running(peak), worst
+    return {
+        "peak_gets_per_s": float(buckets[peak]),
+        "running_at_peak": running(peak),
+        "live_at_peak": live(peak),
+        "worst_per_running": max(count / max(running(k), 1.0) for k, count in buckets.items()),
+        "worst_per_live": max(count / max(live(k), 1.0) for k, count in buckets.items()),
+    }
 
 
 def measure(before: str | None = None, home: Path | None = None) -> dict[str, Any]:
@@ -166,8 +183,8 @@ def measure(before: str | None = None, home: Path | None = None) -> dict[str, An
         rss: list[float] = []
         load = anyio.run(_load, c, rss)
         stats = c.stats(times=True)
-    jobs = sum(1 for s, _ in stats["job_spans"].values() if s >= since)
-    peak_gets, running, worst = _gets_per_second(stats, since)
+    jobs = sum(1 for j in stats["job_spans"].values() if j["created"] >= since)
+    per_second = _gets_per_second(stats, since)
     gets = sum(1 for t in stats["job_get_times"] if t >= since)
     ideal = CALLS / CONCURRENCY * DURATION_S
     return {
@@ -181,9 +198,7 @@ def measure(before: str | None = None, home: Path | None = None) -> dict[str, An
         "jobs": jobs,
         "gets": gets,
         "gets_per_job": gets / max(jobs, 1),
-        "peak_gets_per_s": peak_gets,
-        "running_at_peak": running,
-        "worst_gets_per_running_job": worst,
+        **per_second,
         "idle_rss_mb": idle,
         "peak_rss_mb": max(rss, default=idle),
         "rss_kb_per_call": (max(rss, default=idle) - idle) * 1024 / CALLS,

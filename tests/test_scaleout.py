@@ -114,8 +114,11 @@ async def test_the_emulator_counts_gets_per_job_and_running_jobs() -> None:
     assert (detail["jobs_running"], detail["jobs_waiting"]) == (1, 1)
     assert detail["job_prompts"] == {first: "first", second: "second"}
     assert len(timed["job_get_times"]) == 4 and timed["job_get_times"] == sorted(timed["job_get_times"])
-    start, end = timed["job_spans"][first]
-    assert end - start == pytest.approx(30) and timed["job_spans"][second][0] == pytest.approx(end)
+    spans = timed["job_spans"]
+    assert spans[first]["end"] - spans[first]["start"] == pytest.approx(30)
+    assert spans[second]["start"] == pytest.approx(spans[first]["end"])  # one at a time: the second waits
+    assert spans[first]["created"] == pytest.approx(spans[first]["start"], abs=0.01)
+    assert spans[second]["created"] < spans[second]["start"]
 
 
 # --- one spend guard for the deployment -----------------------------------------------------------------------------

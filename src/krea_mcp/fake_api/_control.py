@@ -3,9 +3,9 @@
 ``GET /_fake/stats`` answers four counts; ``?detail=1`` adds what tests of many servers on one emulator need:
 ``job_gets`` (``GET /jobs/{id}`` requests), ``job_gets_by_id``, ``jobs_running`` and ``jobs_waiting`` now,
 ``job_prompts`` (each job's prompt, to tell whose request made it) and the emulator's clock ``now``. ``?times=1``
-also adds ``job_get_times`` (the clock reading of each such GET, in order) and ``job_spans`` (each job's start and
-end on that clock, end null for a job that never ends by itself), from which GETs per second and the jobs running
-in that second follow.
+also adds ``job_get_times`` (the clock reading of each such GET, in order) and ``job_spans`` (each job's
+``created``, ``start`` and ``end`` on that clock, end null for a job that never ends by itself), from which GETs
+per second and the jobs waiting or running in that second follow.
 """
 
 from __future__ import annotations
@@ -85,7 +85,15 @@ def _detail(fake: FakeKrea, times: bool) -> dict[str, Any]:
     }
     if times:
         out["job_get_times"] = get_times
-        out["job_spans"] = {job.job_id: [job.start, job.finished_at()] for job in fake.jobs.values()}
+        base = fake._time
+        out["job_spans"] = {
+            job.job_id: {
+                "created": base._origin + (job.created - base._wall_origin).total_seconds(),
+                "start": job.start,
+                "end": job.finished_at(),
+            }
+            for job in fake.jobs.values()
+        }
     return out
 
 
