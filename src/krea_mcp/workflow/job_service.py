@@ -460,7 +460,11 @@ class JobService:
         holds (or takes) the job's lease; else wait for what the worker that holds it publishes."""
         job_id = watch.job.job_id
         running = time.monotonic() - watch.running_since
-        delay = next_poll_delay(running, typical, self.settings.poll_interval_s)
+        backlogged = watch.job.status == "backlogged" and self.settings.poll_interval_s is None
+        if backlogged:  # behind the account's concurrency limit: paced by the queue, as learned by now
+            delay = self.watches.backlog_delay(watch, self.typical_s(model))
+        else:
+            delay = next_poll_delay(running, typical, self.settings.poll_interval_s)
         webhooked = self.wakeups.webhooks and self.wakeups.trusted and self.wakeups.ours(job_id)
         hold = max(delay, FALLBACK_EVERY_S) if webhooked else delay
         if not await self.shared.claim_poll(watch.key, hold):
@@ -472,6 +476,8 @@ class JobService:
             await self.shared.publish(watch.key, watch.job)  # waits beginning elsewhere start from this
         if watch.following:  # taken over from a worker that stopped polling: its read is overdue
             watch.following = False
+        elif backlogged:
+            await self.watches.backlog_sleep(watch, lambda: self.typical_s(model))
         else:
             await self.wakeups.sleep(job_id, delay)
         try:
@@ -491,6 +497,8 @@ class JobService:
         if known is not None or last.status in WAITING:
             watch.running_since = known if known is not None else time.monotonic()
         watch.update(last)
+        if last.terminal:
+            self.watches.ended(watch.key)
         await self.shared.publish(watch.key, last)
 
 

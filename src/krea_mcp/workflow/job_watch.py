@@ -15,6 +15,8 @@ The first look of a wait (``first_look``) is shared the same way: a job someone 
 
 from __future__ import annotations
 
+import bisect
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +27,10 @@ from krea_mcp.workflow.shared import LocalState
 
 #: A worker that does not poll a job looks this often whether its poller is still alive.
 FOLLOW_CHECK_S = 1.0
+#: A job waiting in Krea's backlog is looked at again after at most this long (the sparse polling's longest wait).
+BACKLOG_MAX_S = 8.0
+#: How long a caller's backlog ranking is reused before it is counted again.
+BACKLOG_RECOUNT_S = 0.5
 
 
 @dataclass(eq=False)
@@ -76,10 +82,54 @@ class Watches:
         self.state = state
         self._watches: dict[str, Watch] = {}
         self._looks: dict[str, _Look] = {}
+        #: Per caller: when its backlog was counted, its waiting jobs' created_at (sorted), and its running jobs.
+        self._backlogs: dict[str, tuple[float, list[str], int]] = {}
+        #: Per caller: set when one of its jobs ends, so its backlogged jobs look again at their place in the queue.
+        self._advanced: dict[str, anyio.Event] = {}
         state.on_update = self.remote_update
 
     def __len__(self) -> int:
         return len(self._watches)
+
+    def backlog_delay(self, watch: Watch, typical: float) -> float:
+        """When to look again at a job in Krea's backlog (behind the account's concurrency limit): it cannot end before
+        its model's shortest run after it starts, nor start before the jobs ahead of it (this caller's backlogged jobs
+        created earlier) have run, at the pace of this caller's running jobs. Half the time to its expected start, at
+        least the shortest run, at most ``BACKLOG_MAX_S``: the head of the queue is looked at as often as a job could
+        end, the tail rarely, so polling grows with the jobs running, not with the jobs waiting."""
+        caller = watch.key.split(":", 1)[0]
+        now = time.monotonic()
+        counted = self._backlogs.get(caller)
+        if counted is None or now - counted[0] > BACKLOG_RECOUNT_S:
+            mine = [w for w in self._watches.values() if w.key.split(":", 1)[0] == caller and not w.job.terminal]
+            waiting = sorted(w.job.created_at or "" for w in mine if w.job.status == "backlogged")
+            running = len(mine) - len(waiting)
+            counted = self._backlogs[caller] = (now, waiting, running)
+            for gone in [c for c, (at, _, _) in self._backlogs.items() if now - at > 60]:
+                del self._backlogs[gone]
+        _, waiting, running = counted
+        ahead = bisect.bisect_left(waiting, watch.job.created_at or "")
+        shortest = min(getattr(typical, "lo", 0.8 * typical), float(typical))
+        start_in = ahead * float(typical) / max(running, 1)
+        return min(max(shortest, start_in / 2, 0.25), BACKLOG_MAX_S)
+
+    async def backlog_sleep(self, watch: Watch, typical: Callable[[], float]) -> None:
+        """Sleep a backlogged job's ``backlog_delay``, counted again (from the same start) whenever one of the caller's
+        jobs ends: the queue moved, and the head of it may now be due."""
+        caller = watch.key.split(":", 1)[0]
+        since = anyio.current_time()
+        while (left := since + self.backlog_delay(watch, typical()) - anyio.current_time()) > 0:
+            event = self._advanced.setdefault(caller, anyio.Event())
+            with anyio.move_on_after(left):
+                await event.wait()
+                self._backlogs.pop(caller, None)  # recount: one fewer running, the queue one shorter
+
+    def ended(self, key: str) -> None:
+        """A job of this caller ended (seen here or published by another worker)."""
+        caller = key.split(":", 1)[0]
+        event = self._advanced.pop(caller, None)
+        if event is not None:
+            event.set()
 
     def get(self, key: str) -> Watch | None:
         return self._watches.get(key)
@@ -109,6 +159,8 @@ class Watches:
         watch = self._watches.get(key)
         if watch is not None and job.job_id == watch.job.job_id:
             watch.update(job)
+        if job.terminal:
+            self.ended(key)
 
     async def first_look(self, key: str, read: Callable[[], Awaitable[Job]]) -> Job:
         """The job's current state for a wait that begins: what this process's or the deployment's poller saw last,
