@@ -82,6 +82,7 @@ async def _one_job(c: Cluster) -> dict[str, float]:
 async def _load(c: Cluster, rss: list[float]) -> dict[str, Any]:
     """``CALLS`` generate+wait calls split across the workers; samples the workers' total RSS meanwhile."""
     errors: list[str] = []
+    texts: list[str] = []  # what the failed calls said
     done = anyio.Event()
 
     async def sample() -> None:
@@ -99,8 +100,10 @@ async def _load(c: Cluster, rss: list[float]) -> dict[str, Any]:
                 data = _data(result)
             if result.is_error or data.get("status") != "completed":
                 errors.append(str(data.get("status") or "error"))
+                texts.append(" ".join(b.text for b in result.content if getattr(b, "type", "") == "text")[:300])
         except Exception as exc:  # a transport failure counts as an error, the run goes on
             errors.append(type(exc).__name__)
+            texts.append(repr(exc)[:300])
 
     async def client_session(url: str, calls: range) -> None:
         async with session(url, c.client_token()) as client, anyio.create_task_group() as tg:
@@ -116,7 +119,8 @@ async def _load(c: Cluster, rss: list[float]) -> dict[str, Any]:
                 tg.start_soon(client_session, url, range(n, CALLS, len(lanes)))
         wall = time.monotonic() - started
         done.set()
-    return {"wall_s": wall, "errors": len(errors), "error_kinds": ",".join(sorted(set(errors)))}
+    kinds = ",".join(sorted(set(errors)))
+    return {"wall_s": wall, "errors": len(errors), "error_kinds": kinds, "first_error": texts[0] if texts else ""}
 
 
 def _gets_per_second(stats: dict[str, Any], since: float) -> dict[str, float]:
