@@ -312,7 +312,7 @@ def test_an_unreachable_redis_refuses_to_start_naming_the_setting() -> None:
     with pytest.raises(ConfigError, match=r"KREA_REDIS_URL: cannot reach Redis at 127\.0\.0\.1:\d+") as caught:
         check(url, timeout_s=1)
     assert "unset KREA_REDIS_URL" in str(caught.value)
-    with pytest.raises(ConfigError, match="not a Redis URL"):
+    with pytest.raises(ConfigError, match="not a valid Redis URL"):
         check("http://example.com", timeout_s=1)
 
 
@@ -335,3 +335,133 @@ def _png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (64, 48), "red").save(out, "PNG")
     return out.getvalue()
+
+
+# --- what a review of the first version found ---------------------------------------------------------------------
+
+
+async def test_overlapping_short_waits_hand_the_schedule_on_and_see_the_completion() -> None:
+    """No Redis: waits shorter than the poll interval, always one in progress; each hands the schedule on as it stands
+    (a read left unfinished is made at once), so the job is still read and every later wait sees it completed."""
+    fake = FakeKrea(token=TOKEN, job_duration_s=0.5)
+    async with workers(fake, n=1, poll_interval_s=1.0) as (client,):
+        made = await client.call_tool("generate_image", {"prompt": "fox", "wait": False})
+        job_id = made.structured_content["job_id"]
+        results: list[tuple[float, str]] = []
+        started = anyio.current_time()
+
+        async def wait() -> None:
+            result = await client.call_tool("wait_for_job", {"job_id": job_id, "timeout_s": 0.6})
+            results.append((anyio.current_time() - started, result.structured_content["status"]))
+
+        async with anyio.create_task_group() as group:
+            for _ in range(12):
+                group.start_soon(wait)
+                await anyio.sleep(0.3)
+    assert all(status == "completed" for at, status in results if at > 1.5), results
+
+
+async def test_a_lost_answer_recovers_after_an_earlier_one_that_most_likely_made_nothing() -> None:
+    fake = FakeKrea(token=TOKEN, job_duration_s=0.2)
+    async with workers(fake, n=1, request_timeout_s=0.5) as (client,):
+        fake.inject("generate", 502)
+        first = await client.call_tool("generate_image", {"prompt": "a cat", "wait": False})
+        assert first.is_error and "most likely none was created" in text_of(first)
+        fake.inject("generate", 500, after_create=True)
+        second = await client.call_tool("generate_image", {"prompt": "a dog", "wait": False})
+    assert not second.is_error, text_of(second)
+    assert fake.jobs[second.structured_content["job_id"]].prompt == "a dog"
+
+
+async def test_without_redis_no_job_is_created_even_without_a_spend_limit(
+    redis_proc: cluster.Proc, redis_url: str
+) -> None:
+    """A job the other workers cannot know of could be taken for theirs when one of their answers is lost."""
+    fake = FakeKrea(token=TOKEN, job_duration_s=0.2)
+    async with workers(fake, n=1, redis_url=redis_url) as (client,):
+        redis_proc.kill()
+        refused = await client.call_tool("generate_image", {"prompt": "x", "wait": False})
+        quick = await client.call_tool("generate_image", {"prompt": "y", "wait": False})  # refused at once
+    assert refused.is_error and "could not be told of this job" in text_of(refused)
+    assert quick.is_error and fake.jobs_created == 0
+
+
+async def test_a_reservation_is_given_back_exactly_once(redis_url: str) -> None:
+    from krea_mcp.catalog.models import load_catalog
+
+    info = load_catalog().find(FLUX, "image")
+    state = RedisState(redis_url, api="http://x", max_jobs=2)
+    try:
+        first = await state.reserve("", info, {"prompt": "a"})
+        await state.release(first)
+        await state.release(first)  # a second release gives nothing back
+        kept = await state.reserve("", info, {"prompt": "b"})
+        await state.commit(kept)
+        await state.release(kept)  # committed: stays counted
+        await state.reserve("", info, {"prompt": "c"})
+        with pytest.raises(Exception, match="already started 2 jobs"):
+            await state.reserve("", info, {"prompt": "d"})
+    finally:
+        await state.aclose()
+
+
+async def test_two_deployments_on_two_krea_accounts_share_a_redis_without_sharing_state(redis_url: str) -> None:
+    fake = FakeKrea(token=[TOKEN, "other-account-token"], job_duration_s=0)
+    other = {"redis_url": redis_url, "max_jobs": 1, "api_token": "other-account-token"}
+    async with workers(fake, n=1, redis_url=redis_url, max_jobs=1) as (a,), workers(fake, n=1, **other) as (b,):
+        made_a = await a.call_tool("generate_image", {"prompt": "a"})
+        made_b = await b.call_tool("generate_image", {"prompt": "b"})  # not counted against account a
+        assert not made_a.is_error and not made_b.is_error, text_of(made_b)
+        with pytest.raises(Exception, match="Unknown resource"):
+            await b.read_resource(made_a.structured_content["urls"][0])
+        listed = text_of(await b.call_tool("list_jobs", {}))
+    assert made_a.structured_content["job_id"] not in listed
+
+
+async def test_an_idle_listener_stays_subscribed_and_misses_nothing(redis_url: str) -> None:
+    one, two = RedisState(redis_url, api="http://x"), RedisState(redis_url, api="http://x")
+    woken: list[str] = []
+    two.on_wake = woken.append
+    dropped = False
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(two.listen)
+            with anyio.fail_after(5):
+                while not two._listening:
+                    await anyio.sleep(0.01)
+            for _ in range(250):  # 2.5 s of silence: longer than any operation's timeout
+                await anyio.sleep(0.01)
+                dropped = dropped or not two._listening
+            await one.wake("after-quiet")
+            with anyio.fail_after(3):
+                while not woken:
+                    await anyio.sleep(0.01)
+            group.cancel_scope.cancel()
+    finally:
+        await one.aclose()
+        await two.aclose()
+    assert not dropped and woken == ["after-quiet"]
+
+
+async def test_a_hung_redis_never_turns_into_a_krea_error(redis_proc: cluster.Proc, redis_url: str) -> None:
+    import signal
+
+    fake = FakeKrea(token=TOKEN, job_duration_s=0)
+    async with workers(fake, n=1, redis_url=redis_url) as (client,):
+        made = await client.call_tool("generate_image", {"prompt": "x"})
+        redis_proc.proc.send_signal(signal.SIGSTOP)  # type: ignore[union-attr]
+        try:
+            waited = await client.call_tool(
+                "wait_for_job", {"job_id": made.structured_content["job_id"], "timeout_s": 3}
+            )
+        finally:
+            redis_proc.proc.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
+    assert not waited.is_error, text_of(waited)
+    assert waited.structured_content["status"] == "completed"
+
+
+def test_a_password_is_never_shown_even_when_the_url_cannot_be_parsed() -> None:
+    for url in ("redis://:s3cret/PW@127.0.0.1:6379/0", "redis://user:p#ss?w0rd@127.0.0.1:6379/0"):
+        with pytest.raises(ConfigError) as caught:
+            check(url, timeout_s=1)
+        assert "s3cret" not in str(caught.value) and "w0rd" not in str(caught.value) and "PW" not in str(caught.value)

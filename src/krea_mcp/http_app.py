@@ -359,10 +359,12 @@ def build_app(
     if settings.webhook_url:
         link = WebhookLink(settings.webhook_url)
         if settings.redis_url is not None:  # every worker takes the calls any worker asked for
-            from krea_mcp.workflow.redis_state import prefix_for, shared_secret
+            from krea_mcp.workflow.redis_state import account_of, prefix_for, shared_secret
 
             url = settings.redis_url.get_secret_value()
-            link.token = shared_secret(url, prefix_for(settings.base_url) + "webhook-token", link.token)
+            token = settings.api_token.get_secret_value() if settings.api_token else None
+            key = prefix_for(settings.base_url, account_of(token)) + "webhook-token"
+            link.token = shared_secret(url, key, link.token)
         _REDACT.secrets.add(link.token)
         settings = settings.with_webhooks(link)
         log.info(

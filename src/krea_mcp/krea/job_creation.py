@@ -13,7 +13,7 @@ from krea_mcp.errors import AmbiguousCreateError, KreaConnectionError, KreaError
 from krea_mcp.job import Job
 from krea_mcp.krea.client import KreaClient
 from krea_mcp.krea.retry import retry_budget
-from krea_mcp.workflow.shared import CreateTicket, LocalState
+from krea_mcp.workflow.shared import CreateTicket, LocalState, Reservation
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,11 @@ async def create_job(
     *,
     state: LocalState,
     ticket: CreateTicket,
-    price: float,
+    reservation: Reservation,
     budget_s: float,
 ) -> tuple[Job, str | None]:
-    """POST the job to the operation's path (``price`` is already reserved for the ticket's caller in ``state``, and
-    given back here if Krea certainly made nothing; ``ticket`` is this create, registered with ``state``).
+    """POST the job to the operation's path (``reservation`` holds its slot in ``state``'s spend guard, given back
+    here if Krea certainly made nothing; ``ticket`` is this create, registered with ``state``).
 
     When the answer is lost after sending, find the job in GET /jobs instead of sending again: the one new job that
     no create of the deployment knows, and only when no other create on the same token, on any worker, may have
@@ -54,7 +54,7 @@ async def create_job(
             return await client.create_job(operation.path, body, model=operation.id), None
     except KreaError as exc:
         if not maybe_applied(exc):
-            await state.release(ticket.caller, price)
+            await state.release(reservation)
             raise
         job = await _reconcile(client, operation.id, sent_at, exc, state, ticket)
         return job, RECOVERED_NOTE

@@ -69,7 +69,8 @@ async def _shared_link(uri: str, context: Any) -> Resource | None:
     publisher: Publisher | None = state.publisher
     job_id = await service.shared.job_of_link(uri)
     record = await service.load_record(job_id) if job_id else None
-    if publisher is None or record is None or uri not in record.links():
+    # Result URLs only: a saved file is on the disk of the worker that saved it, which may be another machine.
+    if publisher is None or record is None or uri not in record.urls:
         return None
     return publisher.adopt(uri, record)
 

@@ -76,11 +76,13 @@ def shared_state(settings: Settings, base_url: str) -> LocalState:
     """Where the deployment's shared state lives: Redis with KREA_REDIS_URL, else this process."""
     if settings.redis_url is None:
         return LocalState(settings.max_jobs, settings.max_spend_usd)
-    from krea_mcp.workflow.redis_state import RedisState
+    from krea_mcp.workflow.redis_state import RedisState, account_of
 
+    token = settings.api_token.get_secret_value() if settings.api_token else None
     return RedisState(
         settings.redis_url.get_secret_value(),
         api=base_url,
+        account=account_of(token),  # two deployments on two Krea accounts never share a count or a record
         max_jobs=settings.max_jobs,
         max_usd=settings.max_spend_usd,
     )

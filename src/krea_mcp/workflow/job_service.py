@@ -118,7 +118,7 @@ class JobService:
             styles_note = await self.styles.check(operation, stand_in["styles"], deadline=until)
         caller = caller_key()
         # Priced by this call's fields, counted for the whole deployment; a refused call uploads nothing.
-        price = await self.shared.reserve(caller, operation, stand_in)
+        reservation = await self.shared.reserve(caller, operation, stand_in)
         try:
             if self.inputs is not None and _uploads(refs):
                 until = deadline if deadline is not None else anyio.current_time() + self.settings.wait_s
@@ -126,13 +126,17 @@ class JobService:
             body = request_body(operation, request)
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await self.shared.release(caller, price)
+                await self.shared.release(reservation)
             raise
         # Once the create is sent it runs to its answer and the job is recorded even if the host cuts the call:
         # cancelling here could leave a paid job whose id nobody learns. (Bounded by the request timeout and the
         # retry budget.)
         with anyio.CancelScope(shield=True):
-            ticket = await self.shared.create_started(caller)
+            try:  # registered for every worker, or refused before anything is sent
+                ticket = await self.shared.create_started(caller)
+            except BaseException:
+                await self.shared.release(reservation)
+                raise
             outcome = UNCLEAR
             try:
                 job, note = await create_job(
@@ -141,14 +145,15 @@ class JobService:
                     body,
                     state=self.shared,
                     ticket=ticket,
-                    price=price,
+                    reservation=reservation,
                     budget_s=self.settings.wait_s,
                 )
+                await self.shared.commit(reservation)
                 record = self.records[job.job_id] = JobRecord(job.job_id, operation.id, request.prompt, note)
                 record.expected_size = _asked_size(operation.kind, body)
                 record.kind = operation.kind
-                await self.shared.save_record(record)
-                outcome = job.job_id
+                # Only a job every worker can see is one the others' reconciliations leave alone.
+                outcome = job.job_id if await self.shared.save_record(record) else UNCLEAR
             except BadRequestError as exc:  # a style Krea no longer lets the caller use: forgotten, said as such
                 outcome = NOTHING
                 if styles_note is None or self.styles is None or "style" not in str(exc).lower():
@@ -156,7 +161,10 @@ class JobService:
                 raise self.styles.refused(exc, stand_in["styles"]) from None
             except KreaError as exc:  # Krea certainly made nothing, or a job may exist that nobody knows
                 certain = not maybe_applied(exc) and not isinstance(exc, AmbiguousCreateError)
-                outcome = NOTHING if certain else UNCLEAR
+                # A lost answer after which no new job appeared was said to have most likely made none: others'
+                # reconciliations take it at its word, as the caller is told to.
+                none_seen = isinstance(exc, AmbiguousCreateError) and not exc.candidates
+                outcome = NOTHING if certain or none_seen else UNCLEAR
                 raise
             finally:
                 await self.shared.create_ended(ticket, outcome)
@@ -459,12 +467,15 @@ class JobService:
         """One step of the job's poller: sleep until the next read of its schedule and read it, when this worker
         holds (or takes) the job's lease; else wait for what the worker that holds it publishes."""
         job_id = watch.job.job_id
-        running = time.monotonic() - watch.running_since
+        now = time.monotonic()
         backlogged = watch.job.status == "backlogged" and self.settings.poll_interval_s is None
-        if backlogged:  # behind the account's concurrency limit: paced by the queue, as learned by now
-            delay = self.watches.backlog_delay(watch, self.typical_s(model))
-        else:
-            delay = next_poll_delay(running, typical, self.settings.poll_interval_s)
+        if watch.next_read_at is None:  # the schedule's next read; kept as it stands if this poller leaves
+            if backlogged:  # behind the account's concurrency limit: paced by the queue, as learned by now
+                delay = self.watches.backlog_delay(watch, self.typical_s(model))
+            else:
+                delay = next_poll_delay(now - watch.running_since, typical, self.settings.poll_interval_s)
+            watch.next_read_at = now + delay
+        delay = max(0.0, watch.next_read_at - now)
         webhooked = self.wakeups.webhooks and self.wakeups.trusted and self.wakeups.ours(job_id)
         hold = max(delay, FALLBACK_EVERY_S) if webhooked else delay
         if not await self.shared.claim_poll(watch.key, hold):
@@ -478,11 +489,12 @@ class JobService:
             watch.following = False
         elif backlogged:
             await self.watches.backlog_sleep(watch, lambda: self.typical_s(model))
-        else:
+        elif delay > 0:
             await self.wakeups.sleep(job_id, delay)
         try:
             last = await self.client.get_job(job_id)
         except _TRANSIENT as exc:  # keep polling until the deadline; the job is still out there
+            watch.next_read_at, watch.read_at = None, time.monotonic()
             watch.poll_error = str(exc)
             log.warning("polling %s failed, will retry: %s", job_id, exc)
             if isinstance(exc, RateLimitError) and exc.retry_after:
@@ -491,6 +503,7 @@ class JobService:
         except KreaAPIError as exc:
             watch.failure = JobAfterSubmitError(job_id, exc)
             raise watch.failure from None
+        watch.next_read_at, watch.read_at = None, time.monotonic()
         watch.poll_error = None
         self.durations.seen(last, model)  # a completed job teaches its model's run time
         known = self.durations.run_started(job_id)
@@ -499,7 +512,8 @@ class JobService:
         watch.update(last)
         if last.terminal:
             self.watches.ended(watch.key)
-        await self.shared.publish(watch.key, last)
+        with anyio.CancelScope(shield=last.terminal):  # an ending reaches the other workers even if this call ends
+            await self.shared.publish(watch.key, last)
 
 
 def _asked_size(kind: str, body: dict[str, object]) -> tuple[int, int] | None:

@@ -27,6 +27,10 @@ from krea_mcp.workflow.shared import LocalState
 
 #: A worker that does not poll a job looks this often whether its poller is still alive.
 FOLLOW_CHECK_S = 1.0
+#: A wait that begins takes the state its process last read if no older than this; else it reads (shared).
+FRESH_S = 2.0
+#: How long a wait that begins asks the shared state what the deployment's poller saw, before reading Krea itself.
+SHARED_LOOK_S = 0.5
 #: A job waiting in Krea's backlog is looked at again after at most this long (the sparse polling's longest wait).
 BACKLOG_MAX_S = 8.0
 #: How long a caller's backlog ranking is reused before it is counted again.
@@ -50,6 +54,10 @@ class Watch:
     #: The last claim failed: another worker polls; on taking over, read at once (its read is overdue).
     following: bool = False
     waiters: int = 0
+    #: When the job was last read (monotonic), and when the schedule reads it next: a poller that leaves (its call
+    #: ended) hands the schedule on as it stands, and a read it left unfinished is made at once by the next one.
+    read_at: float = field(default_factory=time.monotonic)
+    next_read_at: float | None = None
     #: The last transient error of a read, cleared by the next good one.
     poll_error: str | None = None
     #: An error that ends every wait on the job (Krea refused to read it).
@@ -166,14 +174,19 @@ class Watches:
         """The job's current state for a wait that begins: what this process's or the deployment's poller saw last,
         else one read shared by every wait beginning at the same moment."""
         watch = self._watches.get(key)
-        if watch is not None:
+        if watch is not None and time.monotonic() - watch.read_at <= FRESH_S:
             return watch.job
         look = self._looks.get(key)
         if look is None:
             look = self._looks[key] = _Look()
             try:
-                seen = await self.state.last_seen(key)
+                seen = None
+                with anyio.move_on_after(SHARED_LOOK_S):  # Redis slow or hung: read Krea instead
+                    seen = await self.state.last_seen(key)
                 look.job = seen if seen is not None else await read()
+                if watch is not None and self._watches.get(key) is watch:
+                    watch.update(look.job)
+                    watch.read_at = time.monotonic()
             except BaseException as exc:
                 look.error = exc
                 raise

@@ -21,7 +21,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from krea_mcp.workflow.spend import SpendGuards
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 #: A create still counts as overlapping others this long after it began (longer than any create's retries).
 CREATE_MEMORY_S = 300.0
+#: A create that ended this long before another began cannot have made a job the other's reconciliation considers
+#: (it looks at jobs created from 2 s before its own send; worker clocks may differ a little).
+CLOCK_MARGIN_S = 5.0
 #: The outcome of a create still in flight, and of one whose answer was lost and not matched to a job.
 IN_FLIGHT, UNCLEAR, NOTHING = "-", "?", "0"
 #: Uploads remembered per caller (local state; Redis keeps them UPLOAD_TTL_S).
@@ -44,6 +47,15 @@ MAX_RECORDS = 20_000
 UpdateFn = Callable[[str, "Job"], None]
 #: Called with a job id when a webhook for it reached any worker.
 WakeFn = Callable[[str], object]
+
+
+@dataclass(slots=True)
+class Reservation:
+    """A job slot and its estimated price, reserved for ``caller`` before a create (``ident``: exactly-once release)."""
+
+    caller: str
+    price: float
+    ident: str = field(default_factory=lambda: secrets.token_hex(8))
 
 
 @dataclass(slots=True)
@@ -64,7 +76,9 @@ class LocalState:
 
     def __init__(self, max_jobs: int | None = None, max_usd: float | None = None) -> None:
         self.spend = SpendGuards(max_jobs, max_usd)
-        self._creates: dict[str, dict[str, tuple[float, str]]] = {}
+        #: Per caller: create id -> (started, outcome, ended or None), Unix times.
+        self._creates: dict[str, dict[str, tuple[float, str, float | None]]] = {}
+        self._pruned = 0.0
         self._uploads: dict[tuple[str, str], str] = {}
         self._records: dict[str, JobRecord] = {}
         self._links: dict[str, str] = {}
@@ -75,16 +89,24 @@ class LocalState:
 
     # --- spend ----------------------------------------------------------------------------------------------------
 
-    async def reserve(self, caller: str, info: ModelInfo, body: Mapping[str, Any] | None) -> float:
+    async def reserve(self, caller: str, info: ModelInfo, body: Mapping[str, Any] | None) -> Reservation:
         """Claim a job slot and this call's estimated price for ``caller``, or raise ``SpendLimitError``."""
-        return self.spend.get(caller).reserve(info, body, scope=self.scope)
+        return Reservation(caller, self.spend.get(caller).reserve(info, body, scope=self.scope))
 
-    async def release(self, caller: str, price: float) -> None:
-        self.spend.get(caller).release(price)
+    async def release(self, reservation: Reservation) -> None:
+        """Give the slot back: Krea certainly made no job for it (at most once per reservation)."""
+        if reservation.ident:
+            reservation.ident = ""
+            self.spend.get(reservation.caller).release(reservation.price)
+
+    async def commit(self, reservation: Reservation) -> None:
+        """The job exists: the slot stays counted for good."""
+        reservation.ident = ""
 
     # --- job records ----------------------------------------------------------------------------------------------
 
-    async def save_record(self, record: JobRecord) -> None:
+    async def save_record(self, record: JobRecord) -> bool:
+        """Keep the record; True when every worker of the deployment can now see it."""
         self._records[record.job_id] = record
         while len(self._records) > MAX_RECORDS:
             del self._records[next(iter(self._records))]
@@ -92,6 +114,7 @@ class LocalState:
             self._links[uri] = record.job_id
         while len(self._links) > 4 * MAX_RECORDS:
             del self._links[next(iter(self._links))]
+        return True
 
     async def record(self, job_id: str) -> JobRecord | None:
         return self._records.get(job_id)
@@ -112,21 +135,26 @@ class LocalState:
     # --- creates in flight ----------------------------------------------------------------------------------------
 
     async def create_started(self, caller: str) -> CreateTicket:
+        """Register a create about to be sent (raises ``SpendLimitError`` when the deployment cannot register it)."""
         now = time.time()
         ticket = CreateTicket(caller, secrets.token_hex(8), now)
-        creates = self._creates.setdefault(caller, {})
-        for ident, (started, _) in list(creates.items()):
-            if now - started > CREATE_MEMORY_S:
-                del creates[ident]
-        creates[ticket.ident] = (now, IN_FLIGHT)
+        if now - self._pruned > 10:  # every caller's old creates go, and callers left with none
+            self._pruned = now
+            for who in list(self._creates):
+                kept = {i: c for i, c in self._creates[who].items() if now - c[0] <= CREATE_MEMORY_S}
+                if kept:
+                    self._creates[who] = kept
+                else:
+                    del self._creates[who]
+        self._creates.setdefault(caller, {})[ticket.ident] = (now, IN_FLIGHT, None)
         return ticket
 
     async def create_ended(self, ticket: CreateTicket, outcome: str) -> None:
-        """The create ended: ``outcome`` is the job it made (recorded by now), ``NOTHING`` when Krea certainly made
-        none, or ``UNCLEAR`` when a job may exist that nobody knows."""
+        """The create ended: ``outcome`` is the job it made (recorded for every worker by now), ``NOTHING`` when Krea
+        certainly made none, or ``UNCLEAR`` when a job may exist that nobody knows."""
         creates = self._creates.get(ticket.caller, {})
         if ticket.ident in creates:
-            creates[ticket.ident] = (ticket.started, outcome)
+            creates[ticket.ident] = (ticket.started, outcome, time.time())
 
     async def alone(self, ticket: CreateTicket) -> bool:
         """Whether every other create on the same token that overlapped this one (on any worker) has ended with a
@@ -177,10 +205,16 @@ class LocalState:
         """Release connections."""
 
 
-def _alone(ticket: CreateTicket, creates: Mapping[str, tuple[float, str]]) -> bool:
-    """No other create in ``creates`` (ident -> (started, outcome)) is in flight or ended unclear: each other create
-    that overlapped ``ticket``'s made a known (recorded) job or certainly none."""
-    return all(ident == ticket.ident or outcome not in (IN_FLIGHT, UNCLEAR) for ident, (_, outcome) in creates.items())
+def _alone(ticket: CreateTicket, creates: Mapping[str, tuple[float, str, float | None]]) -> bool:
+    """No other create in ``creates`` (ident -> (started, outcome, ended)) that overlapped ``ticket``'s is in flight or
+    ended unclear: each one made a known (recorded) job or certainly none. One that ended well before this one began
+    (``CLOCK_MARGIN_S``, more than the reconciliation's allowance for clock skew) made no job it looks at."""
+    for ident, (_started, outcome, ended) in creates.items():
+        if ident == ticket.ident or (ended is not None and ended < ticket.started - CLOCK_MARGIN_S):
+            continue
+        if outcome in (IN_FLIGHT, UNCLEAR):
+            return False
+    return True
 
 
 def poll_key(caller: str, job_id: str) -> str:
