@@ -12,6 +12,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
 from krea_mcp import __version__
 from krea_mcp.krea.caller import as_caller, bearer_from
+from krea_mcp.server.gallery import AppsGate, gallery_apps, with_ui
 from krea_mcp.server.job_resources import register_job_template, serve_shared_links
 from krea_mcp.server.state import AppState
 from krea_mcp.server.tools import build_tools
@@ -45,6 +46,18 @@ class BindCaller:
             return await call_next(ctx)
 
 
+def gallery_tools(settings: Settings) -> list[Any]:
+    """The tools, the job tools marked for the gallery view, and the view's own tools when a job tool is offered
+    (MCP Apps; a client without Apps sees none of it: ``gallery.AppsGate``)."""
+    from krea_mcp.server import gallery_tools as app_only
+    from krea_mcp.server.gallery import JOB_TOOLS
+
+    tools = build_tools(settings)
+    if not any(t.name in JOB_TOOLS for t in tools):
+        return tools
+    return with_ui(tools) + app_only.build(settings)
+
+
 def create_server(
     settings: Settings | None = None,
     *,
@@ -74,8 +87,9 @@ def create_server(
         instructions=instructions(settings),
         lifespan=lifespan,
         log_level=settings.log_level,
-        tools=build_tools(settings),
-        middleware=[BindCaller(settings.multi_user)],
+        tools=gallery_tools(settings),
+        middleware=[BindCaller(settings.multi_user), AppsGate()],
+        extensions=[gallery_apps()],
     )
     register_job_template(mcp)
     serve_shared_links(mcp)

@@ -50,11 +50,22 @@ def state(ctx: Context[AppState, Any]) -> AppState:
 
 
 async def reply(ctx: Context[AppState, Any], outcome: Outcome, *, cancel_request: bool = False) -> CallToolResult:
-    """The tool result, after publishing the job and any saved files as resources."""
-    publisher = state(ctx).publisher
+    """The tool result, after publishing the job and any saved files as resources.
+
+    A client that renders the gallery (MCP Apps) gets no inline previews: the person sees the images there.
+    """
+    from mcp.server.apps import client_supports_apps
+
+    app = state(ctx)
+    publisher = app.publisher
     if publisher is not None and publisher.publish(outcome):
         await ctx.notify_resources_changed()
-    return job_result(outcome, cancel_request=cancel_request, link_urls=publisher is not None)
+    apps = client_supports_apps(ctx)
+    if apps and app.settings.multi_user:  # no listing: the gallery reads result URLs through the job's record
+        from krea_mcp.server.job_resources import keep_links
+
+        await keep_links(await app.service(), outcome)
+    return job_result(outcome, cancel_request=cancel_request, link_urls=publisher is not None, previews=not apps)
 
 
 def progress(ctx: Context[AppState, Any]) -> Any:
@@ -98,10 +109,16 @@ async def client_folder(ctx: Context[AppState, Any], save_to: str | None) -> Pat
     return None
 
 
-def on_created(ctx: Context[AppState, Any]) -> Any:
-    """Publish a job the moment Krea returns it, so even a call the host cuts leaves a findable job resource."""
+def on_created(ctx: Context[AppState, Any], request: JobRequest | None = None) -> Any:
+    """Publish a job the moment Krea returns it, so even a call the host cuts leaves a findable job resource; its
+    ``request`` is remembered for the gallery (vary repeats it, details shows it)."""
 
     async def created(outcome: Outcome) -> None:
+        if request is not None:
+            from krea_mcp.krea.caller import caller_key
+            from krea_mcp.server.gallery import requests_of
+
+            requests_of(state(ctx)).remember(outcome.job.job_id, caller_key(), request)
         publisher = state(ctx).publisher
         if publisher is not None and publisher.publish(outcome):
             await ctx.notify_resources_changed()
@@ -131,6 +148,6 @@ async def start_job(
         deadline_s=left,
         progress=progress(ctx),
         save_to=save_to,
-        on_created=on_created(ctx),
+        on_created=on_created(ctx, params),
         granted=folder,
     )

@@ -63,16 +63,61 @@ def serve_shared_links(mcp: MCPServer) -> None:
 
 async def _shared_link(uri: str, context: Any) -> Resource | None:
     state = getattr(getattr(context, "request_context", None), "lifespan_context", None)
-    if state is None or not hasattr(state, "service") or not state.settings.redis_url:
+    if state is None or not hasattr(state, "service"):
+        return None
+    multi_user = state.settings.multi_user
+    if not state.settings.redis_url and not multi_user:  # this process lists every link it has: not one of them
         return None
     service: JobService = await state.service()
     publisher: Publisher | None = state.publisher
     job_id = await service.shared.job_of_link(uri)
-    record = await service.load_record(job_id) if job_id else None
+    record = await service.load_record(job_id) if job_id else None  # the caller's own jobs only
     # Result URLs only: a saved file is on the disk of the worker that saved it, which may be another machine.
-    if publisher is None or record is None or uri not in record.urls:
+    if record is None or uri not in record.urls:
         return None
+    if publisher is None:  # multi-user: nothing is listed; the caller reads its own job's result (the gallery does)
+        return url_resource(service, uri, record)
     return publisher.adopt(uri, record)
+
+
+async def keep_links(service: JobService, outcome: Outcome) -> None:
+    """Note a finished job's result URLs in its record (the caller's own jobs only), so they can be read as resources
+    where nothing is listed (multi-user mode); a job seen by get_job has not been through the service's finish."""
+    record = await service.load_record(outcome.job.job_id)
+    if record is None or not outcome.job.urls or record.urls == list(outcome.job.urls):
+        return
+    record.urls = list(outcome.job.urls)
+    await service.shared.save_record(record)
+
+
+def url_resource(service: JobService, url: str, record: JobRecord) -> Resource:
+    """A result URL of the caller's own job as a resource that is not listed (multi-user mode lists nothing)."""
+    video = record.kind == "video" or _is_video(url)
+    media = "video" if video else "image"
+    index = record.urls.index(url) + 1
+
+    async def read() -> bytes:
+        return await fetch_result(service, url, video)
+
+    return FunctionResource(
+        uri=url,
+        name=f"{media}-{index}",
+        description=f"{media} {index} of job {record.job_id}",
+        mime_type=mimetypes.guess_type(url.split("?", 1)[0])[0] or ("video/mp4" if video else "image/png"),
+        fn=read,
+    )
+
+
+async def fetch_result(service: JobService, url: str, video: bool) -> bytes:
+    """A result's bytes, under the download rules, within READ_TIMEOUT_S and MAX_READ_BYTES."""
+    downloader = service.downloader
+    if downloader is None:
+        raise ResourceError(f"Downloads are not available on this server; open {url} directly.")
+    kinds = ("video/", "application/octet-stream") if video else ("image/",)
+    try:
+        return await downloader.fetch_bytes(url, limit=MAX_READ_BYTES, timeout_s=READ_TIMEOUT_S, kinds=kinds)
+    except KreaError as exc:
+        raise ResourceError(str(exc)) from exc
 
 
 def register_job_template(mcp: MCPServer) -> None:
@@ -200,14 +245,7 @@ class Publisher:
     async def _fetch(self, url: str, video: bool = False) -> bytes:
         """The image (or video) bytes, under the download rules, within READ_TIMEOUT_S and MAX_READ_BYTES."""
         self._touch(url)
-        downloader = self._service.downloader
-        if downloader is None:
-            raise ResourceError(f"Downloads are not available on this server; open {url} directly.")
-        kinds = ("video/", "application/octet-stream") if video else ("image/",)
-        try:
-            return await downloader.fetch_bytes(url, limit=MAX_READ_BYTES, timeout_s=READ_TIMEOUT_S, kinds=kinds)
-        except KreaError as exc:
-            raise ResourceError(str(exc)) from exc
+        return await fetch_result(self._service, url, video)
 
 
 def _remove_resource(mcp: MCPServer, uri: str) -> None:

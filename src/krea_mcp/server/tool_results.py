@@ -63,16 +63,20 @@ def job_data(outcome: Outcome) -> JobResult:
     )
 
 
-def job_result(outcome: Outcome, *, cancel_request: bool = False, link_urls: bool = True) -> CallToolResult:
+def job_result(
+    outcome: Outcome, *, cancel_request: bool = False, link_urls: bool = True, previews: bool = True
+) -> CallToolResult:
     """Build the tool result for a job; failed and cancelled jobs are ``isError`` (except for cancel_job itself).
 
     ``link_urls``: add a ``resource_link`` per image URL; only where the server can also read them (see resources).
+    ``previews``: add the inline thumbnails (not for a client that shows the gallery instead).
     """
     job = outcome.job
     data = job_data(outcome)
     media = _media_of(outcome)
     content: list[Any] = [TextContent(text=_text(outcome, data, cancel_request))]
-    content += [ImageContent(data=p.data, mime_type=p.mime_type) for p in outcome.previews]
+    if previews:
+        content += [ImageContent(data=p.data, mime_type=p.mime_type) for p in outcome.previews]
     if link_urls:
         content += [
             ResourceLink(name=f"{media}-{i}", uri=url, mime_type=_mime(url, media)) for i, url in enumerate(job.urls, 1)
