@@ -155,11 +155,14 @@ async def test_upscale_enhances_the_chosen_image(fake: FakeKrea, mode: str) -> N
         result = await client.call_tool("gallery_upscale", {"job_id": job["job_id"], "index": 0})
         assert result.is_error is False, text_of(result)
         out_of_range = await client.call_tool("gallery_upscale", {"job_id": job["job_id"], "index": 5})
-    data = result.structured_content
+        data = result.structured_content
+        details = (await client.call_tool("gallery_details", {"job_id": data["job_id"]})).structured_content
     assert data["status"] == "completed" and data["urls"]
     body = dict(fake.jobs[data["job_id"]].body)
     assert body["image_url"] == job["urls"][0] or job["urls"][0] in json.dumps(body)
     assert out_of_range.is_error and "index 5 is out of range" in text_of(out_of_range)
+    assert details["kind"] == "enhance" and details["prompt"] == "a lighthouse at dusk"  # the image it came from
+    assert (details["width"], details["height"]) == (1024, 1024)
 
 
 async def test_animate_starts_a_video_from_the_image_and_the_prompt(fake: FakeKrea, mode: str) -> None:

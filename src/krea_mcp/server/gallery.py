@@ -110,6 +110,8 @@ class Requests:
     def __init__(self, limit: int = MAX_REQUESTS) -> None:
         self._limit = limit
         self._items: OrderedDict[str, tuple[str, JobRequest | None]] = OrderedDict()
+        #: The prompt of the job an upscale was made from (an enhance job records no prompt of its own).
+        self._origins: OrderedDict[str, str] = OrderedDict()
 
     def remember(self, job_id: str, caller: str, request: JobRequest) -> None:
         refs = sum(len(r) for items in request.references().values() for r in items)
@@ -122,6 +124,15 @@ class Requests:
         """Whether this process started the job for ``caller`` (even if its request was too large to keep)."""
         entry = self._items.get(job_id)
         return entry is not None and entry[0] == caller
+
+    def made_from(self, job_id: str, prompt: str) -> None:
+        """Note that job ``job_id`` (an upscale) was made from an image whose prompt is ``prompt``."""
+        self._origins[job_id] = prompt
+        while len(self._origins) > self._limit:
+            self._origins.popitem(last=False)
+
+    def origin_prompt(self, job_id: str) -> str | None:
+        return self._origins.get(job_id)
 
     def get(self, job_id: str, caller: str) -> JobRequest | None:
         entry = self._items.get(job_id)

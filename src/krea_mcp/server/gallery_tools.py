@@ -16,7 +16,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent
 from pydantic import Field
 
-from krea_mcp.errors import InvalidRequestError
+from krea_mcp.errors import InvalidRequestError, KreaError
 from krea_mcp.server.calls import progress, reply, start_job, state, tool_errors
 from krea_mcp.server.gallery import GALLERY_URI, requests_of
 from krea_mcp.server.tool_kit import JobId, make_tool
@@ -55,7 +55,15 @@ def build(settings: Settings) -> list[Tool]:
 
     async def gallery_upscale(job_id: JobId, index: Index, ctx: Context[Any, Any]) -> CallToolResult:
         url = await _image_url(ctx, job_id, index)
-        return await _call(ctx, "enhance_image", {"image": url, "scale": 2})
+        result = await _call(ctx, "enhance_image", {"image": url, "scale": 2})
+        made = (result.structured_content or {}).get("job_id")
+        try:
+            request, _ = await _request_of(ctx, job_id)
+        except KreaError:  # a job this server did not start: the upscale keeps its own caption
+            return result
+        if made and request.prompt:  # the upscale's card is captioned with the prompt of the image it came from
+            requests_of(state(ctx)).made_from(made, request.prompt)
+        return result
 
     async def gallery_animate(job_id: JobId, index: Index, ctx: Context[Any, Any]) -> CallToolResult:
         url = await _image_url(ctx, job_id, index)
@@ -81,6 +89,8 @@ def build(settings: Settings) -> list[Tool]:
         with tool_errors(job_id=job_id):
             request, record = await _request_of(ctx, job_id)
             details = _details(await state(ctx).service(), job_id, request, record)
+            if details["kind"] == "enhance":
+                details["prompt"] = requests_of(state(ctx)).origin_prompt(job_id) or details["prompt"]
         return CallToolResult(content=[TextContent(text=json.dumps(details))], structured_content=details)
 
     tools = [
