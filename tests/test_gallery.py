@@ -213,3 +213,49 @@ async def test_multi_user_mode_reads_the_callers_own_results_and_refuses_saving(
         saved = await client.call_tool("gallery_save", {"job_id": job_id})
     assert base64.b64decode(read.contents[0].blob)[:4] == b"\x89PNG"  # type: ignore[union-attr]
     assert saved.is_error and "Saving is off" in text_of(saved)
+
+
+async def test_over_http_each_user_reads_only_their_own_results(tmp_path: Path) -> None:
+    """Multi-user mode over streamable HTTP, as deployed: the gallery reads a result of the caller's own job, never
+    another user's (the emulator, like Krea, shows each job only to its creator)."""
+    import anyio
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared.exceptions import MCPError
+
+    from tests.helpers import child_env, free_port, running
+
+    api_port, mcp_port = free_port(), free_port()
+    api = [
+        "-m",
+        "krea_mcp.fake_api",
+        "--port",
+        str(api_port),
+        "--token",
+        "alice-krea,bob-krea",
+        "--job-duration",
+        "0.2",
+    ]
+    env = child_env(
+        KREA_HTTP_AUTH="bearer-passthrough", KREA_BASE_URL=f"http://127.0.0.1:{api_port}", KREA_POLL_INTERVAL_S="0.05"
+    )
+    server = ["-m", "krea_mcp", "--transport", "http", "--port", str(mcp_port)]
+    url = f"http://127.0.0.1:{mcp_port}/mcp"
+
+    def as_user(http: Any) -> Client:
+        return Client(streamable_http_client(url, http_client=http), **APPS)  # type: ignore[arg-type]
+
+    with running(api, api_port), running(server, mcp_port, env=env, cwd=tmp_path), anyio.fail_after(60):
+        async with (
+            httpx2.AsyncClient(headers={"authorization": "Bearer alice-krea"}) as alice_http,
+            httpx2.AsyncClient(headers={"authorization": "Bearer bob-krea"}) as bob_http,
+            as_user(alice_http) as alice,
+            as_user(bob_http) as bob,
+        ):
+            job = await generated(alice)
+            mine = await alice.read_resource(job["urls"][0])
+            with pytest.raises(MCPError):
+                await bob.read_resource(job["urls"][0])
+            theirs = await bob.call_tool("gallery_details", {"job_id": job["job_id"]})
+    assert base64.b64decode(mine.contents[0].blob)[:4] == b"\x89PNG"  # type: ignore[union-attr]
+    assert theirs.is_error
