@@ -347,11 +347,15 @@ def webhooks() -> list[Row]:
     ]
 
 
+#: ``--before PATH``: the scale-out bench runs its workers from another checkout's ``src``, without Redis.
+BEFORE: list[str] = []
+
+
 def scaleout() -> list[Row]:
-    """Issue 16: two workers sharing Redis (bench/scaleout.py; ``python -m bench.scaleout --before PATH``: old code)."""
+    """Issue 16: two workers sharing Redis (bench/scaleout.py; with ``--before PATH``, old code without Redis)."""
     from . import scaleout as m
 
-    return scaleout_rows(m.measure())
+    return scaleout_rows(m.measure(BEFORE[0] if BEFORE else None))
 
 
 def scaleout_rows(r: dict[str, Any]) -> list[Row]:
@@ -445,7 +449,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description="krea-mcp benchmarks")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--only", help="comma-separated: " + ",".join(BENCHES))
+    parser.add_argument("--before", metavar="PATH", help="scaleout only: run its workers from PATH (a checkout's src)")
     args = parser.parse_args()
+    BEFORE[:] = [args.before] if args.before else []
     names = args.only.split(",") if args.only else list(BENCHES)
     rows: list[Row] = []
     for name in names:

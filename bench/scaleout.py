@@ -15,15 +15,13 @@ Two runs on one cluster (``tests/cluster.py``: Redis, the standalone emulator, t
 A few MCP client sessions (``SESSIONS`` per worker) each make many concurrent calls, as a gateway would, so the
 client side stays light; their connection pools are uncapped.
 
-``python -m bench.scaleout --before /tmp/before/src`` runs the workers from another checkout (its ``src`` on
+``python -m bench --only scaleout --before /tmp/before/src`` runs the workers from another checkout (its ``src`` on
 PYTHONPATH) without Redis, so the figures before and after come from the same script; ``python -m bench --only
 scaleout`` runs this tree's code.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import tempfile
 import time
@@ -207,22 +205,3 @@ def measure(before: str | None = None, home: Path | None = None) -> dict[str, An
         "peak_rss_mb": max(rss, default=idle),
         "rss_kb_per_call": (max(rss, default=idle) - idle) * 1024 / CALLS,
     }
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.scaleout", description=__doc__.split("\n")[0])
-    parser.add_argument("--before", metavar="PATH", help="run the workers from PATH (a checkout's src), no Redis")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    r = measure(args.before)
-    if args.json:
-        print(json.dumps(r, indent=2))
-        return
-    from bench.__main__ import scaleout_rows, table
-
-    print(table(scaleout_rows(r)))
-    print(f"\n{json.dumps(r)}")
-
-
-if __name__ == "__main__":
-    main()
