@@ -76,7 +76,7 @@ def counting(fake: FakeKrea, gets: dict[str, int]) -> Around:
 
 @asynccontextmanager
 async def workers(
-    target: FakeKrea | httpx.AsyncBaseTransport, n: int = 2, **settings: Any
+    target: FakeKrea | httpx.AsyncBaseTransport, n: int = 2, mode: str = "auto", **settings: Any
 ) -> AsyncIterator[list[Client]]:
     """``n`` servers on one emulator with the same settings (each with its own state object), and a client each."""
     async with AsyncExitStack() as stack:
@@ -84,14 +84,15 @@ async def workers(
         for _ in range(n):
             transport = target.transport() if isinstance(target, FakeKrea) else target
             server = create_server(make_settings(**settings), transport=transport)
-            clients.append(await stack.enter_async_context(Client(server)))  # type: ignore[arg-type]
+            clients.append(await stack.enter_async_context(Client(server, mode=mode)))  # type: ignore[arg-type]
         yield clients
 
 
-async def test_the_spend_limit_counts_the_whole_deployment_under_a_concurrent_burst(redis_url: str) -> None:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_the_spend_limit_counts_the_whole_deployment_under_a_concurrent_burst(redis_url: str, mode: str) -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=30)
     results: list[Any] = []
-    async with workers(fake, redis_url=redis_url, max_jobs=3) as (a, b):
+    async with workers(fake, mode=mode, redis_url=redis_url, max_jobs=3) as (a, b):
 
         async def one(client: Client, i: int) -> None:
             results.append(await client.call_tool("generate_image", {"prompt": f"fox {i}", "wait": False}))
@@ -116,9 +117,10 @@ async def test_without_redis_the_limit_is_per_process_and_says_so() -> None:
     assert fake.jobs_created == 2
 
 
-async def test_a_job_made_on_one_worker_is_listed_waited_for_and_served_on_the_other(redis_url: str) -> None:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_a_job_made_on_one_worker_is_listed_waited_for_and_served_on_the_other(redis_url: str, mode: str) -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=0.2)
-    async with workers(fake, redis_url=redis_url) as (a, b):
+    async with workers(fake, mode=mode, redis_url=redis_url) as (a, b):
         made = await a.call_tool("generate_image", {"prompt": "a lighthouse at dusk"})
         assert not made.is_error, text_of(made)
         job_id = made.structured_content["job_id"]
@@ -173,10 +175,11 @@ async def test_every_wait_on_a_job_in_one_process_shares_one_poller() -> None:
     assert gets[crowd_id] <= gets[alone_id] + 2, gets
 
 
-async def test_waits_on_two_workers_share_one_poller_through_redis(redis_url: str) -> None:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_waits_on_two_workers_share_one_poller_through_redis(redis_url: str, mode: str) -> None:
     fake = FakeKrea(token=TOKEN, job_duration_s=2.0)
     gets: dict[str, int] = {}
-    async with workers(counting(fake, gets), redis_url=redis_url, poll_interval_s=0.1) as (a, b):
+    async with workers(counting(fake, gets), mode=mode, redis_url=redis_url, poll_interval_s=0.1) as (a, b):
         alone = await a.call_tool("generate_image", {"prompt": "one", "wait": False})
         crowd = await a.call_tool("generate_image", {"prompt": "many", "wait": False})
         alone_id, crowd_id = alone.structured_content["job_id"], crowd.structured_content["job_id"]
