@@ -356,3 +356,26 @@ async def test_uvicorn_workers_share_one_spend_guard(make_cluster: MakeCluster) 
     for _, result in results:
         if result.is_error:
             assert_deployment_refusal(result)
+
+
+async def test_a_webhook_reaching_another_worker_wakes_the_wait_at_once(tmp_path: Path) -> None:
+    """KREA_WEBHOOK_URL is the deployment's one public address: here every call of Krea's reaches worker 2, while the
+    wait runs on worker 1, which would otherwise look again only at its 10 s fallback."""
+    if REDIS is None:
+        if REQUIRED:
+            pytest.fail("redis-server is not on PATH, and KREA_THIRD_PARTY_REQUIRED=1")
+        pytest.skip("redis-server is not on PATH (apt-get install redis-server)")
+    c = Cluster(tmp_path / "cluster", job_duration=3.0, pythonpath=WORKERS_PYTHONPATH)
+    hook = f"http://127.0.0.1:{c.servers[1].port}"
+    for server in c.servers:
+        server.env = {**(server.env or {}), "KREA_WEBHOOK_URL": hook}
+    with c:
+        token = c.client_token()
+        made = await call(c.urls[0], token, "generate_image", {"prompt": "hook", "model": MODEL, "wait": False})
+        started = time.monotonic()
+        waited = await call(c.urls[0], token, "wait_for_job", {"job_id": data(made)["job_id"], "timeout_s": 25})
+        took = time.monotonic() - started
+        delivered = "POST /webhooks/krea/" in c.servers[1].output()
+    assert data(waited)["status"] == "completed", text_of(waited)
+    assert took < 3.0 + 2.5, took  # the job's 3 s, and the relay; the fallback alone would take 10 s
+    assert delivered or took < 5.5

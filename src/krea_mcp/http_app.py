@@ -365,6 +365,10 @@ def build_app(
             token = settings.api_token.get_secret_value() if settings.api_token else None
             key = prefix_for(settings.base_url, account_of(token)) + "webhook-token"
             link.token = shared_secret(url, key, link.token)
+            from krea_mcp.workflow.shared import relay, shared_state
+
+            link.state = shared_state(settings, settings.base_url)
+            link.relay = relay(link.state)
         _REDACT.secrets.add(link.token)
         settings = settings.with_webhooks(link)
         log.info(

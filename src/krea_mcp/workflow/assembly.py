@@ -6,7 +6,6 @@ Imported on the first tool call, not at start-up: nothing here is needed to answ
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +21,7 @@ from krea_mcp.workflow.durations import DurationBook, default_path
 from krea_mcp.workflow.image_inputs import ImageInputs
 from krea_mcp.workflow.job_service import JobService
 from krea_mcp.workflow.result_delivery import Delivery
-from krea_mcp.workflow.shared import LocalState
+from krea_mcp.workflow.shared import relay, shared_state
 from krea_mcp.workflow.style_book import StyleBook
 from krea_mcp.workflow.wakeups import Wakeups
 
@@ -72,22 +71,6 @@ def duration_book(settings: Settings, *, injected: bool = False) -> DurationBook
     return DurationBook(default_path(), api=settings.base_url)
 
 
-def shared_state(settings: Settings, base_url: str) -> LocalState:
-    """Where the deployment's shared state lives: Redis with KREA_REDIS_URL, else this process."""
-    if settings.redis_url is None:
-        return LocalState(settings.max_jobs, settings.max_spend_usd)
-    from krea_mcp.workflow.redis_state import RedisState, account_of
-
-    token = settings.api_token.get_secret_value() if settings.api_token else None
-    return RedisState(
-        settings.redis_url.get_secret_value(),
-        api=base_url,
-        account=account_of(token),  # two deployments on two Krea accounts never share a count or a record
-        max_jobs=settings.max_jobs,
-        max_usd=settings.max_spend_usd,
-    )
-
-
 async def build_service(
     settings: Settings,
     stack: AsyncExitStack,
@@ -124,7 +107,8 @@ async def build_service(
             downloader, output_dir=settings.resolved_output_dir(), allowed_dirs=dirs, project_dir=settings.project_dir()
         )
     catalog = load_catalog()
-    state = shared_state(settings, base_url)
+    # The HTTP app made the deployment's state already when its webhook route needs it before any tool call.
+    state = link.state if link is not None and link.state is not None else shared_state(settings, base_url)
     stack.push_async_callback(state.aclose)
     service = JobService(
         client,
@@ -144,23 +128,11 @@ async def build_service(
         records = service.records
         link.wakeups.ours = records.__contains__  # a call may wake only the waiter of a job this server created
         state.on_wake = link.wakeups.wake
-        link.relay = _relay(state)
+        link.relay = relay(state)
     listen = getattr(state, "listen", None)
     if listen is not None and tasks is not None:
         tasks.start_soon(listen)
     return service
-
-
-def _relay(state: LocalState) -> Callable[[str], Awaitable[bool]]:
-    """What a webhook for a job does: wake its waiters on every worker, if the deployment created the job."""
-
-    async def relay(job_id: str) -> bool:
-        if not await state.known([job_id]):
-            return False
-        await state.wake(job_id)
-        return True
-
-    return relay
 
 
 def _ignored_webhook_url() -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from krea_mcp.workflow.spend import SpendGuards
 if TYPE_CHECKING:
     from krea_mcp.catalog.models import ModelInfo
     from krea_mcp.job import Job, JobRecord
+    from krea_mcp.settings import Settings
     from krea_mcp.workflow.durations import DurationBook
 
 #: A create still counts as overlapping others this long after it began (longer than any create's retries).
@@ -220,3 +221,31 @@ def _alone(ticket: CreateTicket, creates: Mapping[str, tuple[float, str, float |
 def poll_key(caller: str, job_id: str) -> str:
     """One job as seen with one caller's token: the unit of polling (another token may not read that job)."""
     return f"{caller}:{job_id}"
+
+
+def shared_state(settings: Settings, base_url: str) -> LocalState:
+    """Where the deployment's shared state lives: Redis with KREA_REDIS_URL, else this process."""
+    if settings.redis_url is None:
+        return LocalState(settings.max_jobs, settings.max_spend_usd)
+    from krea_mcp.workflow.redis_state import RedisState, account_of
+
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    return RedisState(
+        settings.redis_url.get_secret_value(),
+        api=base_url,
+        account=account_of(token),  # two deployments on two Krea accounts never share a count or a record
+        max_jobs=settings.max_jobs,
+        max_usd=settings.max_spend_usd,
+    )
+
+
+def relay(state: LocalState) -> Callable[[str], Awaitable[bool]]:
+    """What a webhook for a job does: wake its waiters on every worker, if the deployment created the job."""
+
+    async def relay(job_id: str) -> bool:
+        if not await state.known([job_id]):
+            return False
+        await state.wake(job_id)
+        return True
+
+    return relay

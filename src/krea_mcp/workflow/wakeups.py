@@ -159,6 +159,9 @@ class WebhookLink:
     #: Set by the job service: what a call for a job id does (wake its waiters on every worker of the deployment,
     #: when the deployment created it); True when it did. Until then, ``wakeups.wake`` in this process.
     relay: Callable[[str], Awaitable[bool]] | None = None
+    #: The deployment's shared state (``KREA_REDIS_URL``), made with the app so that a worker that has served no tool
+    #: call yet still relays Krea's calls to the workers whose waits they are for; the job service then uses it too.
+    state: Any = None
 
     @property
     def callback_url(self) -> str:
