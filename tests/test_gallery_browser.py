@@ -342,7 +342,12 @@ async def test_a_running_job_updates_itself_until_completed(gallery: Gallery) ->
         assert await card.locator(".status").get_attribute("aria-live") == "polite" or (
             await gallery.view.locator("[aria-live=polite]").count() > 0
         )
-        await gallery.shot("running")
+        await gallery.shot("running-light")
+        await gallery.page.evaluate("window.host.setTheme('dark')")  # the host switches theme mid-run
+        with anyio.fail_after(3):
+            while await gallery.theme() != "dark":
+                await anyio.sleep(0.05)
+        await gallery.shot("running-dark")
         pushed = len([m for m in await gallery.host_state("messages") if m["dir"] == "out"])
         # Nothing more is pushed: the view polls get_job itself.
         assert await gallery.wait_status(job["job_id"], TERMINAL, within=30) == "completed"
@@ -378,7 +383,13 @@ async def test_a_failed_job_shows_failed_and_the_error(request: pytest.FixtureRe
                 await card.locator(".error").wait_for(state="visible", timeout=5_000)
                 assert error in await card.locator(".error").inner_text()
                 assert await card.locator("img.result").count() == 0
-                await gallery.shot("failed")
+                assert await card.locator('button[data-action="save"]').is_hidden()  # nothing to save
+                await gallery.shot("failed-light")
+                await gallery.page.evaluate("window.host.setTheme('dark')")
+                with anyio.fail_after(3):
+                    while await gallery.theme() != "dark":
+                        await anyio.sleep(0.05)
+                await gallery.shot("failed-dark")
 
 
 async def test_each_action_makes_its_call_and_a_new_card(gallery: Gallery) -> None:
