@@ -126,6 +126,7 @@ async def test_details_give_the_card_its_caption(fake: FakeKrea, mode: str) -> N
         "seed": 42,
         "width": 1024,
         "height": 768,
+        "actions": ["copy", "open", "vary", "save", "upscale", "animate"],
     }
 
 
@@ -259,3 +260,76 @@ async def test_over_http_each_user_reads_only_their_own_results(tmp_path: Path) 
             theirs = await bob.call_tool("gallery_details", {"job_id": job["job_id"]})
     assert base64.b64decode(mine.contents[0].blob)[:4] == b"\x89PNG"  # type: ignore[union-attr]
     assert theirs.is_error
+
+
+# --- what a review of the first version found ---------------------------------------------------------------------
+
+
+async def test_a_client_without_apps_cannot_read_the_view_or_tell_a_refusal_apart(fake: FakeKrea, mode: str) -> None:
+    async with connect(fake, mode=mode) as plain:
+        with pytest.raises(Exception, match=r"Unknown resource: ui://krea/gallery\.html"):
+            await plain.read_resource(GALLERY_URI)
+        app_only = await plain.call_tool("gallery_details", {"job_id": "abc"})
+        unknown = await plain.call_tool("no_such_tool", {})
+    assert app_only.meta == unknown.meta  # the same serverInfo stamp (2026 era) or none (legacy)
+    assert text_of(app_only).replace("gallery_details", "X") == text_of(unknown).replace("no_such_tool", "X")
+
+
+async def test_in_multi_user_mode_only_the_gallery_reads_a_callers_results(fake: FakeKrea, mode: str) -> None:
+    async with connect(fake, mode=mode, http_auth="bearer-passthrough") as plain:
+        job = await generated(plain)
+        with pytest.raises(Exception, match="Unknown resource"):
+            await plain.read_resource(job["urls"][0])  # as before the gallery: nothing is served in this mode
+
+
+async def test_animate_and_upscale_refuse_a_video_before_spending(fake: FakeKrea, mode: str) -> None:
+    async with apps_client(fake, mode, wait_s=10.0) as client:
+        video = await client.call_tool("generate_video", {"prompt": "waves", "duration_s": 2})
+        assert video.is_error is False, text_of(video)
+        job_id = video.structured_content["job_id"]
+        while video.structured_content["status"] != "completed":
+            video = await client.call_tool("wait_for_job", {"job_id": job_id})
+        before = fake.jobs_created
+        animate = await client.call_tool("gallery_animate", {"job_id": job_id, "index": 0})
+        upscale = await client.call_tool("gallery_upscale", {"job_id": job_id, "index": 0})
+        details = (await client.call_tool("gallery_details", {"job_id": job_id})).structured_content
+    assert animate.is_error and "is a video" in text_of(animate)
+    assert upscale.is_error and "is a video" in text_of(upscale)
+    assert fake.jobs_created == before
+    assert "animate" not in details["actions"] and "upscale" not in details["actions"]
+
+
+async def test_an_upscale_is_animated_with_the_prompt_of_the_image_it_came_from(fake: FakeKrea, mode: str) -> None:
+    async with apps_client(fake, mode, wait_s=1.0) as client:
+        job = await generated(client, width=512, height=512)
+        upscaled = await client.call_tool("gallery_upscale", {"job_id": job["job_id"], "index": 0})
+        up_id = upscaled.structured_content["job_id"]
+        again = await client.call_tool("gallery_upscale", {"job_id": up_id, "index": 0})  # an upscale of an upscale
+        animated = await client.call_tool("gallery_animate", {"job_id": up_id, "index": 0})
+        details = await client.call_tool("gallery_details", {"job_id": again.structured_content["job_id"]})
+    assert animated.is_error is False, text_of(animated)
+    assert fake.jobs[animated.structured_content["job_id"]].body["prompt"] == "a lighthouse at dusk"
+    assert details.structured_content["prompt"] == "a lighthouse at dusk"
+
+
+async def test_requests_are_remembered_only_for_a_client_that_shows_the_gallery(fake: FakeKrea, mode: str) -> None:
+    from krea_mcp.server import gallery
+
+    def remembered() -> int:
+        return sum(len(store._items) for store in list(gallery._requests.values()))
+
+    async with connect(fake, mode=mode) as plain:
+        before = remembered()
+        await generated(plain)
+        assert remembered() == before
+    async with apps_client(fake, mode) as client:
+        before = remembered()
+        await generated(client)
+        assert remembered() == before + 1
+
+
+async def test_the_details_say_which_actions_can_work_here(fake: FakeKrea, mode: str) -> None:
+    async with apps_client(fake, mode, tools=["generate", "jobs"], http_auth="bearer-passthrough") as client:
+        job = await generated(client)
+        details = (await client.call_tool("gallery_details", {"job_id": job["job_id"]})).structured_content
+    assert details["actions"] == ["copy", "open", "vary"]  # no enhance, no video, no saving for many users

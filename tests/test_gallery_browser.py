@@ -490,3 +490,72 @@ async def test_each_action_makes_its_call_and_a_new_card(gallery: Gallery) -> No
         assert await gallery.wait_status(upscaled, TERMINAL, within=25) == "completed"
         await gallery.wait_decoded(gallery.card(upscaled), WIDTH * 2)
         await gallery.shot("actions-done")
+
+
+async def test_the_view_offers_only_what_can_work_and_stops_when_torn_down(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Without the enhance and video groups there is no Upscale or Animate; a link that is not a web link is neither
+    opened nor copied; a refused action leaves keyboard focus on its button; after ui/resource-teardown the view
+    polls no more."""
+    env = {"KREA_WAIT_S": "4", "KREA_TOOLS": "generate,jobs", "KREA_MAX_JOBS": "2"}
+    async with open_gallery(request, tmp_path, ["--sandbox"], **env) as gallery:
+        with anyio.fail_after(60):
+            arguments, result = await generate(gallery, prompt="a quiet harbour")
+            job = result.structured_content
+            await gallery.open("light")
+            await gallery.show(arguments, result)
+            card = gallery.card(job["job_id"])
+            await gallery.wait_decoded(card, WIDTH)
+            with anyio.fail_after(10):  # the details say which buttons can work here
+                while not gallery.tool_calls("gallery_details"):
+                    await anyio.sleep(0.05)
+            await card.locator('button[data-action="vary"]').wait_for(state="visible", timeout=10_000)
+            assert await card.locator('button[data-action="upscale"]').is_hidden()
+            assert await card.locator('button[data-action="animate"]').is_hidden()
+            assert await card.locator('button[data-action="save"]').is_visible()
+
+            # KREA_MAX_JOBS=2: a second job (shown below) takes the last slot, so Vary is refused; focus stays on it.
+            arguments, running = await generate(gallery, prompt="a slow one", model="qwen/2512", wait=False)
+            assert running.is_error is False, running
+            vary = card.locator('button[data-action="vary"]')
+            await vary.focus()
+            await gallery.page.keyboard.press("Enter")
+            with anyio.fail_after(20):
+                while not gallery.tool_calls("gallery_vary"):
+                    await anyio.sleep(0.05)
+                while "KREA_MAX_JOBS" not in (await gallery.view.locator("#alert").inner_text()):
+                    await anyio.sleep(0.05)
+            focused = await gallery.view.locator(":focus").get_attribute("data-action")
+            assert focused == "vary"
+
+            # A result whose link is not a web link: no Open or Copy link, and nothing reaches ui/open-link.
+            odd = {
+                "content": [{"type": "text", "text": "x"}],
+                "isError": False,
+                "structuredContent": {
+                    "job_id": "not-a-web-link",
+                    "status": "completed",
+                    "model": "m",
+                    "urls": ["javascript:alert(1)//.png"],
+                },
+            }
+            await gallery.page.evaluate("([a, r]) => window.host.pushTool(a, r)", [{}, odd])
+            odd_card = gallery.card("not-a-web-link")
+            await odd_card.wait_for(state="attached", timeout=5_000)
+            assert await odd_card.locator('button[data-action="open"]').is_hidden()
+            assert await odd_card.locator('button[data-action="copy"]').is_hidden()
+            assert await gallery.host_state("openedLinks") == []
+
+            # A running job polls get_job until the host tears the view down.
+            await gallery.show(arguments, running)
+            run_id = running.structured_content["job_id"]
+            with anyio.fail_after(10):
+                while not [c for c in gallery.tool_calls("get_job") if c[0].get("job_id") == run_id]:
+                    await anyio.sleep(0.1)
+            await gallery.page.evaluate("window.host.teardown()")
+            await anyio.sleep(0.3)
+            polled = len(gallery.tool_calls("get_job"))
+            await anyio.sleep(3.5)  # two poll intervals
+            assert len(gallery.tool_calls("get_job")) == polled
+    # The view recorded nothing refused by the server beyond the limit, and no request left the page (check_clean).

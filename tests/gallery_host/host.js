@@ -101,6 +101,11 @@
       host.notify("ui/notifications/tool-result", result);
     },
 
+    teardown() {
+      // The host is about to remove the view (ui/resource-teardown, a request the view answers).
+      host.post({ jsonrpc: "2.0", id: "teardown-" + Date.now(), method: "ui/resource-teardown", params: {} });
+    },
+
     setTheme(theme) {
       host.theme = theme;
       document.documentElement.classList.toggle("dark", theme === "dark");

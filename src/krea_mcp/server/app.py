@@ -88,9 +88,10 @@ def create_server(
         lifespan=lifespan,
         log_level=settings.log_level,
         tools=gallery_tools(settings),
-        middleware=[BindCaller(settings.multi_user), AppsGate()],
+        middleware=[BindCaller(settings.multi_user), gate := AppsGate()],
         extensions=[gallery_apps()],
     )
+    gate.stamp = lambda: mcp._lowlevel_server.server_info_stamp
     register_job_template(mcp)
     serve_shared_links(mcp)
     return mcp

@@ -114,11 +114,14 @@ def on_created(ctx: Context[AppState, Any], request: JobRequest | None = None) -
     ``request`` is remembered for the gallery (vary repeats it, details shows it)."""
 
     async def created(outcome: Outcome) -> None:
-        if request is not None:
+        if request is not None:  # only a client that shows the gallery can ever vary it
+            from mcp.server.apps import client_supports_apps
+
             from krea_mcp.krea.caller import caller_key
             from krea_mcp.server.gallery import requests_of
 
-            requests_of(state(ctx)).remember(outcome.job.job_id, caller_key(), request)
+            if client_supports_apps(ctx):
+                requests_of(state(ctx)).remember(outcome.job.job_id, caller_key(), request)
         publisher = state(ctx).publisher
         if publisher is not None and publisher.publish(outcome):
             await ctx.notify_resources_changed()

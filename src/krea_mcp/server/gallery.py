@@ -16,6 +16,8 @@ from weakref import WeakKeyDictionary
 from mcp.server.apps import Apps, ResourceCsp, client_supports_apps
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.types import CallToolResult, TextContent
+from mcp_types import SERVER_INFO_META_KEY
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
@@ -33,6 +35,8 @@ APP_TOOLS = ("gallery_vary", "gallery_upscale", "gallery_animate", "gallery_save
 MAX_REQUESTS = 512
 #: A request whose image references are longer than this in all (inline data: URIs) is not kept for vary.
 MAX_KEPT_REFS = 256_000
+#: The image references kept for vary, over all remembered requests (the oldest requests go first).
+MAX_KEPT_TOTAL = 8_000_000
 
 
 def gallery_html() -> str:
@@ -65,7 +69,14 @@ def with_ui(tools: list[Tool]) -> list[Tool]:
 
 class AppsGate:
     """Server middleware: a client that did not negotiate Apps sees the server exactly as without the gallery (no
-    ``_meta.ui``, no app-only tools, no ``ui://`` resource), and cannot call the app-only tools."""
+    ``_meta.ui``, no app-only tools, no ``ui://`` resource), and cannot call the app-only tools. (Reading the view or a
+    caller's result in multi-user mode is gated where resources are looked up: ``job_resources.serve_shared_links``.)
+
+    ``stamp`` gives the ``serverInfo`` ``_meta`` of a 2026-era result, so a refusal here reads exactly as the SDK's
+    own answer for a tool it does not know."""
+
+    def __init__(self) -> None:
+        self.stamp: Any = None
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         method = ctx.method
@@ -76,7 +87,10 @@ class AppsGate:
         if method == "tools/call":
             name = (ctx.params or {}).get("name")
             if name in APP_TOOLS:
-                return CallToolResult(content=[TextContent(text=f"Unknown tool: {name}")], is_error=True)
+                refusal = CallToolResult(content=[TextContent(text=f"Unknown tool: {name}")], is_error=True)
+                if self.stamp is not None and ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                    refusal.meta = {SERVER_INFO_META_KEY: self.stamp()}
+                return refusal
             return await call_next(ctx)
         result = await call_next(ctx)
         if isinstance(result, BaseModel):
@@ -110,15 +124,18 @@ class Requests:
     def __init__(self, limit: int = MAX_REQUESTS) -> None:
         self._limit = limit
         self._items: OrderedDict[str, tuple[str, JobRequest | None]] = OrderedDict()
+        self._kept = 0  # characters of image references kept, over all requests
         #: The prompt of the job an upscale was made from (an enhance job records no prompt of its own).
         self._origins: OrderedDict[str, str] = OrderedDict()
 
     def remember(self, job_id: str, caller: str, request: JobRequest) -> None:
-        refs = sum(len(r) for items in request.references().values() for r in items)
+        refs = _refs_size(request)
         self._items[job_id] = (caller, request if refs <= MAX_KEPT_REFS else None)
         self._items.move_to_end(job_id)
-        while len(self._items) > self._limit:
-            self._items.popitem(last=False)
+        self._kept += refs if refs <= MAX_KEPT_REFS else 0
+        while len(self._items) > self._limit or self._kept > MAX_KEPT_TOTAL:
+            _, (_, old) = self._items.popitem(last=False)
+            self._kept -= _refs_size(old) if old is not None else 0
 
     def known(self, job_id: str, caller: str) -> bool:
         """Whether this process started the job for ``caller`` (even if its request was too large to keep)."""
@@ -137,6 +154,10 @@ class Requests:
     def get(self, job_id: str, caller: str) -> JobRequest | None:
         entry = self._items.get(job_id)
         return entry[1] if entry is not None and entry[0] == caller else None
+
+
+def _refs_size(request: JobRequest) -> int:
+    return sum(len(r) for items in request.references().values() for r in items)
 
 
 _requests: WeakKeyDictionary[AppState, Requests] = WeakKeyDictionary()

@@ -40,14 +40,15 @@ def build(settings: Settings) -> list[Tool]:
             request, record = await _request_of(ctx, job_id)
             if request.kind not in ("image", "video"):
                 raise InvalidRequestError(
-                    f"Job {job_id} is a {request.kind} job; vary makes a new image or video from a prompt: vary the "
-                    "job it came from."
+                    f"Job {job_id} ({request.kind}) was not made from a prompt; vary makes a new image or video from "
+                    "one: vary the job it came from."
                 )
             group = "generate" if request.kind == "image" else "video"
             if group not in groups:
                 raise InvalidRequestError(f"This server does not offer {group} (KREA_TOOLS); vary cannot run.")
             takes_seed = "seed" in service.catalog.find(request.model, request.kind).properties
             varied = replace(request, seed=secrets.randbelow(2**32) if takes_seed else None)
+        with tool_errors():  # a new job: a refusal is about it, not about the job it varies
             outcome = await start_job(ctx, varied, wait=True)
             if record is not None and requests_of(app).get(job_id, record.caller) is None:
                 outcome.notes.append("Varied from the job's prompt and model (its other settings are not known here).")
@@ -58,18 +59,24 @@ def build(settings: Settings) -> list[Tool]:
         result = await _call(ctx, "enhance_image", {"image": url, "scale": 2})
         made = (result.structured_content or {}).get("job_id")
         try:
-            request, _ = await _request_of(ctx, job_id)
+            prompt = await _prompt_of(ctx, job_id)
         except KreaError:  # a job this server did not start: the upscale keeps its own caption
             return result
-        if made and request.prompt:  # the upscale's card is captioned with the prompt of the image it came from
-            requests_of(state(ctx)).made_from(made, request.prompt)
+        if made and prompt:  # the upscale's card is captioned with the prompt of the image it came from
+            requests_of(state(ctx)).made_from(made, prompt)
         return result
 
     async def gallery_animate(job_id: JobId, index: Index, ctx: Context[Any, Any]) -> CallToolResult:
         url = await _image_url(ctx, job_id, index)
         with tool_errors(job_id=job_id):
-            request, _ = await _request_of(ctx, job_id)
-        return await _call(ctx, "generate_video", {"prompt": request.prompt, "start_image": url})
+            prompt = await _prompt_of(ctx, job_id)
+            if not prompt:
+                raise InvalidRequestError(
+                    f"Job {job_id} has no prompt known here to animate its image with (an upscale of an image this "
+                    "server did not make): animate the image it came from, or call generate_video with a prompt.",
+                    field="job_id",
+                )
+        return await _call(ctx, "generate_video", {"prompt": prompt, "start_image": url})
 
     async def gallery_save(job_id: JobId, ctx: Context[Any, Any]) -> CallToolResult:
         app = state(ctx)
@@ -88,9 +95,11 @@ def build(settings: Settings) -> list[Tool]:
     async def gallery_details(job_id: JobId, ctx: Context[Any, Any]) -> CallToolResult:
         with tool_errors(job_id=job_id):
             request, record = await _request_of(ctx, job_id)
-            details = _details(await state(ctx).service(), job_id, request, record)
+            app = state(ctx)
+            details = _details(await app.service(), job_id, request, record)
             if details["kind"] == "enhance":
-                details["prompt"] = requests_of(state(ctx)).origin_prompt(job_id) or details["prompt"]
+                details["prompt"] = requests_of(app).origin_prompt(job_id)
+            details["actions"] = _actions(app.settings, details["kind"], has_prompt=bool(details["prompt"]))
         return CallToolResult(content=[TextContent(text=json.dumps(details))], structured_content=details)
 
     tools = [
@@ -107,6 +116,30 @@ def build(settings: Settings) -> list[Tool]:
     if "video" in groups:
         tools.append(make_tool(gallery_animate, "Gallery: animate one image of the job into a video.", read_only=False))
     return [t.model_copy(update={"meta": _APP_ONLY}) for t in tools]
+
+
+def _actions(settings: Settings, kind: str, *, has_prompt: bool) -> list[str]:
+    """The view's buttons that can work for a job of ``kind`` on this server: a tool for each (KREA_TOOLS), saving
+    only where it is allowed, vary only for a job made from a prompt, nothing that needs an image for a video."""
+    groups = set(settings.tools)
+    actions = ["copy", "open"]
+    if kind in ("image", "video") and ("generate" if kind == "image" else "video") in groups:
+        actions.append("vary")
+    if not settings.multi_user:
+        actions.append("save")
+    if kind != "video" and "enhance" in groups:
+        actions.append("upscale")
+    if kind != "video" and "video" in groups and has_prompt:
+        actions.append("animate")
+    return actions
+
+
+async def _prompt_of(ctx: Context[Any, Any], job_id: str) -> str | None:
+    """The prompt a job's image was made from: its own, or for an upscale the prompt of the image it came from."""
+    request, _ = await _request_of(ctx, job_id)
+    if request.kind == "enhance":
+        return requests_of(state(ctx)).origin_prompt(job_id)
+    return str(request.prompt) if request.prompt else None
 
 
 async def _request_of(ctx: Context[Any, Any], job_id: str) -> tuple[Any, Any]:
@@ -190,14 +223,25 @@ def _body_size(service: Any, request: Any) -> tuple[int | None, int | None]:
 
 
 async def _image_url(ctx: Context[Any, Any], job_id: str, index: int) -> str:
+    """The job's image ``index``, refused before anything is spent for a video or a job not finished."""
     with tool_errors(job_id=job_id):
-        outcome = await (await state(ctx).service()).get(job_id)
+        service = await state(ctx).service()
+        outcome = await service.get(job_id)
+    record = service.records.get(job_id)
+    if (record is not None and record.kind == "video") or any(_is_video(u) for u in outcome.job.urls):
+        raise ToolError(f"Job {job_id} is a video: upscale and animate take an image. Nothing was started.")
     urls = outcome.job.urls
     if outcome.job.status != "completed" or not urls:
         raise ToolError(f"Job {job_id} is {outcome.job.status}: it has no image yet.")
     if index >= len(urls):
         raise ToolError(f"Job {job_id} has {len(urls)} image(s): index {index} is out of range (0-based).")
     return urls[index]
+
+
+def _is_video(url: str) -> bool:
+    import mimetypes
+
+    return (mimetypes.guess_type(url.split("?", 1)[0])[0] or "").startswith("video/")
 
 
 async def _call(ctx: Context[Any, Any], tool: str, arguments: dict[str, Any]) -> CallToolResult:

@@ -50,6 +50,8 @@ def serve_shared_links(mcp: MCPServer) -> None:
     listed = manager.get_resource
 
     async def get_resource(uri: Any, context: Any) -> Any:
+        if str(uri).startswith("ui://") and not _apps(context):  # the gallery's view: for clients that show it only
+            raise ResourceNotFoundError(f"Unknown resource: {uri}")
         try:
             return await listed(uri, context)
         except ResourceNotFoundError:
@@ -75,9 +77,19 @@ async def _shared_link(uri: str, context: Any) -> Resource | None:
     # Result URLs only: a saved file is on the disk of the worker that saved it, which may be another machine.
     if record is None or uri not in record.urls:
         return None
-    if publisher is None:  # multi-user: nothing is listed; the caller reads its own job's result (the gallery does)
-        return url_resource(service, uri, record)
+    if publisher is None:  # multi-user: nothing is listed; the gallery (only) reads its caller's own job's results
+        return url_resource(service, uri, record) if _apps(context) else None
     return publisher.adopt(uri, record)
+
+
+def _apps(context: Any) -> bool:
+    """Whether the client of this request shows the gallery (MCP Apps)."""
+    from mcp.server.apps import client_supports_apps
+
+    try:
+        return client_supports_apps(context)
+    except Exception:  # no request context: not a client that negotiated anything
+        return False
 
 
 async def keep_links(service: JobService, outcome: Outcome) -> None:
