@@ -101,6 +101,17 @@ async def measure() -> dict[str, int]:
         out[f"one_image_result_bytes_preview_{preview}"] = _size(result)
         if preview == "off":
             out["baseline_result_bytes"] = _sdk_default_result_bytes(result)
+    # The same result for a client that shows the gallery (MCP Apps): the person sees the image there, so the model's
+    # result carries no inline thumbnail.
+    from mcp.client.extension import advertise
+    from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
+
+    settings = Settings(_env_file=None, api_token="bench", poll_interval_s=0.02, preview="thumbnail")  # type: ignore[call-arg]
+    apps = [advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})]
+    async with Client(create_server(settings, transport=fake.transport()), extensions=apps) as client:
+        result = await client.call_tool("generate_image", {"prompt": "a red fox in the snow"})
+        out["apps_tools_list_bytes"] = _size(await client.list_tools())
+    out["one_image_result_bytes_apps"] = _size(result)
     out.update(tools=len(tools.tools), tools_list_bytes=_size(tools), list_models_bytes=_size(models))
     out["baseline_tools_list_bytes"] = _sdk_default_tools_bytes("")
     out["baseline_list_models_bytes"] = _all_details_bytes()
