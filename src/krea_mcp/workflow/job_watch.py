@@ -33,7 +33,8 @@ FRESH_S = 2.0
 SHARED_LOOK_S = 0.5
 #: A job waiting in Krea's backlog is looked at again after at most this long (the sparse polling's longest wait).
 BACKLOG_MAX_S = 8.0
-#: How long a caller's backlog ranking is reused before it is counted again.
+#: How long a caller's backlog ranking is reused before it is counted again (at once after a wait on one of its jobs
+#: began or ended: a job ranked against a list that lacks those ahead of it would be looked at far too early).
 BACKLOG_RECOUNT_S = 0.5
 
 
@@ -94,6 +95,8 @@ class Watches:
         self._backlogs: dict[str, tuple[float, list[str], int]] = {}
         #: Per caller: set when one of its jobs ends, so its backlogged jobs look again at their place in the queue.
         self._advanced: dict[str, anyio.Event] = {}
+        #: Callers whose watches changed (a wait began or ended) since their backlog was counted.
+        self._changed: set[str] = set()
         state.on_update = self.remote_update
 
     def __len__(self) -> int:
@@ -108,7 +111,8 @@ class Watches:
         caller = watch.key.split(":", 1)[0]
         now = time.monotonic()
         counted = self._backlogs.get(caller)
-        if counted is None or now - counted[0] > BACKLOG_RECOUNT_S:
+        if counted is None or caller in self._changed or now - counted[0] > BACKLOG_RECOUNT_S:
+            self._changed.discard(caller)
             mine = [w for w in self._watches.values() if w.key.split(":", 1)[0] == caller and not w.job.terminal]
             waiting = sorted(w.job.created_at or "" for w in mine if w.job.status == "backlogged")
             running = len(mine) - len(waiting)
@@ -149,6 +153,7 @@ class Watches:
         elif job.terminal:
             watch.update(job)
         watch.waiters += 1
+        self._changed.add(key.split(":", 1)[0])
         return watch
 
     async def leave(self, watch: Watch) -> None:
@@ -158,6 +163,7 @@ class Watches:
             return
         if self._watches.get(watch.key) is watch:
             del self._watches[watch.key]
+            self._changed.add(watch.key.split(":", 1)[0])
         if watch.leading and not watch.job.terminal:
             with anyio.CancelScope(shield=True), anyio.move_on_after(2):
                 await self.state.drop_poll(watch.key)
