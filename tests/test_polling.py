@@ -127,7 +127,13 @@ async def test_jobs_waiting_in_the_backlog_are_polled_by_the_pace_of_the_running
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The backlog's tail is looked at rarely and its head about as often as a job could end: fewer GETs of jobs
-    still waiting than polling each on its own schedule makes, on the same jobs, without finishing later."""
+    still waiting than polling each on its own schedule makes, on the same jobs, without finishing much later.
+
+    Both runs keep the catalog's run time (learning is switched off): what a job's first completions teach would
+    otherwise arrive at a moment that depends on the machine's load, and change both schedules mid-run."""
+    from krea_mcp.workflow.durations import DurationBook
+
+    monkeypatch.setattr(DurationBook, "learn", lambda self, model, seconds: None)
     paced, paced_wall = await _backlog_run(True, monkeypatch)
     plain, plain_wall = await _backlog_run(False, monkeypatch)
     print(f"\nbacklogged GETs: {paced} paced, {plain} plain; wall {paced_wall:.1f} s vs {plain_wall:.1f} s")
