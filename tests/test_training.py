@@ -356,6 +356,7 @@ async def test_a_finished_video_base_training_keeps_where_its_style_is_used(trai
 
 async def test_list_jobs_shows_trainings_and_their_style_ids(fake: FakeKrea, mode: str) -> None:
     async with connect(fake, mode=mode, tools="all") as client:
+        fake.job_duration_s = 60  # still running when listed, however slow the machine
         running = await train(client, name="Still Running")
         fake.job_duration_s = 0
         done = await client.call_tool("train_style", {"name": "Done Look", "images": [PHOTO], "wait": True})
