@@ -13,7 +13,7 @@ import io
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
 import anyio
 import httpx
@@ -60,6 +60,20 @@ def redis_url(redis_proc: cluster.Proc) -> str:
     client.flushall()
     client.close()
     return cluster.redis_url(redis_proc.port)
+
+
+Pair: TypeAlias = tuple[RedisState, RedisState]
+
+
+@pytest.fixture
+async def pair(redis_url: str) -> AsyncIterator[Pair]:
+    """Two workers' shared states on one Redis (only the states: no server around them)."""
+    one, two = RedisState(redis_url, api="http://x"), RedisState(redis_url, api="http://x")
+    try:
+        yield one, two
+    finally:
+        await one.aclose()
+        await two.aclose()
 
 
 def counting(fake: FakeKrea, gets: dict[str, int]) -> Around:
@@ -136,22 +150,17 @@ async def test_a_job_made_on_one_worker_is_listed_waited_for_and_served_on_the_o
             await b.read_resource("https://example.com/not-a-result.png")
 
 
-async def test_records_of_and_load_record_keep_callers_apart(redis_url: str) -> None:
-    one = RedisState(redis_url, api="http://x")
-    two = RedisState(redis_url, api="http://x")
-    try:
-        with as_caller(_secret("token-of-alice")):
-            alice = JobRecord("job-a", FLUX, "alice's fox")
-        with as_caller(_secret("token-of-bob")):
-            bob = JobRecord("job-b", FLUX, "bob's owl")
-        await one.save_record(alice)
-        await one.save_record(bob)
-        assert [r.prompt for r in await two.records_of(alice.caller, 10)] == ["alice's fox"]
-        assert [r.prompt for r in await two.records_of(bob.caller, 10)] == ["bob's owl"]
-        assert await two.known(["job-a", "job-b", "job-c"]) == {"job-a", "job-b"}
-    finally:
-        await one.aclose()
-        await two.aclose()
+async def test_records_of_and_load_record_keep_callers_apart(pair: Pair) -> None:
+    one, two = pair
+    with as_caller(_secret("token-of-alice")):
+        alice = JobRecord("job-a", FLUX, "alice's fox")
+    with as_caller(_secret("token-of-bob")):
+        bob = JobRecord("job-b", FLUX, "bob's owl")
+    await one.save_record(alice)
+    await one.save_record(bob)
+    assert [r.prompt for r in await two.records_of(alice.caller, 10)] == ["alice's fox"]
+    assert [r.prompt for r in await two.records_of(bob.caller, 10)] == ["bob's owl"]
+    assert await two.known(["job-a", "job-b", "job-c"]) == {"job-a", "job-b"}
 
 
 async def test_every_wait_on_a_job_in_one_process_shares_one_poller() -> None:
@@ -259,55 +268,45 @@ async def test_an_upload_made_on_one_worker_is_not_sent_again_by_another(redis_u
     assert sum(1 for method, path in fake.requests if method == "POST" and path.startswith("/assets")) == 1
 
 
-async def test_learned_durations_reach_every_worker(redis_url: str) -> None:
-    one, two = RedisState(redis_url, api="http://x"), RedisState(redis_url, api="http://x")
+async def test_learned_durations_reach_every_worker(pair: Pair) -> None:
+    one, two = pair
     book_one, book_two = DurationBook(), DurationBook()
-    try:
-        book_one.learn(FLUX, 6.5)
-        await one.share_durations(book_one, FLUX)
-        await two.share_durations(book_two, FLUX)
-        assert book_two.samples(FLUX) == [6.5]
-        await two.share_durations(book_two, FLUX)  # taken once, not twice
-        assert book_two.samples(FLUX) == [6.5]
-    finally:
-        await one.aclose()
-        await two.aclose()
+    book_one.learn(FLUX, 6.5)
+    await one.share_durations(book_one, FLUX)
+    await two.share_durations(book_two, FLUX)
+    assert book_two.samples(FLUX) == [6.5]
+    await two.share_durations(book_two, FLUX)  # taken once, not twice
+    assert book_two.samples(FLUX) == [6.5]
 
 
-async def test_a_webhook_on_one_worker_wakes_waiters_on_every_worker(redis_url: str) -> None:
-    one, two = RedisState(redis_url, api="http://x"), RedisState(redis_url, api="http://x")
+async def test_a_webhook_on_one_worker_wakes_waiters_on_every_worker(pair: Pair) -> None:
+    one, two = pair
     woken: list[str] = []
     two.on_wake = woken.append
-    try:
-        async with anyio.create_task_group() as group:
-            group.start_soon(two.listen)
-            with anyio.fail_after(5):
-                while not two._listening:
-                    await anyio.sleep(0.01)
-                await one.wake("job-7")
-                while not woken:
-                    await anyio.sleep(0.01)
-            group.cancel_scope.cancel()
-    finally:
-        await one.aclose()
-        await two.aclose()
+    async with anyio.create_task_group() as group:
+        group.start_soon(two.listen)
+        with anyio.fail_after(5):
+            while not two._listening:
+                await anyio.sleep(0.01)
+            await one.wake("job-7")
+            while not woken:
+                await anyio.sleep(0.01)
+        group.cancel_scope.cancel()
     assert woken == ["job-7"]
 
 
-async def test_a_poll_lease_passes_to_another_worker_when_its_holder_stops_renewing(redis_url: str) -> None:
-    one, two = RedisState(redis_url, api="http://x"), RedisState(redis_url, api="http://x")
-    try:
-        assert await one.claim_poll("k", 0.1)
-        assert not await two.claim_poll("k", 0.1)
-        assert await one.claim_poll("k", 0.1)  # renewed by its holder
-        with anyio.fail_after(4):
-            while not await two.claim_poll("k", 0.1):  # the holder is gone: within its poll + the grace
-                await anyio.sleep(0.1)
-        await two.drop_poll("k")
-        assert await one.claim_poll("k", 0.1)  # dropped: taken at once
-    finally:
-        await one.aclose()
-        await two.aclose()
+async def test_a_poll_lease_passes_to_another_worker_when_its_holder_stops_renewing(
+    pair: tuple[RedisState, RedisState],
+) -> None:
+    one, two = pair
+    assert await one.claim_poll("k", 0.1)
+    assert not await two.claim_poll("k", 0.1)
+    assert await one.claim_poll("k", 0.1)  # renewed by its holder
+    with anyio.fail_after(4):
+        while not await two.claim_poll("k", 0.1):  # the holder is gone: within its poll + the grace
+            await anyio.sleep(0.1)
+    await two.drop_poll("k")
+    assert await one.claim_poll("k", 0.1)  # dropped: taken at once
 
 
 def test_an_unreachable_redis_refuses_to_start_naming_the_setting() -> None:
@@ -421,28 +420,24 @@ async def test_two_deployments_on_two_krea_accounts_share_a_redis_without_sharin
     assert made_a.structured_content["job_id"] not in listed
 
 
-async def test_an_idle_listener_stays_subscribed_and_misses_nothing(redis_url: str) -> None:
-    one, two = RedisState(redis_url, api="http://x"), RedisState(redis_url, api="http://x")
+async def test_an_idle_listener_stays_subscribed_and_misses_nothing(pair: Pair) -> None:
+    one, two = pair
     woken: list[str] = []
     two.on_wake = woken.append
     dropped = False
-    try:
-        async with anyio.create_task_group() as group:
-            group.start_soon(two.listen)
-            with anyio.fail_after(5):
-                while not two._listening:
-                    await anyio.sleep(0.01)
-            for _ in range(250):  # 2.5 s of silence: longer than any operation's timeout
+    async with anyio.create_task_group() as group:
+        group.start_soon(two.listen)
+        with anyio.fail_after(5):
+            while not two._listening:
                 await anyio.sleep(0.01)
-                dropped = dropped or not two._listening
-            await one.wake("after-quiet")
-            with anyio.fail_after(3):
-                while not woken:
-                    await anyio.sleep(0.01)
-            group.cancel_scope.cancel()
-    finally:
-        await one.aclose()
-        await two.aclose()
+        for _ in range(250):  # 2.5 s of silence: longer than any operation's timeout
+            await anyio.sleep(0.01)
+            dropped = dropped or not two._listening
+        await one.wake("after-quiet")
+        with anyio.fail_after(3):
+            while not woken:
+                await anyio.sleep(0.01)
+        group.cancel_scope.cancel()
     assert not dropped and woken == ["after-quiet"]
 
 

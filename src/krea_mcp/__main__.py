@@ -140,18 +140,23 @@ def _enhance_parser() -> argparse.ArgumentParser:
     size.add_argument("--long-side", type=int, help="the output's longer side, in pixels")
     parser.add_argument("--enhancer", help="standard (default, faithful), generative or bloom (add detail)")
     parser.add_argument("--model", help="the enhancer's model, e.g. 'High Fidelity V2' or Redefine")
-    parser.add_argument(
-        "--option",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="another setting of the enhancer, e.g. --option creativity=4 --option prompt='a cat' (repeatable)",
+    _job_arguments(
+        parser,
+        option="another setting of the enhancer, e.g. --option creativity=4 --option prompt='a cat'",
+        out="directory or file to save to",
+        urls="URLs",
     )
-    parser.add_argument("--out", type=Path, help="directory or file to save to (default: KREA_OUTPUT_DIR)")
-    parser.add_argument("--no-save", action="store_true", help="print the URLs only")
+    return parser
+
+
+def _job_arguments(parser: argparse.ArgumentParser, *, option: str, out: str, urls: str) -> None:
+    """What the commands that start one job (enhance, video) share: --option, --out, --no-save, --json and the
+    common flags."""
+    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE", help=f"{option} (repeatable)")
+    parser.add_argument("--out", type=Path, help=f"{out} (default: KREA_OUTPUT_DIR)")
+    parser.add_argument("--no-save", action="store_true", help=f"print the {urls} only")
     parser.add_argument("--json", action="store_true", help="print the job result as JSON on stdout")
     _common(parser)
-    return parser
 
 
 def _finite(text: str) -> float:
@@ -335,17 +340,12 @@ def _video_parser() -> argparse.ArgumentParser:
     parser.add_argument("--aspect-ratio", help="e.g. 16:9")
     parser.add_argument("--resolution", help="e.g. 720p, 1080p")
     parser.add_argument("--audio", action=argparse.BooleanOptionalAction, help="generate sound (models that can)")
-    parser.add_argument(
-        "--option",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="another field of the model, e.g. --option init_video=https://... for Aleph (repeatable)",
+    _job_arguments(
+        parser,
+        option="another field of the model, e.g. --option init_video=https://... for Aleph",
+        out="directory or .mp4 file to save to",
+        urls="URL",
     )
-    parser.add_argument("--out", type=Path, help="directory or .mp4 file to save to (default: KREA_OUTPUT_DIR)")
-    parser.add_argument("--no-save", action="store_true", help="print the URL only")
-    parser.add_argument("--json", action="store_true", help="print the job result as JSON on stdout")
-    _common(parser)
     return parser
 
 
