@@ -83,8 +83,6 @@ class JobService:
     #: What the deployment's workers share (spend guards, records, creates in flight, polling): this process alone by
     #: default, Redis with KREA_REDIS_URL.
     shared: LocalState = field(default_factory=LocalState)
-    #: The jobs this process knows the records of (created here, or read from the shared state).
-    records: dict[str, JobRecord] = field(default_factory=dict)
     #: Run times learned per model from the jobs seen to complete (shared by every caller; memory only by default).
     durations: DurationBook = field(default_factory=DurationBook)
     #: The sleeps between polls, which Krea's webhook call ends early (HTTP mode with KREA_WEBHOOK_URL; else plain).
@@ -94,6 +92,12 @@ class JobService:
 
     def __post_init__(self) -> None:
         self.watches = Watches(self.shared)
+
+    @property
+    def records(self) -> dict[str, JobRecord]:
+        """The jobs this process knows the records of (created here, or read from the shared state): the shared
+        state's own dict, so a record is kept once."""
+        return self.shared.records
 
     async def submit(self, request: JobRequest, *, deadline: float | None = None) -> tuple[Job, str]:
         """Validate locally, then POST to the operation's path. Raises before the POST for anything Krea would reject.

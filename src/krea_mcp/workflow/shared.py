@@ -81,7 +81,9 @@ class LocalState:
         self._creates: dict[str, dict[str, tuple[float, str, float | None]]] = {}
         self._pruned = 0.0
         self._uploads: dict[tuple[str, str], str] = {}
-        self._records: dict[str, JobRecord] = {}
+        #: The job records this process knows: with Redis, those it made or read there (a cache); alone, all of them.
+        #: The job service reads and fills this same dict (``JobService.records``).
+        self.records: dict[str, JobRecord] = {}
         self._links: dict[str, str] = {}
 
     @property
@@ -108,9 +110,9 @@ class LocalState:
 
     async def save_record(self, record: JobRecord) -> bool:
         """Keep the record; True when every worker of the deployment can now see it."""
-        self._records[record.job_id] = record
-        while len(self._records) > MAX_RECORDS:
-            del self._records[next(iter(self._records))]
+        self.records[record.job_id] = record
+        while len(self.records) > MAX_RECORDS:
+            del self.records[next(iter(self.records))]
         for uri in record.links():
             self._links[uri] = record.job_id
         while len(self._links) > 4 * MAX_RECORDS:
@@ -118,16 +120,16 @@ class LocalState:
         return True
 
     async def record(self, job_id: str) -> JobRecord | None:
-        return self._records.get(job_id)
+        return self.records.get(job_id)
 
     async def records_of(self, caller: str, limit: int) -> list[JobRecord]:
         """The caller's newest records first."""
-        mine = [r for r in self._records.values() if r.caller == caller]
+        mine = [r for r in self.records.values() if r.caller == caller]
         return sorted(mine, key=lambda r: r.recorded_at, reverse=True)[:limit]
 
     async def known(self, job_ids: Iterable[str]) -> set[str]:
         """Which of ``job_ids`` this deployment created."""
-        return {j for j in job_ids if j in self._records}
+        return {j for j in job_ids if j in self.records}
 
     async def job_of_link(self, uri: str) -> str | None:
         """The job whose result URL or saved file ``uri`` is."""
