@@ -110,3 +110,20 @@ async def test_every_refusal_before_a_request_says_nothing_was_spent(arguments: 
     text = await _call(fake, "generate_image", {"prompt": "a lighthouse", **arguments})
     assert text.endswith("Nothing was started or charged."), text
     assert fake.generate_posts == 0
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "hint"),
+    [
+        ("enhance_image", {"image": "https://example.com/a.png", "scale": "4x"}, "Send the number alone: 4."),
+        ("generate_video", {"prompt": "waves", "duration_s": "5s"}, "Send the number alone: 5."),
+        ("generate_image", {"prompt": "a fox", "width": "1024px"}, "Send the number alone: 1024."),
+    ],
+)
+async def test_a_number_sent_with_its_unit_is_refused_with_the_bare_number(
+    tool: str, arguments: dict[str, Any], hint: str
+) -> None:
+    fake = FakeKrea(token=TOKEN)
+    result = await call_once(fake, tool, arguments, tools="all")
+    assert result.is_error and hint in text_of(result), text_of(result)
+    assert fake.requests == []

@@ -182,9 +182,9 @@ def _describe(error: Any, schema: dict[str, Any]) -> str:
         fields = list(_spec(schema, loc[:-1]).get("properties", {}))
         return f"{where} is not a field here; the fields are: {', '.join(fields)}."
     if kind in ("int_parsing", "int_type", "int_from_float"):
-        return f"{where} must be a whole number; got {_show(value)}."
+        return f"{where} must be a whole number; got {_show(value)}.{_bare_number(value)}"
     if kind in ("float_parsing", "float_type", "finite_number"):
-        return f"{where} must be a finite number; got {_show(value)}."
+        return f"{where} must be a finite number; got {_show(value)}.{_bare_number(value)}"
     if kind in ("bool_parsing", "bool_type"):
         return f"{where} must be true or false; got {_show(value)}."
     if kind in ("string_type",):
@@ -259,3 +259,9 @@ def _num(x: Any) -> str:
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _bare_number(value: Any) -> str:
+    """For a number written with its unit ("4x", "5s", "1024px"): the number to send instead."""
+    found = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*([a-zA-Z%×]{1,3})\s*", value) if isinstance(value, str) else None
+    return f" Send the number alone: {found.group(1)}." if found else ""
